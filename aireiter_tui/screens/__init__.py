@@ -1,0 +1,1 @@
+"""The dashboard's modal and full screens, one per module."""

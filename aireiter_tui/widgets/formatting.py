@@ -1,0 +1,102 @@
+"""Turn domain values into short, safe, styled text for cells and panes.
+
+Everything here returns ``rich.text.Text`` built from :func:`~aireiter_tui.domain.sanitize.clean`
+output, so no string from the network is ever parsed as markup or reaches the terminal raw.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Final
+
+from rich.text import Text
+
+from aireiter_tui.domain.models import TaskStatus
+from aireiter_tui.domain.sanitize import clean
+
+#: Symbol and theme-independent style per status. The symbol carries the meaning on its
+#: own, so the table still reads on a monochrome terminal or for colour-blind users.
+STATUS_SYMBOLS: Final[dict[TaskStatus, str]] = {
+    TaskStatus.PENDING: "◌",
+    TaskStatus.PROCESSING: "◐",
+    TaskStatus.COMPLETED: "✔",
+    TaskStatus.FAILED: "✖",
+    TaskStatus.UNKNOWN: "?",
+}
+STATUS_STYLES: Final[dict[TaskStatus, str]] = {
+    TaskStatus.PENDING: "yellow",
+    TaskStatus.PROCESSING: "bold cyan",
+    TaskStatus.COMPLETED: "green",
+    TaskStatus.FAILED: "bold red",
+    TaskStatus.UNKNOWN: "magenta",
+}
+#: Shown after the status when the last refresh failed: the status is the last one known.
+STALE_SYMBOL: Final = "⚠"
+STALE_STYLE: Final = "bold yellow"
+NEVER_FETCHED: Final = "…"
+
+
+def safe(text: object, *, max_length: int | None = None, style: str = "") -> Text:
+    """A single-line ``Text`` of any value, control characters made visible."""
+    return Text(clean(str(text), max_length=max_length, single_line=True), style=style)
+
+
+def safe_block(text: object, *, style: str = "") -> Text:
+    """A multi-line ``Text`` (newlines kept) of any value."""
+    return Text(clean(str(text)), style=style)
+
+
+def status_text(status: TaskStatus | None, raw_label: str | None, *, stale: bool = False) -> Text:
+    """The status cell: symbol + word, coloured; a stale marker if the last refresh failed."""
+    if status is None:
+        text = Text(f"{NEVER_FETCHED} not yet fetched", style="dim")
+    else:
+        label = raw_label if status is TaskStatus.UNKNOWN and raw_label else status.value
+        text = Text(f"{STATUS_SYMBOLS[status]} ", style=STATUS_STYLES[status])
+        text.append(clean(label, max_length=18, single_line=True), style=STATUS_STYLES[status])
+    if stale:
+        text.append(f" {STALE_SYMBOL}", style=STALE_STYLE)
+    return text
+
+
+def format_duration(delta: timedelta | float | None) -> str:
+    """Compact duration: ``42s``, ``3m05s``, ``2h07m``, ``3d04h``."""
+    if delta is None:
+        return ""
+    seconds = delta.total_seconds() if isinstance(delta, timedelta) else float(delta)
+    if seconds < 0:
+        return "0s"
+    whole = int(seconds)
+    if whole < 60:
+        return f"{whole}s"
+    minutes, secs = divmod(whole, 60)
+    if minutes < 60:
+        return f"{minutes}m{secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours}h{minutes:02d}m"
+    days, hours = divmod(hours, 24)
+    return f"{days}d{hours:02d}h"
+
+
+def format_when(moment: datetime | None, now: datetime) -> str:
+    """Local wall time today (``14:03:07``), else the date and time."""
+    if moment is None:
+        return ""
+    local = moment.astimezone(now.tzinfo)
+    if local.date() == now.date():
+        return local.strftime("%H:%M:%S")
+    return local.strftime("%Y-%m-%d %H:%M")
+
+
+def format_ago(moment: datetime | None, now: datetime) -> str:
+    """``12s ago``; empty for never."""
+    if moment is None:
+        return ""
+    return f"{format_duration(now - moment)} ago"
+
+
+def format_credits(value: float | None) -> str:
+    if value is None:
+        return ""
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"

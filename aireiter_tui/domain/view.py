@@ -1,0 +1,172 @@
+"""Which watched tasks are shown, and in what order: filtering and sorting, no UI.
+
+The table widget renders whatever order this computes; keeping the logic here makes it
+testable without a terminal and cheap at 10,000 rows (one pass to filter, one sort).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, Final, Protocol
+
+from aireiter_tui.domain.models import Task, TaskRef, TaskStatus
+
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class StatusFilter(StrEnum):
+    """The status filter, cycled with one key."""
+
+    ALL = "all"
+    ACTIVE = "active"
+    PENDING = "pending"
+    PROCESSING = "processing"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    UNKNOWN = "unknown"
+    ERRORS = "errors"
+
+    def next(self) -> StatusFilter:
+        members = list(StatusFilter)
+        return members[(members.index(self) + 1) % len(members)]
+
+
+class SortKey(StrEnum):
+    """Columns the table can be sorted by, in the order the sort key cycles."""
+
+    ADDED = "added"
+    NAME = "name"
+    MODEL = "model"
+    STATUS = "status"
+    CREATED = "created"
+    TIME = "time"
+    CREDITS = "credits"
+    OUTPUTS = "outputs"
+    CHECKED = "checked"
+
+    def next(self) -> SortKey:
+        members = list(SortKey)
+        return members[(members.index(self) + 1) % len(members)]
+
+
+class RowSource(Protocol):
+    """What the view needs of a watched task (the app's row state satisfies it)."""
+
+    @property
+    def ref(self) -> TaskRef: ...
+    @property
+    def label(self) -> str | None: ...
+    @property
+    def task(self) -> Task | None: ...
+    @property
+    def stale(self) -> bool: ...
+    @property
+    def added_at(self) -> datetime: ...
+    @property
+    def checked_at(self) -> datetime | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ViewSpec:
+    """Everything that decides the visible order."""
+
+    text: str = ""
+    status: StatusFilter = StatusFilter.ALL
+    sort: SortKey = SortKey.ADDED
+    reverse: bool = False
+
+    @property
+    def is_filtered(self) -> bool:
+        return bool(self.text) or self.status is not StatusFilter.ALL
+
+    def describe(self) -> str:
+        """A short human summary, e.g. ``status: failed · text: "dog" · sort: credits ↓``."""
+        parts = []
+        if self.status is not StatusFilter.ALL:
+            parts.append(f"status: {self.status.value}")
+        if self.text:
+            parts.append(f'text: "{self.text}"')
+        if self.sort is not SortKey.ADDED or self.reverse:
+            parts.append(f"sort: {self.sort.value} {'↓' if self.reverse else '↑'}")
+        return " · ".join(parts)
+
+
+_STATUS_ORDER: Final = {
+    TaskStatus.PROCESSING: 0,
+    TaskStatus.PENDING: 1,
+    TaskStatus.UNKNOWN: 2,
+    TaskStatus.FAILED: 3,
+    TaskStatus.COMPLETED: 4,
+}
+
+
+def matches(row: RowSource, spec: ViewSpec, needle: str) -> bool:
+    """True if the row passes the status filter and contains ``needle`` (lower case)."""
+    task = row.task
+    status = task.status if task else None
+    wanted = spec.status
+    if wanted is StatusFilter.ERRORS:
+        if not row.stale:
+            return False
+    elif wanted is StatusFilter.ACTIVE:
+        if status is not None and not status.is_active and status is not TaskStatus.UNKNOWN:
+            return False
+    elif wanted is not StatusFilter.ALL and (status is None or status.value != wanted.value):
+        return False
+    if not needle:
+        return True
+    haystack = [row.ref.id, row.label or ""]
+    if task is not None:
+        haystack += [task.model or "", task.prompt or ""]
+        haystack += [task.task_id or "", task.out_task_id or ""]
+    return any(needle in part.lower() for part in haystack)
+
+
+def _sort_value(row: RowSource, key: SortKey, now: datetime) -> Any:
+    task = row.task
+    if key is SortKey.NAME:
+        return (row.label or row.ref.id).lower()
+    if key is SortKey.MODEL:
+        return (task.model or "") if task else ""
+    if key is SortKey.STATUS:
+        return _STATUS_ORDER.get(task.status, 5) if task else 6
+    if key is SortKey.CREATED:
+        return (task.created_at if task else None) or _EPOCH
+    if key is SortKey.TIME:
+        return task_seconds(task, now) if task else -1.0
+    if key is SortKey.CREDITS:
+        return (task.credits_used if task else None) or 0.0
+    if key is SortKey.OUTPUTS:
+        return len(task.outputs) if task else 0
+    if key is SortKey.CHECKED:
+        return row.checked_at or _EPOCH
+    return 0
+
+
+def task_seconds(task: Task, now: datetime) -> float:
+    """Run time: completed - created for finished tasks, now - created for others."""
+    if task.created_at is None:
+        return -1.0
+    end = task.completed_at if task.completed_at and task.status.is_terminal else now
+    return (end - task.created_at).total_seconds()
+
+
+def compute_order(
+    rows: Iterable[tuple[str, RowSource]],
+    spec: ViewSpec,
+    now: datetime,
+) -> list[str]:
+    """Keys of the rows that pass ``spec``'s filters, in its sort order.
+
+    ``rows`` must come in insertion (added) order; sorting is stable, so ties keep it.
+    """
+    needle = spec.text.lower()
+    kept = [(key, row) for key, row in rows if matches(row, spec, needle)]
+    if spec.sort is SortKey.ADDED:
+        keys = [key for key, _ in kept]
+        return keys[::-1] if spec.reverse else keys
+    kept.sort(key=lambda item: _sort_value(item[1], spec.sort, now), reverse=spec.reverse)
+    return [key for key, _ in kept]

@@ -1,0 +1,341 @@
+"""A virtualised task table: renders only the rows on screen.
+
+Textual's ``DataTable`` measures every cell of every row after each change: filling it
+with 10,000 rows took 1.4-2.2 s here (see ``bench/``), over the 1 s budget for the
+first frame. This widget keeps only an ordered list of row keys and asks for a row's
+cells when that row is about to be painted, so the cost of a frame follows the screen
+height, and the cost of an update follows the number of changed rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import ClassVar
+
+from rich.style import Style
+from rich.text import Text
+from textual import events
+from textual.binding import Binding, BindingType
+from textual.geometry import Size
+from textual.message import Message
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """One table column. ``width`` 0 means "take the space left" (one such column)."""
+
+    key: str
+    label: str
+    width: int
+    #: Lower numbers survive longer when the terminal is narrow.
+    priority: int = 0
+    justify: str = "left"
+
+
+CellProvider = Callable[[str], Sequence[Text]]
+"""Returns the cells of the row with this key, one ``Text`` per column, in column order."""
+
+
+class TaskTable(ScrollView, can_focus=True):
+    """A keyboard and mouse driven table over an ordered list of row keys."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("up,k", "cursor_up", "Up", show=False),
+        Binding("down,j", "cursor_down", "Down", show=False),
+        Binding("pageup", "page_up", "Page up", show=False),
+        Binding("pagedown", "page_down", "Page down", show=False),
+        Binding("home,g", "cursor_home", "First", show=False),
+        Binding("end,G", "cursor_end", "Last", show=False),
+        Binding("enter", "select", "Details", show=False),
+    ]
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "task-table--header",
+        "task-table--cursor",
+        "task-table--sorted",
+        "task-table--odd",
+    }
+
+    DEFAULT_CSS = """
+    TaskTable {
+        height: 1fr;
+        overflow-x: hidden;
+        overflow-y: auto;
+        background: $surface;
+        scrollbar-gutter: stable;
+    }
+    TaskTable > .task-table--header {
+        background: $panel;
+        color: $text;
+        text-style: bold;
+    }
+    TaskTable > .task-table--sorted {
+        color: $accent;
+        text-style: bold underline;
+    }
+    TaskTable > .task-table--cursor {
+        background: $block-cursor-blurred-background;
+    }
+    TaskTable:focus > .task-table--cursor {
+        background: $block-cursor-background;
+        color: $block-cursor-foreground;
+    }
+    TaskTable > .task-table--odd {
+        background: $surface-lighten-1 20%;
+    }
+    """
+
+    cursor_row: reactive[int] = reactive(0, always_update=False, init=False)
+    """Index into the current order of the highlighted row."""
+
+    class CursorMoved(Message):
+        """The highlighted row changed (``key`` is None when the table is empty)."""
+
+        def __init__(self, table: TaskTable, key: str | None) -> None:
+            super().__init__()
+            self.table = table
+            self.key = key
+
+        @property
+        def control(self) -> TaskTable:
+            return self.table
+
+    class Selected(Message):
+        """Enter or a double click on a row."""
+
+        def __init__(self, table: TaskTable, key: str) -> None:
+            super().__init__()
+            self.table = table
+            self.key = key
+
+        @property
+        def control(self) -> TaskTable:
+            return self.table
+
+    class HeaderClicked(Message):
+        """A column header was clicked (the app sorts by it)."""
+
+        def __init__(self, table: TaskTable, column: str) -> None:
+            super().__init__()
+            self.table = table
+            self.column = column
+
+        @property
+        def control(self) -> TaskTable:
+            return self.table
+
+    def __init__(
+        self,
+        columns: Sequence[Column],
+        cells: CellProvider,
+        *,
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+        disabled: bool = False,
+    ) -> None:
+        super().__init__(name=name, id=id, classes=classes, disabled=disabled)
+        self._columns = tuple(columns)
+        self._cells = cells
+        self._order: list[str] = []
+        self._index: dict[str, int] = {}
+        self._cache: dict[str, Strip] = {}
+        self._layout: list[tuple[Column, int]] = []
+        self._layout_width = -1
+        self.sorted_column: str | None = None
+        self.sort_reverse = False
+
+    # --- data -----------------------------------------------------------------------
+    @property
+    def row_count(self) -> int:
+        return len(self._order)
+
+    @property
+    def order(self) -> Sequence[str]:
+        return self._order
+
+    @property
+    def cursor_key(self) -> str | None:
+        if not self._order:
+            return None
+        return self._order[min(self.cursor_row, len(self._order) - 1)]
+
+    def set_order(self, order: list[str], *, keep_key: str | None = None) -> None:
+        """Show these row keys in this order, keeping the cursor on the same task."""
+        current = keep_key if keep_key is not None else self.cursor_key
+        self._order = order
+        self._index = {key: index for index, key in enumerate(order)}
+        self._cache.clear()
+        self.virtual_size = Size(self.size.width, len(order) + 1)
+        target = self._index.get(current, None) if current is not None else None
+        if target is None:
+            target = min(self.cursor_row, max(0, len(order) - 1))
+        self.set_reactive(TaskTable.cursor_row, target)
+        self._scroll_to_cursor()
+        self.refresh()
+        self.post_message(self.CursorMoved(self, self.cursor_key))
+
+    def invalidate(self, keys: Sequence[str]) -> None:
+        """Repaint these rows (their data changed); rows off screen cost nothing."""
+        top = int(self.scroll_y)
+        height = self.scrollable_content_region.height
+        for key in keys:
+            self._cache.pop(key, None)
+            index = self._index.get(key)
+            if index is not None and top <= index < top + height:
+                self.refresh_line(index - top + 1)
+
+    def invalidate_all(self) -> None:
+        self._cache.clear()
+        self.refresh()
+
+    def move_to_key(self, key: str) -> bool:
+        index = self._index.get(key)
+        if index is None:
+            return False
+        self.cursor_row = index
+        return True
+
+    # --- cursor ---------------------------------------------------------------------
+    def validate_cursor_row(self, value: int) -> int:
+        return max(0, min(value, len(self._order) - 1)) if self._order else 0
+
+    def watch_cursor_row(self, old: int, new: int) -> None:
+        for index in (old, new):
+            if 0 <= index < len(self._order):
+                self._cache.pop(self._order[index], None)
+        self._scroll_to_cursor()
+        self.refresh()
+        self.post_message(self.CursorMoved(self, self.cursor_key))
+
+    def _scroll_to_cursor(self) -> None:
+        visible = max(1, self.scrollable_content_region.height - 1)
+        top = int(self.scroll_y)
+        if self.cursor_row < top:
+            self.scroll_to(y=self.cursor_row, animate=False, immediate=True)
+        elif self.cursor_row >= top + visible:
+            self.scroll_to(y=self.cursor_row - visible + 1, animate=False, immediate=True)
+
+    def _page(self) -> int:
+        return max(1, self.scrollable_content_region.height - 2)
+
+    def action_cursor_up(self) -> None:
+        self.cursor_row -= 1
+
+    def action_cursor_down(self) -> None:
+        self.cursor_row += 1
+
+    def action_page_up(self) -> None:
+        self.cursor_row -= self._page()
+
+    def action_page_down(self) -> None:
+        self.cursor_row += self._page()
+
+    def action_cursor_home(self) -> None:
+        self.cursor_row = 0
+
+    def action_cursor_end(self) -> None:
+        self.cursor_row = len(self._order) - 1
+
+    def action_select(self) -> None:
+        key = self.cursor_key
+        if key is not None:
+            self.post_message(self.Selected(self, key))
+
+    async def _on_click(self, event: events.Click) -> None:
+        offset = event.get_content_offset(self)
+        if offset is None:
+            return
+        if offset.y == 0:
+            column = self._column_at(offset.x)
+            if column is not None:
+                self.post_message(self.HeaderClicked(self, column))
+            return
+        index = int(self.scroll_y) + offset.y - 1
+        if 0 <= index < len(self._order):
+            self.cursor_row = index
+            if event.chain == 2:
+                self.action_select()
+
+    def _column_at(self, x: int) -> str | None:
+        start = 0
+        for column, width in self._column_layout():
+            if start <= x < start + width + 1:
+                return column.key
+            start += width + 1
+        return None
+
+    # --- rendering ------------------------------------------------------------------
+    def on_resize(self, event: events.Resize) -> None:
+        self.virtual_size = Size(event.size.width, len(self._order) + 1)
+        self._cache.clear()
+        self._scroll_to_cursor()
+
+    def _column_layout(self) -> list[tuple[Column, int]]:
+        """Widths per visible column: drop low-priority columns until the rest fits."""
+        width = self.scrollable_content_region.width
+        if width == self._layout_width:
+            return self._layout
+        columns = sorted(self._columns, key=lambda c: c.priority)
+        while columns:
+            fixed = sum(c.width + 1 for c in columns if c.width)
+            flexible = [c for c in columns if not c.width]
+            spare = width - fixed - len(flexible)
+            if spare >= 12 * len(flexible) or len(columns) == 1:
+                break
+            columns.pop()
+        shown = [c for c in self._columns if c in columns]
+        fixed = sum(c.width + 1 for c in shown if c.width)
+        spare = max(4, width - fixed - 1)
+        self._layout = [(c, c.width or spare) for c in shown]
+        self._layout_width = width
+        return self._layout
+
+    def _render_cells(self, cells: Sequence[Text | str], base: Style, sorted_style: Style) -> Strip:
+        line = Text(no_wrap=True, overflow="ellipsis", end="")
+        for (column, width), cell in zip(self._column_layout(), cells, strict=False):
+            text = cell.copy() if isinstance(cell, Text) else Text(cell)
+            if column.key == self.sorted_column and isinstance(cell, str):
+                text.stylize(sorted_style)
+            text.truncate(width, overflow="ellipsis", pad=False)
+            text.align(column.justify, width)  # type: ignore[arg-type]
+            line.append_text(text)
+            line.append(" ")
+        segments = list(line.render(self.app.console))
+        width = self.scrollable_content_region.width
+        return Strip(segments).crop_extend(0, width, base).apply_style(base)
+
+    def render_line(self, y: int) -> Strip:
+        width = self.scrollable_content_region.width
+        header_style = self.get_component_rich_style("task-table--header")
+        if y == 0:
+            sorted_style = self.get_component_rich_style("task-table--sorted", partial=True)
+            labels = []
+            for column, _ in self._column_layout():
+                label = column.label
+                if column.key == self.sorted_column:
+                    label += " ▼" if self.sort_reverse else " ▲"
+                labels.append(label)
+            return self._render_cells(labels, header_style, sorted_style)
+        index = int(self.scroll_y) + y - 1
+        if index >= len(self._order):
+            return Strip.blank(width, self.rich_style)
+        key = self._order[index]
+        cached = self._cache.get(key)
+        if cached is not None:
+            return cached
+        if index == self.cursor_row:
+            base = self.rich_style + self.get_component_rich_style("task-table--cursor")
+        elif index % 2:
+            base = self.rich_style + self.get_component_rich_style("task-table--odd")
+        else:
+            base = self.rich_style
+        strip = self._render_cells(self._cells(key), base, Style())
+        if len(self._cache) > 512:
+            self._cache.clear()
+        self._cache[key] = strip
+        return strip

@@ -1,0 +1,372 @@
+"""Settings: defaults, the TOML config file, profiles, environment and CLI overrides.
+
+Precedence, lowest first: built-in defaults, the file's top-level keys, the selected
+``[profiles.<name>]`` table, the environment (``AIREITER_API_KEY``,
+``AIREITER_BASE_URL``), then explicit overrides from command-line flags.
+Example: ``theme = "nord"``, then ``[profiles.test]`` with
+``base_url = "https://test.aireiter.com"``, then ``[keys]`` with ``refresh = "f5,ctrl+r"``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import stat
+import tempfile
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Final
+from urllib.parse import urlsplit
+
+import tomli_w
+
+from aireiter_tui.domain.secret import ApiKey
+
+DEFAULT_BASE_URL: Final = "https://aireiter.com"
+API_KEY_ENV: Final = "AIREITER_API_KEY"
+BASE_URL_ENV: Final = "AIREITER_BASE_URL"
+
+
+class ConfigError(Exception):
+    """The config file (or an override) is unusable; ``str()`` is one sentence for a person."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the app can be configured with. Built by :func:`load_settings`."""
+
+    base_url: str = DEFAULT_BASE_URL
+    """The AIReiter server, e.g. ``https://aireiter.com`` or ``https://test.aireiter.com``.
+    Overridden by ``AIREITER_BASE_URL`` and ``--base-url``."""
+
+    api_key: ApiKey | None = None
+    """The API key sent as ``Authorization: Bearer``. Prefer the ``AIREITER_API_KEY``
+    environment variable; if it is kept in the file, make the file ``chmod 600``."""
+
+    profile: str | None = None
+    """The ``[profiles.<name>]`` table in use (``--profile``, or ``profile = "..."``
+    at the top of the file); ``None`` uses the top-level keys only."""
+
+    poll_interval: float = 5.0
+    """Seconds between two queries of the same unfinished task (at least 1)."""
+
+    slow_poll_interval: float = 30.0
+    """Seconds between queries of a task that has been running longer than
+    ``long_running_after`` (at least 1): long video jobs need not be polled as often."""
+
+    long_running_after: float = 600.0
+    """Seconds after a task's creation from which ``slow_poll_interval`` applies."""
+
+    concurrency: int = 32
+    """The most queries in flight at once (1 to 256)."""
+
+    request_timeout: float = 15.0
+    """Seconds to wait for one query's answer before counting it as a timeout (1 to 300)."""
+
+    theme: str = "textual-dark"
+    """The Textual theme name; the last one picked in the app is remembered here."""
+
+    bell: bool = False
+    """Ring the terminal bell when a watched task completes or fails."""
+
+    keymap: dict[str, str] = field(default_factory=dict, hash=False)
+    """Key remaps from the ``[keys]`` table: binding id -> comma-separated keys, passed to
+    ``App.set_keymap`` (e.g. ``refresh = "f5,ctrl+r"``)."""
+
+    allow_insecure_http: bool = False
+    """Allow a plain ``http://`` base URL to a host other than this machine (the API key
+    would travel unencrypted). Off by default."""
+
+    warnings: tuple[str, ...] = ()
+    """Problems worth telling the user that do not stop the app (e.g. file permissions)."""
+
+
+_Checker = Callable[[Any], Any]
+
+
+class _Invalid(Exception):
+    """A value failed its check; the argument is what was expected."""
+
+
+def _number(low: float, high: float | None = None) -> _Checker:
+    def check(value: Any) -> float:
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        if not ok or not math.isfinite(value) or value < low or (high and value > high):
+            bound = f"between {low:g} and {high:g}" if high else f"of at least {low:g}"
+            raise _Invalid(f"a number {bound} (seconds)")
+        return float(value)
+
+    return check
+
+
+def _integer(low: int, high: int) -> _Checker:
+    def check(value: Any) -> int:
+        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+            raise _Invalid(f"an integer between {low} and {high}")
+        return value
+
+    return check
+
+
+def _boolean(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise _Invalid("true or false")
+    return value
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise _Invalid("a non-empty string")
+    return value.strip()
+
+
+def _url(value: Any) -> str:
+    try:
+        parts = urlsplit(value) if isinstance(value, str) else None
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        raise _Invalid('an http:// or https:// URL such as "https://aireiter.com"')
+    return str(value).strip().rstrip("/")
+
+
+def _api_key(value: Any) -> ApiKey:
+    if not isinstance(value, str) or not value.strip():
+        raise _Invalid("a non-empty string")
+    return ApiKey(value.strip())
+
+
+def _keymap(value: Any) -> dict[str, str]:
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) and v.strip() for k, v in value.items()
+    ):
+        raise _Invalid('a table of binding = "keys" strings')
+    return {k: v.strip() for k, v in value.items()}
+
+
+_CHECKS: Final[dict[str, _Checker]] = {
+    "base_url": _url,
+    "api_key": _api_key,
+    "poll_interval": _number(1),
+    "slow_poll_interval": _number(1),
+    "long_running_after": _number(0),
+    "concurrency": _integer(1, 256),
+    "request_timeout": _number(1, 300),
+    "theme": _text,
+    "bell": _boolean,
+    "keymap": _keymap,
+    "allow_insecure_http": _boolean,
+}
+# File keys that are not Settings field names.
+_FILE_KEYS: Final = {"keys": "keymap"}
+_PROFILE_KEYS: Final = sorted({*_CHECKS, *_FILE_KEYS} - {"keymap"})
+_TOP_KEYS: Final = sorted({*_PROFILE_KEYS, "profile", "profiles"})
+_SECRET_KEYS: Final = {"api_key"}
+
+
+def _shown(key: str, value: Any) -> str:
+    """How a bad value is quoted back: its type only for secrets, else a short excerpt."""
+    if key in _SECRET_KEYS or key.endswith(".api_key"):
+        return "a value of type " + type(value).__name__
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= 60 else text[:59] + "…"
+
+
+def _fail(origin: str, key: str, expected: str, value: Any) -> ConfigError:
+    return ConfigError(f'{origin}: "{key}" must be {expected}, got {_shown(key, value)}')
+
+
+def _read_toml(path: Path) -> dict[str, Any] | None:
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot be read ({error.strerror or error})") from None
+    try:
+        return tomllib.loads(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: is not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as error:
+        match = re.match(r"(.*) \(at line (\d+), column (\d+)\)$", str(error))
+        if match:
+            reason, line, column = match.groups()
+            where = f"line {line}, column {column}"
+        else:
+            reason, where = str(error), "the end of the file"
+        reason = reason[:1].lower() + reason[1:]
+        raise ConfigError(f"{path}: TOML syntax error at {where}: {reason}") from None
+
+
+def _apply(table: Mapping[str, Any], known: list[str], prefix: str, origin: str) -> dict[str, Any]:
+    """Check a table's keys and values; return Settings field values."""
+    values: dict[str, Any] = {}
+    for key, value in table.items():
+        name = _FILE_KEYS.get(key, key)
+        if key not in known or name not in _CHECKS:
+            listed = ", ".join(known)
+            shown = key if len(key) <= 40 else key[:39] + "…"
+            raise ConfigError(f'{origin}: unknown key "{prefix}{shown}" (known keys: {listed})')
+        try:
+            values[name] = _CHECKS[name](value)
+        except _Invalid as invalid:
+            raise _fail(origin, prefix + key, str(invalid), value) from None
+    return values
+
+
+def _tables(data: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The top level and every profile table (the places an ``api_key`` can be)."""
+    profiles = data.get("profiles")
+    found = [data, *(profiles.values() if isinstance(profiles, dict) else [])]
+    return [table for table in found if isinstance(table, dict)]
+
+
+def _permission_warning(path: Path, data: Mapping[str, Any]) -> str | None:
+    if not any("api_key" in table for table in _tables(data)):
+        return None
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return None
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        return f"{path} holds the API key and is readable by other users; run chmod 600 {path}"
+    return None
+
+
+def load_settings(
+    path: Path,
+    *,
+    profile: str | None = None,
+    env: Mapping[str, str] = os.environ,
+    overrides: Mapping[str, object] | None = None,
+) -> Settings:
+    """Build the :class:`Settings` from the file at ``path``, ``env`` and ``overrides``.
+
+    A missing file means defaults. ``overrides`` maps Settings field names to values
+    (from command-line flags); ``None`` values are ignored.
+
+    Raises:
+        ConfigError: the file is unreadable, not TOML, or holds a bad key or value.
+    """
+    data = _read_toml(path) or {}
+    try:
+        return _build(path, data, profile, env, overrides or {})
+    except ConfigError as error:
+        # A key pasted in the wrong place (e.g. as a key name) must not be echoed back.
+        message = str(error)
+        for secret in _secrets_in(data, env):
+            message = secret.scrub(message)
+        raise ConfigError(message) from None
+
+
+def _secrets_in(data: Mapping[str, Any], env: Mapping[str, str]) -> list[ApiKey]:
+    found = [table.get("api_key") for table in _tables(data)]
+    found.append(env.get(API_KEY_ENV))
+    return [ApiKey(value.strip()) for value in found if isinstance(value, str) and value.strip()]
+
+
+def _build(
+    path: Path,
+    data: dict[str, Any],
+    profile: str | None,
+    env: Mapping[str, str],
+    overrides: Mapping[str, object],
+) -> Settings:
+    values = _apply(
+        {k: v for k, v in data.items() if k not in ("profile", "profiles")},
+        _TOP_KEYS,
+        "",
+        str(path),
+    )
+    profiles = data.get("profiles", {})
+    if not isinstance(profiles, dict) or not all(isinstance(p, dict) for p in profiles.values()):
+        raise _fail(str(path), "profiles", "a set of [profiles.<name>] tables", profiles)
+    # Every profile is checked, so a mistake shows up before the day it is selected.
+    checked = {
+        name: _apply(table, _PROFILE_KEYS, f"profiles.{name}.", str(path))
+        for name, table in profiles.items()
+    }
+    if profile is None and "profile" in data:
+        try:
+            profile = _text(data["profile"])
+        except _Invalid as invalid:
+            raise _fail(str(path), "profile", str(invalid), data["profile"]) from None
+    if profile is not None:
+        if profile not in profiles:
+            defined = ", ".join(sorted(profiles)) or "none"
+            raise ConfigError(f'{path}: unknown profile "{profile}" (profiles defined: {defined})')
+        chosen = checked[profile]
+        # A profile's [keys] adds to the top-level remaps instead of replacing them all.
+        chosen["keymap"] = {**values.get("keymap", {}), **chosen.get("keymap", {})}
+        values.update(chosen)
+
+    if env.get(API_KEY_ENV, "").strip():
+        values["api_key"] = ApiKey(env[API_KEY_ENV].strip())
+    if env.get(BASE_URL_ENV, "").strip():
+        try:
+            values["base_url"] = _url(env[BASE_URL_ENV])
+        except _Invalid as invalid:
+            raise _fail(
+                f"environment variable {BASE_URL_ENV}", "base_url", str(invalid), env[BASE_URL_ENV]
+            ) from None
+    for key, value in overrides.items():
+        if value is None:
+            continue
+        if key not in _CHECKS:
+            raise ConfigError(f'unknown setting "{key}" given on the command line')
+        try:
+            values[key] = value if isinstance(value, ApiKey) else _CHECKS[key](value)
+        except _Invalid as invalid:
+            raise _fail("command line", key, str(invalid), value) from None
+
+    warning = _permission_warning(path, data)
+    return Settings(profile=profile, warnings=(warning,) if warning else (), **values)
+
+
+def setting_names() -> list[str]:
+    """Every Settings field a user can set (for help texts)."""
+    return [f.name for f in fields(Settings) if f.name in _CHECKS]
+
+
+def write_config(path: Path, data: Mapping[str, Any]) -> None:
+    """Write ``data`` as TOML to ``path`` atomically, with mode 0600 (it may hold the key).
+
+    Raises:
+        ConfigError: the file could not be written; the old one is left as it was.
+    """
+    text = tomli_w.dumps(dict(data)).encode("utf-8")
+    tmp_name: str | None = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        # mkstemp creates the file 0600, so the key is never briefly world-readable.
+        fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp_name, 0o600)
+        os.replace(tmp_name, path)
+        tmp_name = None
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot be written ({error.strerror or error})") from None
+    finally:
+        if tmp_name is not None:
+            Path(tmp_name).unlink(missing_ok=True)
+
+
+def save_theme(path: Path, theme: str) -> None:
+    """Remember ``theme``: change only the top-level ``theme`` key, keep everything else.
+
+    Comments in the file are not kept (TOML writers cannot preserve them).
+
+    Raises:
+        ConfigError: the existing file is not valid TOML (it is left untouched) or
+            cannot be written.
+    """
+    data = _read_toml(path) or {}
+    data["theme"] = theme
+    write_config(path, data)

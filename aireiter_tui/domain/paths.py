@@ -1,0 +1,67 @@
+"""Where the config file and the watchlist live (XDG base directories, env overrides).
+
+Each function takes the environment as a mapping so tests pass their own instead of
+patching ``os.environ``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Final
+
+APP_DIR: Final = "aireiter-tui"
+CONFIG_ENV: Final = "AIREITER_TUI_CONFIG"
+WATCHLIST_ENV: Final = "AIREITER_TUI_WATCHLIST"
+
+
+def _home(env: Mapping[str, str]) -> Path:
+    home = env.get("HOME")
+    return Path(home) if home else Path.home()
+
+
+def _xdg_dir(env: Mapping[str, str], name: str, fallback: str) -> Path:
+    # The XDG spec says relative values are invalid and must be ignored.
+    value = env.get(name, "")
+    if value and Path(value).is_absolute():
+        return Path(value)
+    return _home(env) / fallback
+
+
+def _explicit(env: Mapping[str, str], name: str) -> Path | None:
+    value = env.get(name, "")
+    return Path(value).expanduser() if value else None
+
+
+def config_path(env: Mapping[str, str] = os.environ) -> Path:
+    """``$AIREITER_TUI_CONFIG``, else ``$XDG_CONFIG_HOME/aireiter-tui/config.toml``.
+
+    ``XDG_CONFIG_HOME`` defaults to ``~/.config``.
+    """
+    explicit = _explicit(env, CONFIG_ENV)
+    if explicit is not None:
+        return explicit
+    return _xdg_dir(env, "XDG_CONFIG_HOME", ".config") / APP_DIR / "config.toml"
+
+
+def data_dir(env: Mapping[str, str] = os.environ) -> Path:
+    """``$XDG_DATA_HOME/aireiter-tui`` (``XDG_DATA_HOME`` defaults to ``~/.local/share``)."""
+    return _xdg_dir(env, "XDG_DATA_HOME", ".local/share") / APP_DIR
+
+
+def watchlist_path(env: Mapping[str, str] = os.environ) -> Path:
+    """``$AIREITER_TUI_WATCHLIST``, else ``$XDG_DATA_HOME/aireiter-tui/watchlist.toml``."""
+    explicit = _explicit(env, WATCHLIST_ENV)
+    if explicit is not None:
+        return explicit
+    return data_dir(env) / "watchlist.toml"
+
+
+def demo_watchlist_path(env: Mapping[str, str] = os.environ) -> Path:
+    """The watchlist used by ``--demo``: always a different file from the real one."""
+    demo = data_dir(env) / "demo-watchlist.toml"
+    if demo == watchlist_path(env):
+        # Someone pointed AIREITER_TUI_WATCHLIST at the demo file; still never share it.
+        demo = demo.with_name("demo-watchlist.demo.toml")
+    return demo

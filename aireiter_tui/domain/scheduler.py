@@ -1,0 +1,392 @@
+"""When each watched task is queried next: intervals, backoff, 429 pauses, the auth stop.
+
+Pure and synchronous: times are ``now`` (monotonic seconds) from the caller, randomness an
+injected ``random.Random``. The one wall-clock reading is the injectable ``wall_clock``: a
+``created_at`` date's age can only be known against one.
+
+Complexity: scheduled tasks sit in a heap of ``(due_at, token, ref)``. A reschedule pushes
+a new item with a new token; items whose token is outdated are dropped when they reach
+the top (lazy invalidation), and the heap is rebuilt from its live items once stale ones
+outnumber them 3:1. ``due(now, limit)`` is O((k + s) log h) for k refs returned and s stale
+items dropped (h: heap size); a reschedule is O(log h) amortised; an idle tick is O(1).
+Terminal tasks never enter the heap: 10,000 tracked with 100 active keep h near 100.
+
+Errors: ``RateLimitedError`` pauses ALL polling for ``retry_after`` (capped at an hour),
+else 30 s doubling per further 429 (capped at ``backoff_max``; 429s of requests already in
+flight during a pause count once). ``AuthenticationError`` stops all polling until
+:meth:`PollScheduler.resume_after_auth_change` or a manual request. Neither charges the
+task, which stays due behind the global gate. ``TaskNotFoundError`` retries at
+``slow_interval`` without growth (right after submit the ID may not exist yet; a typo
+stays cheap to watch). Anything else (network, 5xx, bad response) backs the task off
+``min(backoff_max, backoff_base * 2**(n-1)) * (1 ± jitter)``; a round whose every reply
+failed so marks the scheduler offline until a round gets an answer.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import random
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Final, Literal
+
+from aireiter_tui.domain.models import Task, TaskRef, TaskStatus
+from aireiter_tui.errors import (
+    AIReiterError,
+    AuthenticationError,
+    RateLimitedError,
+    TaskNotFoundError,
+)
+
+Mode = Literal["live", "paused", "rate-limited", "offline", "auth-blocked", "idle"]
+
+MAX_RETRY_AFTER: Final = 3600.0  # a bogus Retry-After must not freeze polling for days
+
+_COMPACT_MIN: Final = 64
+
+
+@dataclass(frozen=True, slots=True)
+class SchedulerState:
+    """A snapshot for the status bar: what polling is doing and why."""
+
+    mode: Mode
+    in_flight: int
+    tracked: int
+    next_poll_in: float | None
+    reason: str
+
+
+@dataclass(slots=True)
+class _Entry:
+    status: TaskStatus | None
+    since: float | None = None  # monotonic time the task started (or was first seen active)
+    due_at: float | None = None  # None: not scheduled (terminal, or in flight)
+    token: int = 0
+    in_flight: bool = False
+    requested: bool = False  # manual refresh not yet answered: due even when terminal
+    errors: int = 0
+
+
+class PollScheduler:
+    """Decides which tasks are due for a query; see the module docstring for the rules."""
+
+    def __init__(
+        self,
+        *,
+        rng: random.Random | None = None,
+        interval: float = 5.0,
+        slow_interval: float = 30.0,
+        long_running_after: float = 600.0,
+        backoff_base: float = 2.0,
+        backoff_max: float = 300.0,
+        jitter: float = 0.2,
+        rate_limit_default: float = 30.0,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        if min(interval, slow_interval, backoff_base, backoff_max, rate_limit_default) <= 0:
+            raise ValueError("intervals and delays must be positive")
+        if not 0 <= jitter < 1:
+            raise ValueError("jitter must be in [0, 1)")
+        self._rng = rng if rng is not None else random.Random()
+        self.interval, self.slow_interval = interval, slow_interval
+        self.long_running_after = long_running_after
+        self.backoff_base, self.backoff_max, self.jitter = backoff_base, backoff_max, jitter
+        self.rate_limit_default = rate_limit_default
+        self._wall_clock = wall_clock
+        self._entries: dict[TaskRef, _Entry] = {}
+        self._heap: list[tuple[float, int, TaskRef]] = []
+        self._tokens = itertools.count(1)
+        self._scheduled = self._in_flight = self._rate_streak = 0
+        self._requested: dict[TaskRef, None] = {}  # insertion-ordered set
+        self.paused = False
+        self._round_ok = self._round_failed = self.failed_rounds = 0
+        self.paused_until: float | None = None
+        self.pause_reason: str | None = None
+        self.auth_blocked = False
+        self.last_error: AIReiterError | None = None
+        self.offline_since: float | None = None
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __contains__(self, ref: object) -> bool:
+        return ref in self._entries
+
+    def track(
+        self,
+        ref: TaskRef,
+        status: TaskStatus | None,
+        now: float,
+        *,
+        created_at: datetime | None = None,
+    ) -> None:
+        """Watch ``ref`` (or update what we know of it).
+
+        Never-fetched (``None``), active and unknown tasks are due now, unless already
+        scheduled (a re-track keeps a pending backoff); terminal ones are not scheduled.
+        """
+        entry = self._entries.get(ref)
+        if entry is None:
+            entry = self._entries[ref] = _Entry(status)
+        entry.status = status
+        self._note_age(entry, status, created_at, now)
+        if entry.in_flight:
+            return
+        if status is not None and status.is_terminal and not entry.requested:
+            self._unschedule(entry)
+        elif entry.due_at is None:
+            self._schedule(ref, entry, now)
+
+    def forget(self, ref: TaskRef) -> bool:
+        """Stop watching ``ref``; a reply already in flight for it will be ignored."""
+        entry = self._entries.pop(ref, None)
+        if entry is None:
+            return False
+        self._requested.pop(ref, None)
+        self._unschedule(entry)
+        if entry.in_flight:
+            self._in_flight -= 1
+        return True
+
+    def request(self, ref: TaskRef, now: float) -> bool:
+        """Manual refresh: due now, even if terminal, paused by the user or auth-blocked."""
+        entry = self._entries.get(ref)
+        if entry is None:
+            return False
+        self.resume_after_auth_change()
+        entry.requested = True
+        self._requested[ref] = None
+        if not entry.in_flight:
+            self._schedule(ref, entry, now)
+        return True
+
+    def request_all(self, now: float) -> None:
+        """Manual refresh of every tracked task, terminal ones included."""
+        for ref in list(self._entries):
+            self.request(ref, now)
+
+    def due(self, now: float, limit: int | None = None) -> list[TaskRef]:
+        """Return the refs due at ``now``, earliest first, and mark them in flight."""
+        if self.auth_blocked or self._rate_limited(now) or (limit is not None and limit <= 0):
+            return []
+        if self.paused:
+            times = {r: self._entries[r].due_at for r in self._requested}
+            wanted = sorted((t, r) for r, t in times.items() if t is not None and t <= now)
+            for _, ref in wanted[:limit]:
+                self._dispatch(self._entries[ref])
+            return [ref for _, ref in wanted[:limit]]
+        out: list[TaskRef] = []
+        heap = self._heap
+        while heap and (limit is None or len(out) < limit):
+            if not self._is_stale(heap[0]) and heap[0][0] > now:
+                break
+            item = heapq.heappop(heap)
+            if not self._is_stale(item):
+                self._dispatch(self._entries[item[2]])
+                out.append(item[2])
+        return out
+
+    def claim(self, refs: Iterable[TaskRef], now: float) -> list[TaskRef]:
+        """Take refs for a manual refresh, due or not (during a 429 pause: request them)."""
+        if self._rate_limited(now):
+            for ref in refs:
+                self.request(ref, now)
+            return []
+        self.resume_after_auth_change()
+        out = []
+        for ref in refs:
+            entry = self._entries.get(ref)
+            if entry is not None and not entry.in_flight:
+                self._dispatch(entry)
+                out.append(ref)
+        return out
+
+    def release(self, refs: Iterable[TaskRef], now: float) -> None:
+        """Give back refs taken but never sent: they are due again at ``now``, not charged."""
+        for ref in refs:
+            entry = self._entries.get(ref)
+            if entry is not None and entry.in_flight:
+                self._land(entry)
+                self._schedule(ref, entry, now)
+
+    def on_success(self, ref: TaskRef, task: Task, now: float) -> bool:
+        """Record a reply; False (and nothing done) if ``ref`` is not in flight any more."""
+        entry = self._entries.get(ref)
+        if entry is None or not entry.in_flight:
+            return False
+        self._land(entry)
+        self._round_ok += 1
+        self._rate_streak = 0
+        entry.errors, entry.requested = 0, False
+        self._requested.pop(ref, None)
+        entry.status = task.status
+        self._note_age(entry, task.status, task.created_at, now)
+        if not task.status.is_terminal:
+            long_running = entry.since is not None and now - entry.since >= self.long_running_after
+            base = self.slow_interval if long_running else self.interval
+            self._schedule(ref, entry, now + base * self._jitter_factor())
+        return True
+
+    def on_error(self, ref: TaskRef, error: AIReiterError, now: float) -> bool:
+        """Record a failed query; False (and nothing done) if ``ref`` is not in flight."""
+        entry = self._entries.get(ref)
+        if entry is None or not entry.in_flight:
+            return False
+        self._land(entry)
+        delay = 0.0  # rate limit and auth: due at once, the global gate holds it back
+        if isinstance(error, TaskNotFoundError):
+            self._round_ok += 1  # the server answered: we are online
+            entry.errors += 1
+            delay = self.slow_interval * self._jitter_factor()
+        elif isinstance(error, RateLimitedError):
+            self._pause_for_rate_limit(error, now)
+        elif isinstance(error, AuthenticationError):
+            self.auth_blocked = True
+        else:
+            self._round_failed += 1
+            entry.errors += 1
+            delay = self.backoff_delay(entry.errors)
+        if not isinstance(error, TaskNotFoundError):
+            self.last_error = error
+        status = entry.status
+        if entry.requested or status is None or not status.is_terminal:
+            self._schedule(ref, entry, now + delay)
+        return True
+
+    def backoff_delay(self, errors: int) -> float:
+        """The delay after ``errors`` consecutive failures of one task (jitter included)."""
+        exponent = min(max(errors, 1) - 1, 60)  # 2**60 s is past any cap; avoids overflow
+        return min(self.backoff_max, self.backoff_base * 2.0**exponent) * self._jitter_factor()
+
+    def end_round(self, now: float) -> None:
+        """Called after each round: a round where every reply failed means offline."""
+        ok, failed = self._round_ok, self._round_failed
+        self._round_ok = self._round_failed = 0
+        if ok:
+            self.failed_rounds = 0
+            self.offline_since = None
+        elif failed:
+            self.failed_rounds += 1
+            if self.offline_since is None:
+                self.offline_since = now
+
+    def set_paused(self, paused: bool) -> None:
+        """While paused by the user only manual requests go out."""
+        self.paused = paused
+
+    def resume_after_auth_change(self) -> None:
+        """The key changed (or the user asked to retry): polling may start again."""
+        if self.auth_blocked:
+            self.auth_blocked = False
+            if isinstance(self.last_error, AuthenticationError):
+                self.last_error = None
+
+    def next_due(self, ref: TaskRef) -> float | None:
+        """The task's own due time (ignoring global pauses); None if unscheduled/in flight."""
+        entry = self._entries.get(ref)
+        return None if entry is None else entry.due_at
+
+    def next_due_time(self) -> float | None:
+        """The earliest time :meth:`due` may return something, or None (nothing, or blocked)."""
+        if self.auth_blocked:
+            return None
+        if self.paused:
+            times = [self._entries[r].due_at for r in self._requested]
+            nxt = min((t for t in times if t is not None), default=None)
+        else:
+            heap = self._heap
+            while heap and self._is_stale(heap[0]):
+                heapq.heappop(heap)
+            nxt = heap[0][0] if heap else None
+        if nxt is not None and self.paused_until is not None:
+            nxt = max(nxt, self.paused_until)
+        return nxt
+
+    @property
+    def next_retry_at(self) -> float | None:
+        """When offline: when the next attempt goes out."""
+        return self.next_due_time() if self.offline_since is not None else None
+
+    def state(self, now: float) -> SchedulerState:
+        nxt = self.next_due_time()
+        until = None if nxt is None else max(0.0, nxt - now)
+        mode: Mode
+        if self.auth_blocked:
+            error = self.last_error
+            mode, reason = "auth-blocked", error.human() if error else "the API key was refused"
+        elif self.paused:
+            mode, reason = "paused", "paused by the user"
+        elif self._rate_limited(now):
+            mode, reason = "rate-limited", self.pause_reason or "rate limited by the server"
+        elif self.offline_since is not None:
+            error = self.last_error
+            mode, reason = "offline", error.human() if error else "no answer from the server"
+        elif self._scheduled == 0 and self._in_flight == 0:
+            mode, reason = "idle", "no active task to watch"
+        else:
+            mode, reason = "live", ""
+        return SchedulerState(mode, self._in_flight, len(self._entries), until, reason)
+
+    def _rate_limited(self, now: float) -> bool:
+        if self.paused_until is not None and now >= self.paused_until:
+            self.paused_until = self.pause_reason = None
+        return self.paused_until is not None
+
+    def _pause_for_rate_limit(self, error: RateLimitedError, now: float) -> None:
+        retry_after = error.retry_after
+        if retry_after is not None and retry_after > 0:
+            delay = min(retry_after, MAX_RETRY_AFTER)  # NaN compares False: falls to the cap
+            self.pause_reason = f"rate limited by the server (HTTP 429, retry after {delay:g} s)"
+        else:
+            if not self._rate_limited(now):  # in-flight 429s of one burst count once
+                self._rate_streak += 1
+            exponent = min(max(self._rate_streak, 1) - 1, 60)
+            delay = min(self.backoff_max, self.rate_limit_default * 2.0**exponent)
+            self.pause_reason = f"rate limited by the server (HTTP 429); waiting {delay:g} s"
+        until = now + delay
+        self.paused_until = until if self.paused_until is None else max(self.paused_until, until)
+
+    def _note_age(
+        self, entry: _Entry, status: TaskStatus | None, created_at: datetime | None, now: float
+    ) -> None:
+        if status is None or status.is_terminal:
+            return
+        start = now
+        if created_at is not None:
+            age = self._wall_clock() - created_at.timestamp()
+            start = now - max(0.0, age)
+        entry.since = start if entry.since is None else min(entry.since, start)
+
+    def _jitter_factor(self) -> float:
+        return 1.0 + self._rng.uniform(-self.jitter, self.jitter) if self.jitter else 1.0
+
+    def _is_stale(self, item: tuple[float, int, TaskRef]) -> bool:
+        entry = self._entries.get(item[2])
+        return entry is None or entry.token != item[1] or entry.due_at is None
+
+    def _schedule(self, ref: TaskRef, entry: _Entry, at: float) -> None:
+        if entry.due_at is None:
+            self._scheduled += 1
+        entry.due_at = at
+        entry.token = next(self._tokens)
+        heapq.heappush(self._heap, (at, entry.token, ref))
+        if len(self._heap) > _COMPACT_MIN and len(self._heap) > 4 * self._scheduled:
+            self._heap = [item for item in self._heap if not self._is_stale(item)]
+            heapq.heapify(self._heap)
+
+    def _unschedule(self, entry: _Entry) -> None:
+        if entry.due_at is not None:
+            self._scheduled -= 1
+            entry.due_at = None
+
+    def _dispatch(self, entry: _Entry) -> None:
+        self._unschedule(entry)
+        entry.in_flight = True
+        self._in_flight += 1
+
+    def _land(self, entry: _Entry) -> None:
+        entry.in_flight = False
+        self._in_flight -= 1

@@ -1,0 +1,406 @@
+"""PollScheduler: due times by status, backoff, global pauses, and its invariants."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from aireiter_tui.domain.models import IdKind, Task, TaskRef, TaskStatus
+from aireiter_tui.domain.scheduler import MAX_RETRY_AFTER, PollScheduler
+from aireiter_tui.errors import (
+    AIReiterError,
+    AuthenticationError,
+    NetworkError,
+    RateLimitedError,
+    ServerError,
+    TaskNotFoundError,
+)
+
+WALL = 1_800_000_000.0  # the fake wall clock, in Unix seconds
+ACTIVE = (TaskStatus.PENDING, TaskStatus.PROCESSING)
+
+
+def ref(i: int) -> TaskRef:
+    return TaskRef(IdKind.TASK_ID, f"order_{i}")
+
+
+def task(status: TaskStatus, created_at: datetime | None = None) -> Task:
+    return Task(task_id="t", status=status, status_raw=status.value, created_at=created_at)
+
+
+def make(**kwargs: float) -> PollScheduler:
+    return PollScheduler(rng=random.Random(7), wall_clock=lambda: WALL, **kwargs)
+
+
+def test_never_fetched_active_and_unknown_are_due_terminal_never() -> None:
+    s = make()
+    statuses = [None, *ACTIVE, TaskStatus.UNKNOWN, TaskStatus.COMPLETED, TaskStatus.FAILED]
+    for i, status in enumerate(statuses):
+        s.track(ref(i), status, 0.0)
+    assert sorted(s.due(0.0)) == sorted(ref(i) for i in range(4))
+    assert s.due(1e9) == []  # in flight now; the terminal ones never come
+    for i in range(4):
+        assert s.on_success(ref(i), task(TaskStatus.COMPLETED), 1.0)
+    assert s.due(1e9) == [] and s.next_due_time() is None
+    assert s.state(1e9).mode == "idle"
+
+
+def test_due_is_earliest_first_respects_limit_and_excludes_in_flight() -> None:
+    s = make()
+    for i in range(5):
+        s.track(ref(i), None, float(10 - i))
+    assert s.due(5.0) == []
+    assert s.due(100.0, limit=2) == [ref(4), ref(3)]
+    assert s.due(100.0, limit=0) == []
+    assert s.due(100.0) == [ref(2), ref(1), ref(0)]
+    assert s.due(200.0) == []
+    assert s.state(200.0).in_flight == 5
+
+
+def test_active_and_unknown_tasks_repoll_at_interval_with_jitter() -> None:
+    s = make(interval=5.0, jitter=0.2)
+    s.track(ref(1), TaskStatus.PENDING, 0.0)
+    s.track(ref(2), TaskStatus.UNKNOWN, 0.0)
+    s.due(0.0)
+    s.on_success(ref(1), task(TaskStatus.PROCESSING), 1.0)
+    s.on_success(ref(2), task(TaskStatus.UNKNOWN), 1.0)
+    for r in (ref(1), ref(2)):
+        due_at = s.next_due(r)
+        assert due_at is not None and 1.0 + 4.0 <= due_at <= 1.0 + 6.0
+
+
+def test_terminal_task_polled_again_only_when_requested() -> None:
+    s = make()
+    s.track(ref(1), TaskStatus.COMPLETED, 0.0)
+    s.track(ref(2), TaskStatus.FAILED, 0.0)
+    assert s.due(1e6) == []
+    assert s.request(ref(1), 10.0) and not s.request(ref(99), 10.0)
+    assert s.next_due(ref(1)) == 10.0
+    assert s.due(10.0) == [ref(1)]
+    s.on_success(ref(1), task(TaskStatus.COMPLETED), 11.0)
+    assert s.due(1e6) == []
+    s.request_all(20.0)
+    assert sorted(s.due(20.0)) == [ref(1), ref(2)]
+
+
+def test_failed_manual_refresh_of_terminal_task_is_retried_then_stops() -> None:
+    s = make(jitter=0.0)
+    s.track(ref(1), TaskStatus.COMPLETED, 0.0)
+    s.request(ref(1), 0.0)
+    s.due(0.0)
+    s.on_error(ref(1), NetworkError("down"), 0.0)
+    assert s.due(2.0) == [ref(1)]
+    s.on_success(ref(1), task(TaskStatus.COMPLETED), 3.0)
+    assert s.next_due(ref(1)) is None
+
+
+def test_retracking_keeps_backoff_and_terminal_unschedules() -> None:
+    s = make(jitter=0.0)
+    s.track(ref(1), TaskStatus.PROCESSING, 0.0)
+    s.due(0.0)
+    s.on_error(ref(1), ServerError("502", 502), 0.0)
+    s.track(ref(1), TaskStatus.PROCESSING, 1.0)
+    assert s.next_due(ref(1)) == 2.0
+    s.track(ref(1), TaskStatus.COMPLETED, 1.0)
+    assert s.next_due(ref(1)) is None
+    s.track(ref(1), TaskStatus.PENDING, 5.0)
+    assert s.next_due(ref(1)) == 5.0
+
+
+def test_long_runners_by_created_at_use_the_slow_interval() -> None:
+    s = make(interval=5.0, slow_interval=30.0, long_running_after=600.0, jitter=0.0)
+    old = datetime.fromtimestamp(WALL - 700, tz=UTC)
+    young = datetime.fromtimestamp(WALL - 100, tz=UTC)
+    s.track(ref(1), TaskStatus.PROCESSING, 0.0, created_at=old)
+    s.track(ref(2), TaskStatus.PROCESSING, 0.0, created_at=young)
+    s.due(0.0)
+    s.on_success(ref(1), task(TaskStatus.PROCESSING, old), 0.0)
+    s.on_success(ref(2), task(TaskStatus.PROCESSING, young), 0.0)
+    assert s.next_due(ref(1)) == 30.0
+    assert s.next_due(ref(2)) == 5.0
+
+
+def test_long_runners_by_watched_time_use_the_slow_interval() -> None:
+    s = make(interval=5.0, slow_interval=30.0, long_running_after=600.0, jitter=0.0)
+    s.track(ref(1), TaskStatus.PENDING, 0.0)
+    now = 0.0
+    while now < 600.0:
+        assert s.due(now) == [ref(1)]
+        s.on_success(ref(1), task(TaskStatus.PROCESSING), now)
+        assert s.next_due(ref(1)) == now + 5.0
+        now += 5.0
+    assert s.due(now) == [ref(1)]
+    s.on_success(ref(1), task(TaskStatus.PROCESSING), now)
+    assert s.next_due(ref(1)) == now + 30.0
+
+
+def test_backoff_grows_exponentially_and_is_capped() -> None:
+    s = make(backoff_base=2.0, backoff_max=300.0, jitter=0.0)
+    assert [s.backoff_delay(n) for n in range(1, 11)] == [
+        2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 300.0, 300.0
+    ]  # fmt: skip
+    assert s.backoff_delay(10_000) == 300.0
+
+
+def test_backoff_jitter_stays_within_bounds_and_varies() -> None:
+    s = make(backoff_base=2.0, backoff_max=300.0, jitter=0.2)
+    for n in (1, 3, 9, 50):
+        nominal = min(300.0, 2.0 * 2 ** (n - 1))
+        samples = [s.backoff_delay(n) for _ in range(200)]
+        assert all(0.8 * nominal <= d <= 1.2 * nominal for d in samples)
+        assert max(samples) - min(samples) > 0.2 * nominal
+
+
+def test_errors_back_off_per_task_and_success_resets() -> None:
+    s = make(jitter=0.0)
+    s.track(ref(1), TaskStatus.PROCESSING, 0.0)
+    s.track(ref(2), TaskStatus.PROCESSING, 0.0)
+    now = 0.0
+    s.due(now)
+    s.on_success(ref(2), task(TaskStatus.PROCESSING), now)
+    for expected in (2.0, 4.0, 8.0):
+        s.on_error(ref(1), NetworkError("refused"), now)
+        assert s.next_due(ref(1)) == now + expected
+        now += expected
+        assert ref(1) in s.due(now)
+    s.on_success(ref(1), task(TaskStatus.PROCESSING), now)
+    assert s.next_due(ref(1)) == now + 5.0
+
+
+def test_not_found_retries_at_the_slow_interval_without_growth() -> None:
+    s = make(slow_interval=30.0, jitter=0.0)
+    s.track(ref(1), None, 0.0)
+    for now in (0.0, 30.0, 60.0):
+        assert s.due(now) == [ref(1)]
+        s.on_error(ref(1), TaskNotFoundError("no such task"), now)
+        assert s.next_due(ref(1)) == now + 30.0
+    assert s.last_error is None
+
+
+@pytest.mark.parametrize("retry_after", [12.0, None])
+def test_rate_limit_pauses_everything(retry_after: float | None) -> None:
+    s = make(rate_limit_default=30.0)
+    for i in range(3):
+        s.track(ref(i), TaskStatus.PROCESSING, 0.0)
+    assert s.due(0.0, limit=1) == [ref(0)]
+    s.on_error(ref(0), RateLimitedError("429", retry_after), 1.0)
+    resume = 1.0 + (retry_after or 30.0)
+    assert s.paused_until == resume and s.pause_reason
+    state = s.state(2.0)
+    assert state.mode == "rate-limited" and state.next_poll_in == resume - 2.0
+    assert s.next_due_time() == resume
+    for t in (1.0, 5.0, resume - 0.001):
+        assert s.due(t) == []
+    assert s.claim([ref(1)], 5.0) == []  # a manual refresh waits for the pause too
+    assert sorted(s.due(resume)) == [ref(0), ref(1), ref(2)]  # the 429'd task is not charged
+    assert s.paused_until is None and s.state(resume).mode == "live"
+
+
+def test_rate_limit_without_retry_after_doubles_per_pause_and_caps() -> None:
+    s = make(rate_limit_default=30.0, backoff_max=300.0)
+    for i in range(3):
+        s.track(ref(i), TaskStatus.PROCESSING, 0.0)
+    now = 0.0
+    pauses = []
+    for _ in range(6):
+        taken = s.due(now)
+        assert taken
+        for r in taken:  # a burst of 429s from one round counts once
+            s.on_error(r, RateLimitedError("429"), now)
+        assert s.paused_until is not None
+        pauses.append(s.paused_until - now)
+        now = s.paused_until
+    assert pauses == [30.0, 60.0, 120.0, 240.0, 300.0, 300.0]
+    taken = s.due(now)
+    s.on_success(taken[0], task(TaskStatus.PROCESSING), now)
+    s.on_error(taken[1], RateLimitedError("429"), now)
+    assert s.paused_until == now + 30.0
+
+
+def test_absurd_retry_after_is_capped() -> None:
+    s = make()
+    s.track(ref(1), None, 0.0)
+    s.due(0.0)
+    s.on_error(ref(1), RateLimitedError("429", 1e12), 0.0)
+    assert s.paused_until == MAX_RETRY_AFTER
+
+
+def test_auth_failure_stops_all_polling_until_resumed() -> None:
+    s = make()
+    for i in range(3):
+        s.track(ref(i), TaskStatus.PROCESSING, 0.0)
+    s.due(0.0, limit=1)
+    s.on_error(ref(0), AuthenticationError("the API key was refused"), 0.0)
+    assert s.auth_blocked
+    assert s.due(1e6) == [] and s.next_due_time() is None
+    state = s.state(1.0)
+    assert state.mode == "auth-blocked" and state.reason == "the API key was refused"
+    s.resume_after_auth_change()
+    assert sorted(s.due(2.0)) == [ref(0), ref(1), ref(2)] and s.last_error is None
+
+
+def test_manual_request_clears_the_auth_block() -> None:
+    s = make()
+    s.track(ref(1), TaskStatus.COMPLETED, 0.0)
+    s.track(ref(2), TaskStatus.PROCESSING, 0.0)
+    s.due(0.0)
+    s.on_error(ref(2), AuthenticationError("bad key"), 0.0)
+    s.request(ref(1), 5.0)
+    assert not s.auth_blocked
+    assert sorted(s.due(5.0)) == [ref(1), ref(2)]
+
+
+def test_replies_for_forgotten_refs_are_ignored() -> None:
+    s = make()
+    s.track(ref(1), None, 0.0)
+    assert s.due(0.0) == [ref(1)]
+    assert s.forget(ref(1)) and not s.forget(ref(1))
+    assert not s.on_success(ref(1), task(TaskStatus.PROCESSING), 1.0)
+    assert not s.on_error(ref(1), NetworkError("x"), 1.0)
+    s.track(ref(1), TaskStatus.PROCESSING, 2.0)  # watched again: the old reply is stale
+    assert not s.on_success(ref(1), task(TaskStatus.COMPLETED), 2.0)
+    assert s.due(2.0) == [ref(1)] and len(s) == 1 and ref(1) in s
+    assert s.state(2.0).in_flight == 1
+
+
+def test_user_pause_lets_only_manual_requests_through() -> None:
+    s = make()
+    s.track(ref(1), TaskStatus.PROCESSING, 0.0)
+    s.track(ref(2), TaskStatus.COMPLETED, 0.0)
+    s.set_paused(True)
+    assert s.due(10.0) == [] and s.next_due_time() is None
+    assert s.state(10.0).mode == "paused"
+    s.request(ref(2), 10.0)
+    assert s.next_due_time() == 10.0
+    assert s.due(10.0) == [ref(2)]
+    s.set_paused(False)
+    assert s.due(10.0) == [ref(1)]
+
+
+def test_offline_after_a_round_where_every_reply_failed() -> None:
+    s = make(jitter=0.0)
+    for i in range(3):
+        s.track(ref(i), TaskStatus.PROCESSING, 0.0)
+    for r in s.due(0.0):
+        s.on_error(r, NetworkError("connection refused"), 0.0)
+    s.end_round(0.5)
+    state = s.state(1.0)
+    assert state.mode == "offline" and state.reason == "connection refused"
+    assert s.offline_since == 0.5 and s.failed_rounds == 1 and s.next_retry_at == 2.0
+    for r in s.due(2.0):
+        s.on_error(r, NetworkError("still down"), 2.0)
+    s.end_round(2.0)
+    assert s.offline_since == 0.5 and s.failed_rounds == 2
+    taken = s.due(6.0)
+    s.on_error(taken[0], NetworkError("flaky"), 6.0)
+    s.on_success(taken[1], task(TaskStatus.PROCESSING), 6.0)
+    s.end_round(6.0)
+    assert s.offline_since is None and s.state(6.0).mode == "live" and s.next_retry_at is None
+
+
+def test_steady_state_polls_only_the_active_tasks() -> None:
+    s = make(interval=5.0)
+    active = {ref(i) for i in range(0, 10_000, 100)}
+    for i in range(10_000):
+        status = TaskStatus.PROCESSING if ref(i) in active else TaskStatus.COMPLETED
+        s.track(ref(i), status, 0.0)
+    requests: list[TaskRef] = []
+    now = 0.0
+    while now <= 60.0:  # one simulated minute, a tick every 100 ms
+        taken = s.due(now)
+        requests.extend(taken)
+        for r in taken:
+            s.on_success(r, task(TaskStatus.PROCESSING), now)
+        now += 0.1
+    assert set(requests) == active
+    # 100 tasks polled every 4-6 s over 60 s, plus the first poll at t=0.
+    assert 100 * (1 + 60 // 6) <= len(requests) <= 100 * (1 + 60 // 4)
+    assert s.state(now).mode == "live"
+
+
+def test_invalid_configuration_is_refused() -> None:
+    with pytest.raises(ValueError):
+        PollScheduler(interval=0)
+    with pytest.raises(ValueError):
+        PollScheduler(jitter=1.0)
+
+
+_ERRORS: list[AIReiterError] = [
+    NetworkError("down"),
+    ServerError("502", 502),
+    TaskNotFoundError("gone"),
+    RateLimitedError("429", 3.0),
+    RateLimitedError("429"),
+    AuthenticationError("bad key"),
+]
+_ops = st.one_of(
+    st.tuples(st.just("track"), st.integers(0, 7), st.sampled_from([None, *TaskStatus])),
+    st.tuples(st.just("forget"), st.integers(0, 7), st.none()),
+    st.tuples(st.just("request"), st.integers(0, 7), st.none()),
+    st.tuples(st.just("request_all"), st.none(), st.none()),
+    st.tuples(st.just("due"), st.one_of(st.none(), st.integers(0, 4)), st.none()),
+    st.tuples(st.just("success"), st.integers(0, 7), st.sampled_from(list(TaskStatus))),
+    st.tuples(st.just("error"), st.integers(0, 7), st.sampled_from(_ERRORS)),
+    st.tuples(st.just("advance"), st.floats(0.0, 400.0), st.none()),
+    st.tuples(st.just("pause"), st.booleans(), st.none()),
+    st.tuples(st.just("resume_auth"), st.none(), st.none()),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_ops, max_size=60), st.integers(0, 2**32))
+def test_invariants_hold_over_random_operations(ops: list[tuple[Any, Any, Any]], seed: int) -> None:
+    s = PollScheduler(rng=random.Random(seed), wall_clock=lambda: WALL)
+    now = 0.0
+    tracked: dict[TaskRef, TaskStatus | None] = {}
+    wanted: set[TaskRef] = set()  # requested manually and not yet answered
+    in_flight: set[TaskRef] = set()
+    for op, a, b in ops:
+        if op == "track":
+            tracked[ref(a)] = b
+            s.track(ref(a), b, now)
+        elif op == "forget":
+            assert s.forget(ref(a)) == (ref(a) in tracked)
+            tracked.pop(ref(a), None)
+            wanted.discard(ref(a))
+            in_flight.discard(ref(a))
+        elif op == "request":
+            if s.request(ref(a), now):
+                wanted.add(ref(a))
+        elif op == "request_all":
+            s.request_all(now)
+            wanted |= set(tracked)
+        elif op == "due":
+            got = s.due(now, a)
+            assert len(got) == len(set(got))
+            assert a is None or len(got) <= a
+            for r in got:
+                assert r in tracked, "a forgotten ref was returned"
+                assert r not in in_flight, "a ref was returned while in flight"
+                status = tracked[r]
+                terminal = status is not None and status.is_terminal
+                assert not terminal or r in wanted, "a terminal task was due unrequested"
+            in_flight |= set(got)
+        elif op == "success":
+            assert s.on_success(ref(a), task(b), now) == (ref(a) in in_flight)
+            if ref(a) in in_flight:
+                tracked[ref(a)] = b
+                wanted.discard(ref(a))
+                in_flight.discard(ref(a))
+        elif op == "error":
+            assert s.on_error(ref(a), b, now) == (ref(a) in in_flight)
+            in_flight.discard(ref(a))
+        elif op == "advance":
+            now += a
+        elif op == "pause":
+            s.set_paused(a)
+        else:
+            s.resume_after_auth_change()
+        state = s.state(now)
+        assert state.in_flight == len(in_flight) and state.tracked == len(tracked)
+        assert state.next_poll_in is None or state.next_poll_in >= 0.0

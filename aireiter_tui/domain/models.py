@@ -195,7 +195,8 @@ def parse_datetime(value: JSON) -> datetime | None:
             if not text or len(text) > 64:
                 return None
             parsed = datetime.fromisoformat(text)
-            return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+            # Always hand out aware UTC, so comparing and formatting never mixes offsets.
+            return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
     except (ValueError, OverflowError, OSError):
         return None
     return None
@@ -237,9 +238,24 @@ def best_error_message(raw: JSON, _depth: int = 0) -> str:
 def _compact(value: JSON, limit: int) -> str:
     try:
         text = json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
-    except (TypeError, ValueError, RecursionError):
-        text = repr(value)
+    except RecursionError:
+        # repr() would recurse just as deep; a nesting this deep has nothing to read anyway.
+        text = "(too deeply nested to show)"
+    except (TypeError, ValueError):
+        try:
+            text = repr(value)
+        except RecursionError:
+            text = "(too deeply nested to show)"
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _is_empty_error(value: JSON) -> bool:
+    """True for the "no error" placeholders services send: null, false, "", {}, []."""
+    if value is None or value is False:
+        return True
+    if isinstance(value, str):
+        return not value.strip()
+    return isinstance(value, dict | list) and not value
 
 
 def _parse_input(raw: JSON, warnings: list[str]) -> TaskInput | None:
@@ -268,11 +284,13 @@ def _parse_input(raw: JSON, warnings: list[str]) -> TaskInput | None:
     if isinstance(raw_attachments, str):
         raw_attachments = [raw_attachments]
     if isinstance(raw_attachments, list):
-        for item in raw_attachments:
+        for index, item in enumerate(raw_attachments):
             if isinstance(item, str):
                 attachments.extend(split_urls(item))
             elif isinstance(item, dict) and isinstance(item.get("url"), str):
                 attachments.extend(split_urls(item["url"]))
+            else:
+                warnings.append(f"input.attachments[{index}]: no url")
     elif raw_attachments is not None:
         warnings.append(f"input.attachments: expected a list, got {_type_name(raw_attachments)}")
     return TaskInput(model, params, tuple(attachments), url_lists, raw)
@@ -306,6 +324,23 @@ def _optional_str(data: dict[str, JSON], key: str, warnings: list[str]) -> str |
     return None
 
 
+def _parse_credits(value: JSON, warnings: list[str]) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        warnings.append(f"credits_used: expected a number, got {_type_name(value)}")
+        return None
+    try:
+        # JSON integers are unbounded: float() of a 400-digit one raises OverflowError.
+        credits = float(value)
+    except OverflowError:
+        credits = math.inf
+    if not math.isfinite(credits):
+        warnings.append("credits_used: not a finite number")
+        return None
+    return credits
+
+
 def _type_name(value: JSON) -> str:
     names = {dict: "an object", list: "a list", str: "a string", bool: "a boolean"}
     if value is None:
@@ -327,19 +362,16 @@ def parse_task(data: JSON) -> Task:
     status, status_raw = parse_status(data.get("status"))
     if "status" not in data:
         warnings.append("status: missing")
-    credits = data.get("credits_used")
-    if isinstance(credits, bool) or not isinstance(credits, int | float | None):
-        warnings.append(f"credits_used: expected a number, got {_type_name(credits)}")
-        credits = None
-    elif isinstance(credits, float) and not math.isfinite(credits):
-        credits = None
+    elif not isinstance(data["status"], str | None):
+        warnings.append(f"status: expected a string, got {_type_name(data['status'])}")
+    credits = _parse_credits(data.get("credits_used"), warnings)
     metadata = data.get("metadata")
     if metadata is not None and not isinstance(metadata, dict):
         warnings.append(f"metadata: expected an object, got {_type_name(metadata)}")
         metadata = None
     failure = None
     raw_error = data.get("error")
-    if raw_error not in (None, {}, "") or status is TaskStatus.FAILED:
+    if not _is_empty_error(raw_error) or status is TaskStatus.FAILED:
         failure = TaskFailure(raw_error, best_error_message(raw_error))
     times = {}
     for key in ("created_at", "completed_at"):
@@ -356,7 +388,7 @@ def parse_task(data: JSON) -> Task:
         input=_parse_input(data.get("input"), warnings),
         outputs=_parse_outputs(data.get("output"), warnings),
         failure=failure,
-        credits_used=None if credits is None else float(credits),
+        credits_used=credits,
         metadata=metadata,
         raw=data,
         warnings=tuple(warnings),

@@ -39,7 +39,10 @@ def clean(text: str, *, max_length: int | None = None, single_line: bool = False
     """
     if not isinstance(text, str):
         text = str(text)
-    if max_length is not None and len(text) > max_length * 4:
+    if max_length is not None and max_length <= 0:
+        return ""
+    cut = max_length is not None and len(text) > max_length * 4
+    if max_length is not None and cut:
         # Bound the work on huge strings before the regexes run over them.
         text = text[: max_length * 4]
     if single_line:
@@ -47,8 +50,9 @@ def clean(text: str, *, max_length: int | None = None, single_line: bool = False
     else:
         text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\t", "    ")
     text = _CONTROL_RE.sub(_placeholder, text)
-    if max_length is not None and len(text) > max_length:
-        text = text[: max(0, max_length - 1)] + ELLIPSIS
+    # Folding newlines can shrink a pre-cut text below max_length: it still lost its tail.
+    if max_length is not None and (cut or len(text) > max_length):
+        text = text[: max_length - 1] + ELLIPSIS
     return text
 
 
@@ -72,11 +76,15 @@ def url_refusal(url: str) -> str | None:
     try:
         parts = urlsplit(url)
         host = parts.hostname
+        # Read for its check only: .port raises ValueError for a non-numeric or >65535 port.
+        _ = parts.port
     except ValueError:
         return "the URL cannot be parsed"
+    if not parts.scheme:
+        return "the URL has no scheme (only http and https links are opened)"
     if parts.scheme.lower() not in ("http", "https"):
-        scheme = parts.scheme or "no scheme"
-        return f"only http and https links are opened, not {clean(scheme, max_length=20)}"
+        scheme = clean(parts.scheme, max_length=20)
+        return f"only http and https links are opened, not {scheme}"
     if not host:
         return "the URL has no host"
     if parts.username is not None or parts.password is not None:

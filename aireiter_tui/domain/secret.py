@@ -45,6 +45,14 @@ class ApiKey:
     def __reduce__(self) -> tuple[object, ...]:
         raise TypeError("ApiKey cannot be pickled")
 
+    # copy/deepcopy (and so dataclasses.asdict/replace on a config holding a key) go through
+    # __reduce__ otherwise and would fail; the key is immutable, so a copy is the same object.
+    def __copy__(self) -> ApiKey:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, object]) -> ApiKey:
+        return self
+
     def scrub(self, text: str) -> str:
         """Replace any occurrence of the key in ``text`` with the mask."""
         if self._value and self._value in text:

@@ -1,0 +1,244 @@
+"""The detail pane: everything known about the task under the table's cursor."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable
+from datetime import datetime
+from typing import Final
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.content import Content
+from textual.widgets import Static
+
+from aireiter_tui.domain.models import Task, TaskRef
+from aireiter_tui.domain.watchlist import StatusChange, WatchEntry
+from aireiter_tui.widgets.detail_sections import (
+    NO_SELECTION_MESSAGE,
+    error_section,
+    history_section,
+    input_section,
+    metadata_section,
+    outputs_section,
+    raw_section,
+    summary_section,
+)
+
+#: Section id and heading, in display order.
+SECTIONS: Final = (
+    ("summary", "Summary"),
+    ("error", "Error"),
+    ("outputs", "Outputs"),
+    ("input", "Input"),
+    ("metadata", "Metadata"),
+    ("history", "Status history"),
+    ("raw", "Raw response"),
+)
+#: Sections that depend on the task object alone, so they are rebuilt only when it changes.
+_TASK_SECTIONS: Final[tuple[tuple[str, Callable[[Task], Text | None]], ...]] = (
+    ("error", error_section),
+    ("outputs", outputs_section),
+    ("input", input_section),
+    ("metadata", metadata_section),
+    ("raw", raw_section),
+)
+#: How many tasks' built sections are kept: moving the cursor back and forth between
+#: recent tasks then costs neither rebuilding nor re-wrapping (Content caches its height).
+_CACHE_SIZE: Final = 8
+
+
+class DetailPane(VerticalScroll, can_focus=True):
+    """Shows the summary, error, outputs, input, metadata, history and raw JSON of one task.
+
+    Call :meth:`show` whenever the cursor moves or a refresh round ends; it compares a
+    cheap signature of what it was given and rebuilds only the sections that changed.
+    The pane holds a fixed set of ``Static`` widgets (a heading and a body per section)
+    that are updated in place and hidden when empty, so even a 200 KB response costs one
+    text layout, never a remount. Every string from the network reaches the screen as a
+    cleaned ``rich.text.Text``; no markup is ever parsed.
+    """
+
+    DEFAULT_CSS = """
+    DetailPane {
+        padding: 0 1;
+        background: $surface;
+        scrollbar-gutter: stable;
+    }
+    DetailPane:focus {
+        background-tint: $foreground 4%;
+    }
+    DetailPane > .detail-heading {
+        color: $accent;
+        text-style: bold;
+        margin-top: 1;
+    }
+    DetailPane > #detail-heading-summary {
+        margin-top: 0;
+    }
+    DetailPane > .detail-body {
+        color: $foreground;
+    }
+    DetailPane > #detail-empty {
+        color: $text-muted;
+        padding: 1 0;
+    }
+    """
+
+    def __init__(
+        self,
+        *,
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+        disabled: bool = False,
+    ) -> None:
+        super().__init__(name=name, id=id, classes=classes, disabled=disabled)
+        self.render_count = 0
+        """How many times :meth:`show` actually rebuilt something (for tests and tuning)."""
+        self._shown_ref: TaskRef | None = None
+        # Mounted showing the "no task selected" message, so a first show(None) is free.
+        self._shown_empty = True
+        self._empty = Static(Text(NO_SELECTION_MESSAGE), id="detail-empty", markup=False)
+        self._headings = {
+            key: Static(
+                Text(title), id=f"detail-heading-{key}", classes="detail-heading", markup=False
+            )
+            for key, title in SECTIONS
+        }
+        self._bodies = {
+            key: Static(Text(), id=f"detail-body-{key}", classes="detail-body", markup=False)
+            for key, _title in SECTIONS
+        }
+        self._shown_task: Task | None = None
+        self._task_rendered = False
+        self._summary_key: tuple[object, ...] | None = None
+        self._history_key: tuple[object, ...] | None = None
+        # id(task) -> (task, sections); the task is kept so its id cannot be reused.
+        self._cache: OrderedDict[int, tuple[Task, dict[str, Content | None]]] = OrderedDict()
+
+    def compose(self) -> ComposeResult:
+        yield self._empty
+        for key, _title in SECTIONS:
+            yield self._headings[key]
+            yield self._bodies[key]
+
+    def on_mount(self) -> None:
+        for key, _title in SECTIONS:
+            self._set_section(key, None)
+
+    @property
+    def shown_ref(self) -> TaskRef | None:
+        """The task the pane currently shows, or ``None``."""
+        return self._shown_ref
+
+    def show(self, entry: WatchEntry | None, *, now: datetime, note: Text | None = None) -> None:
+        """Show ``entry`` (or the empty message), rebuilding only what changed.
+
+        Args:
+            entry: The selected watched task, or ``None`` when nothing is selected.
+            now: The current time, for "12s ago" and elapsed durations.
+            note: The last refresh problem for this task, already safe to show.
+        """
+        if entry is None:
+            if not self._shown_empty:
+                self._show_empty()
+            return
+        changed = False
+        if self._shown_empty or entry.ref != self._shown_ref:
+            self._shown_empty = False
+            self._shown_ref = entry.ref
+            self._empty.display = False
+            self.scroll_home(animate=False)
+        task = entry.task
+        if not self._task_rendered or task is not self._shown_task:
+            self._render_task(task)
+            changed = True
+        summary_key = self._summary_signature(entry, now, note)
+        if summary_key != self._summary_key:
+            self._summary_key = summary_key
+            self._set_section("summary", summary_section(entry, now, note))
+            changed = True
+        history_key = self._history_signature(entry.ref, entry.history, now)
+        if history_key != self._history_key:
+            self._history_key = history_key
+            self._set_section("history", history_section(entry.history, now))
+            changed = True
+        if changed:
+            self.render_count += 1
+
+    def _show_empty(self) -> None:
+        self._shown_empty = True
+        self._shown_ref = None
+        self._shown_task = None
+        self._task_rendered = False
+        self._summary_key = None
+        self._history_key = None
+        for key, _title in SECTIONS:
+            self._set_section(key, None)
+        self._empty.display = True
+        self.scroll_home(animate=False)
+        self.render_count += 1
+
+    def _render_task(self, task: Task | None) -> None:
+        self._shown_task = task
+        self._task_rendered = True
+        sections = {} if task is None else self._task_sections(task)
+        for key, _build in _TASK_SECTIONS:
+            self._set_section(key, sections.get(key))
+
+    def _task_sections(self, task: Task) -> dict[str, Content | None]:
+        cached = self._cache.get(id(task))
+        if cached is not None and cached[0] is task:
+            self._cache.move_to_end(id(task))
+            return cached[1]
+        sections: dict[str, Content | None] = {}
+        for key, build in _TASK_SECTIONS:
+            text = build(task)
+            sections[key] = None if text is None else self._to_content(text)
+        self._cache[id(task)] = (task, sections)
+        while len(self._cache) > _CACHE_SIZE:
+            self._cache.popitem(last=False)
+        return sections
+
+    def _to_content(self, text: Text) -> Content:
+        return Content.from_rich_text(text, console=self.app.console)
+
+    def _set_section(self, key: str, body: Text | Content | None) -> None:
+        heading = self._headings[key]
+        static = self._bodies[key]
+        if isinstance(body, Text):
+            body = self._to_content(body)
+        visible = body is not None and bool(body.plain)
+        if visible and body is not None:
+            static.update(body)
+        elif static.display:
+            # Drop a large body we no longer show instead of keeping it laid out.
+            static.update(Content())
+        heading.display = visible
+        static.display = visible
+
+    @staticmethod
+    def _summary_signature(
+        entry: WatchEntry, now: datetime, note: Text | None
+    ) -> tuple[object, ...]:
+        # The task is compared by identity: the refresher hands out a new Task object for
+        # every response, and comparing two 200 KB raw dicts by value would not be cheap.
+        return (
+            entry.ref,
+            id(entry.task),
+            entry.label,
+            entry.added_at,
+            entry.checked_at,
+            None if note is None else note.plain,
+            now.replace(microsecond=0),
+        )
+
+    @staticmethod
+    def _history_signature(
+        ref: TaskRef, history: list[StatusChange], now: datetime
+    ) -> tuple[object, ...]:
+        last = history[-1] if history else None
+        # Times are shown with the date unless they fall on the current day.
+        return (ref, len(history), last, now.date(), now.tzinfo)

@@ -1,0 +1,313 @@
+"""The text of each section of the detail pane, built from a watched task.
+
+Every function returns a ``rich.text.Text`` (or ``None`` for a section with nothing to
+show) assembled from :func:`~aireiter_tui.domain.sanitize.clean` output: no string from
+the network is ever parsed as markup or reaches the terminal with its control bytes.
+The pane (``detail_pane.py``) only decides when to rebuild and where to put them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Final
+
+from rich.text import Text
+
+from aireiter_tui.domain.models import JSON, Task, parse_status
+from aireiter_tui.domain.sanitize import MAX_URL_LENGTH, clean, url_refusal
+from aireiter_tui.domain.watchlist import StatusChange, WatchEntry
+from aireiter_tui.widgets.formatting import (
+    STALE_STYLE,
+    format_ago,
+    format_credits,
+    format_duration,
+    format_when,
+    safe,
+    safe_block,
+    status_text,
+)
+
+#: Upper bound on the characters of one JSON dump or key/value listing: a 200 KB Text
+#: still lays out quickly, a 20 MB one would stall every cursor move onto that task.
+MAX_SECTION_CHARS: Final = 200_000
+#: The key/value listings stop sooner: the raw response below holds everything anyway.
+MAX_LISTING_CHARS: Final = 64_000
+#: Nesting deeper than this is shown as compact JSON rather than indented further.
+MAX_DEPTH: Final = 12
+MAX_HISTORY: Final = 200
+MAX_WARNINGS: Final = 10
+_LABEL_WIDTH: Final = 13
+_KEY_STYLE: Final = "bold"
+_SCALAR_STYLE: Final = "cyan"
+_NOTE_STYLE: Final = "dim"
+
+NOT_FETCHED_MESSAGE: Final = (
+    "Not fetched yet — it will be queried on the next refresh (r refreshes it now)."
+)
+NO_DATA_MESSAGE: Final = (
+    "No task data received yet — it will be retried on the next refresh (r refreshes it now)."
+)
+NO_SELECTION_MESSAGE: Final = (
+    "No task selected.\n\nSelect a task in the list to see its details, inputs and outputs here."
+)
+
+
+def _line(text: Text, label: str, value: Text | str) -> None:
+    """Append one ``Label        value`` row of the summary."""
+    text.append(f"{label:<{_LABEL_WIDTH}}", style=_KEY_STYLE)
+    text.append(" ")
+    text.append(value)
+    text.append("\n")
+
+
+def summary_section(entry: WatchEntry, now: datetime, note: Text | None) -> Text:
+    """ID, status, times, credits and the last refresh problem of one watched task."""
+    text = Text()
+    task = entry.task
+    id_value = safe(entry.ref.id)
+    id_value.append(f"  ({entry.ref.kind.value})", style=_NOTE_STYLE)
+    _line(text, "ID", id_value)
+    if task is not None:
+        # The response may name the other of the two IDs: worth showing, it is what
+        # the user's own system or the provider's support knows the task by.
+        for label, other in (("Task ID", task.task_id), ("Out task ID", task.out_task_id)):
+            if other and other != entry.ref.id:
+                _line(text, label, safe(other))
+    if entry.label:
+        _line(text, "Label", safe(entry.label))
+    if task is None:
+        _line(text, "Status", status_text(None, None, stale=note is not None))
+    else:
+        _line(text, "Status", status_text(task.status, task.status_raw, stale=note is not None))
+        if task.model:
+            _line(text, "Model", safe(task.model))
+        if task.created_at:
+            _line(text, "Created", format_when(task.created_at, now))
+        if task.completed_at:
+            _line(text, "Completed", format_when(task.completed_at, now))
+        if task.created_at and task.completed_at:
+            _line(text, "Duration", format_duration(task.completed_at - task.created_at))
+        elif task.created_at and task.status.is_active:
+            _line(text, "Elapsed", f"{format_duration(now - task.created_at)} so far")
+        if task.credits_used is not None:
+            _line(text, "Credits", format_credits(task.credits_used))
+    _line(text, "Added", f"{format_when(entry.added_at, now)}  ({format_ago(entry.added_at, now)})")
+    _line(text, "Last checked", format_ago(entry.checked_at, now) or "never")
+    if task is not None and task.warnings:
+        shown = task.warnings[:MAX_WARNINGS]
+        more = len(task.warnings) - len(shown)
+        value = safe_block("\n".join(shown) + (f"\n… and {more} more" if more > 0 else ""))
+        value.stylize(_NOTE_STYLE)
+        _line(text, "Odd fields", value)
+    if task is None:
+        text.append("\n")
+        message = NOT_FETCHED_MESSAGE if entry.checked_at is None else NO_DATA_MESSAGE
+        text.append(message, style="italic")
+        text.append("\n")
+    if note is not None:
+        text.append("\n")
+        # The app builds the note from sanitised parts; should one slip through raw, its
+        # plain text is cleaned (losing its styles) rather than sent to the terminal.
+        plain = note.plain
+        cleaned = clean(plain)
+        text.append(note if cleaned == plain else Text(cleaned, style=STALE_STYLE))
+    text.rstrip()
+    return text
+
+
+def _pretty_json(value: JSON) -> Text:
+    """Indented JSON of ``value``, cleaned and bounded to :data:`MAX_SECTION_CHARS`."""
+    try:
+        dumped = json.dumps(value, indent=2, ensure_ascii=False, default=str)
+    except RecursionError:
+        dumped = "(too deeply nested to show)"
+    except (TypeError, ValueError):
+        dumped = repr(value)
+    if len(dumped) <= MAX_SECTION_CHARS:
+        return safe_block(dumped)
+    text = safe_block(dumped[:MAX_SECTION_CHARS])
+    text.append(
+        f"\n… cut here: showing the first {MAX_SECTION_CHARS // 1000} KB "
+        f"of {len(dumped) // 1000} KB",
+        style=_NOTE_STYLE,
+    )
+    return text
+
+
+def error_section(task: Task) -> Text | None:
+    """The best human message of a failure, then the whole error object."""
+    failure = task.failure
+    if failure is None:
+        return None
+    text = safe_block(failure.message, style="bold red")
+    if failure.raw is not None and not (
+        isinstance(failure.raw, str) and failure.raw.strip() == failure.message
+    ):
+        text.append("\n\n")
+        text.append(_pretty_json(failure.raw))
+    return text
+
+
+def _append_url(text: Text, prefix: str, url: str) -> None:
+    """One numbered URL row; a refused URL says why it will not be opened."""
+    text.append(prefix, style=_NOTE_STYLE)
+    text.append(clean(url, max_length=MAX_URL_LENGTH + 1, single_line=True))
+    refusal = url_refusal(url)
+    if refusal is not None:
+        text.append(f"  (won't open: {clean(refusal, single_line=True)})", style=_NOTE_STYLE)
+    text.append("\n")
+
+
+def _append_url_list(text: Text, urls: Sequence[str], indent: int) -> None:
+    width = len(str(len(urls)))
+    for number, url in enumerate(urls, 1):
+        _append_url(text, f"{' ' * indent}{number:>{width}}. ", url)
+
+
+def outputs_section(task: Task) -> Text | None:
+    """``1. image  https://…`` for every generated resource."""
+    if not task.outputs:
+        return None
+    text = Text()
+    width = len(str(len(task.outputs)))
+    for number, output in enumerate(task.outputs, 1):
+        _append_url(text, f"{number:>{width}}. {output.kind.value:<5}  ", output.url)
+    text.rstrip()
+    return text
+
+
+class _KeyValueWriter:
+    """Writes a JSON object as an indented, readable key/value listing into one Text."""
+
+    def __init__(self, url_lists: dict[str, tuple[str, ...]] | None = None) -> None:
+        self.text = Text()
+        self._url_lists = url_lists or {}
+        self._full = False
+
+    def _room(self) -> bool:
+        if len(self.text) <= MAX_LISTING_CHARS:
+            return True
+        if not self._full:
+            self._full = True
+            self.text.append("… the rest is too long to list: see Raw response\n", _NOTE_STYLE)
+        return False
+
+    def mapping(self, value: dict[str, JSON], indent: int = 0, depth: int = 0) -> None:
+        for key, item in value.items():
+            if not self._room():
+                return
+            self.text.append(" " * indent)
+            self.text.append(safe(key, max_length=200, style=_KEY_STYLE))
+            self.text.append(":")
+            urls = self._url_lists.get(key) if depth == 0 else None
+            if urls is not None and len(urls) > 1:
+                self.text.append(f" ({len(urls)} URLs)\n", style=_NOTE_STYLE)
+                _append_url_list(self.text, urls, indent + 2)
+            else:
+                self.value(item, indent, depth)
+
+    def value(self, item: JSON, indent: int, depth: int) -> None:
+        """Write ``item`` after a ``key:`` (inline if it is short, else on lines below)."""
+        if isinstance(item, dict) and item and depth < MAX_DEPTH:
+            self.text.append("\n")
+            self.mapping(item, indent + 2, depth + 1)
+        elif isinstance(item, list) and item and depth < MAX_DEPTH:
+            self.text.append("\n")
+            for element in item:
+                if not self._room():
+                    return
+                self.text.append(" " * (indent + 2) + "-", style=_NOTE_STYLE)
+                self.value(element, indent + 2, depth + 1)
+        elif isinstance(item, str) and "\n" in item:
+            self.text.append("\n")
+            for row in item.replace("\r\n", "\n").split("\n"):
+                self.text.append(" " * (indent + 2))
+                self.text.append(safe(row))
+                self.text.append("\n")
+        elif isinstance(item, str):
+            # Never cut: a long prompt is what the user came to read; the pane wraps it.
+            self.text.append(" ")
+            self.text.append(safe(item))
+            self.text.append("\n")
+        else:
+            self.text.append(" ")
+            self.text.append(_compact_json(item), style=_SCALAR_STYLE)
+            self.text.append("\n")
+
+
+def _compact_json(value: JSON) -> str:
+    try:
+        dumped = json.dumps(value, ensure_ascii=False, default=str)
+    except RecursionError:
+        dumped = "(too deeply nested to show)"
+    except (TypeError, ValueError):
+        dumped = repr(value)
+    return clean(dumped, max_length=MAX_SECTION_CHARS, single_line=True)
+
+
+_INPUT_SHOWN_ELSEWHERE: Final = frozenset({"model", "params", "attachments"})
+
+
+def input_section(task: Task) -> Text | None:
+    """The params as sent (every key, in order), the attachments, then other input keys."""
+    task_input = task.input
+    if task_input is None:
+        return None
+    writer = _KeyValueWriter(task_input.url_lists)
+    writer.mapping(task_input.params)
+    text = writer.text
+    if task_input.attachments:
+        text.append("attachments:", style=_KEY_STYLE)
+        text.append(f" ({len(task_input.attachments)})\n", style=_NOTE_STYLE)
+        _append_url_list(text, task_input.attachments, 2)
+    if isinstance(task_input.raw, dict):
+        for key, value in task_input.raw.items():
+            if key in _INPUT_SHOWN_ELSEWHERE:
+                continue
+            text.append(safe(key, max_length=200, style=_KEY_STYLE))
+            text.append(": ")
+            text.append(clean(_compact_json(value), max_length=200), style=_SCALAR_STYLE)
+            text.append("\n")
+    text.rstrip()
+    return text if text.plain else None
+
+
+def metadata_section(task: Task) -> Text | None:
+    """The submit-time metadata, returned as-is by the API."""
+    if not task.metadata:
+        return None
+    writer = _KeyValueWriter()
+    writer.mapping(task.metadata)
+    writer.text.rstrip()
+    return writer.text
+
+
+def history_section(history: Sequence[StatusChange], now: datetime) -> Text | None:
+    """One ``14:03:07  ◐ processing  (+5s)`` line per status change, oldest first."""
+    if not history:
+        return None
+    text = Text()
+    shown = history[-MAX_HISTORY:]
+    if len(shown) < len(history):
+        text.append(f"… {len(history) - len(shown)} earlier changes not shown\n", _NOTE_STYLE)
+    previous: datetime | None = None
+    for change in shown:
+        status, raw = parse_status(change.status)
+        text.append(format_when(change.at, now))
+        text.append("  ")
+        text.append(status_text(status, raw))
+        if previous is not None:
+            text.append(f"  (+{format_duration(change.at - previous)})", style=_NOTE_STYLE)
+        previous = change.at
+        text.append("\n")
+    text.rstrip()
+    return text
+
+
+def raw_section(task: Task) -> Text | None:
+    """The task's ``data`` object exactly as received, pretty-printed."""
+    if task.raw is None:
+        return None
+    return _pretty_json(task.raw)

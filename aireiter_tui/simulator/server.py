@@ -95,6 +95,13 @@ class Simulator:
         return self._base_url
 
     @property
+    def addresses(self) -> list[tuple[str, int]]:
+        """Every ``(host, port)`` the server listens on (tests check it is loopback only)."""
+        if self._runner is None:
+            return []
+        return [(str(addr[0]), int(addr[1])) for addr in self._runner.addresses]
+
+    @property
     def api_key(self) -> str:
         """The one key the simulator accepts (a demo value, not a user's secret)."""
         return self._api_key

@@ -1,0 +1,116 @@
+"""A yes/no question before an action that cannot be undone."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Static
+
+from aireiter_tui.widgets.formatting import safe, safe_block
+
+
+class ConfirmScreen(ModalScreen[bool]):
+    """Ask before doing something; dismisses with ``True`` to go ahead, ``False`` not to.
+
+    ``y`` and Enter confirm (Enter on a focused button presses that button), ``n`` and
+    Escape cancel. A plain ``str`` body is shown as text, never parsed as markup.
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("y,enter", "confirm", "Yes", id="confirm.yes", tooltip="Go ahead"),
+        Binding("n,escape", "cancel", "No", id="confirm.no", tooltip="Leave everything as it is"),
+        Binding("left,right", "toggle_focus", "Switch button", show=False),
+    ]
+
+    DEFAULT_CSS = """
+    ConfirmScreen {
+        align: center middle;
+        background: $background 60%;
+
+        & > #dialog {
+            width: 60;
+            max-width: 100%;
+            height: auto;
+            max-height: 100%;
+            border: thick $primary;
+            border-title-color: $text;
+            border-title-style: bold;
+            background: $surface;
+            padding: 0 1;
+        }
+        &.-danger > #dialog {
+            border: thick $error;
+        }
+        & #body {
+            height: auto;
+            max-height: 14;
+            padding: 1 0;
+        }
+        & #buttons {
+            height: auto;
+            align-horizontal: right;
+            & > Button {
+                margin-left: 1;
+            }
+        }
+    }
+    """
+
+    def __init__(
+        self,
+        title: str,
+        body: Text | str,
+        *,
+        confirm_label: str = "Remove",
+        danger: bool = True,
+    ) -> None:
+        """Build the dialog.
+
+        Args:
+            title: Shown in the dialog's border.
+            body: The question and whatever the user needs to decide.
+            confirm_label: Text of the confirming button.
+            danger: Style the dialog and its button as destructive.
+        """
+        super().__init__(classes="-danger" if danger else None)
+        self._title = title
+        self._body = body
+        self._confirm_label = confirm_label
+        self._danger = danger
+
+    def compose(self) -> ComposeResult:
+        body = self._body if isinstance(self._body, Text) else safe_block(self._body)
+        with Vertical(id="dialog") as dialog:
+            dialog.border_title = safe(self._title, max_length=60)
+            with VerticalScroll(id="body"):
+                yield Static(body, markup=False)
+            with Horizontal(id="buttons"):
+                yield Button(Text("Cancel"), id="cancel")
+                yield Button(
+                    safe(self._confirm_label, max_length=30),
+                    variant="error" if self._danger else "primary",
+                    id="confirm",
+                )
+
+    def on_mount(self) -> None:
+        self.query_one("#confirm", Button).focus()
+
+    @on(Button.Pressed, "#confirm")
+    def action_confirm(self) -> None:
+        """Go ahead."""
+        self.dismiss(True)
+
+    @on(Button.Pressed, "#cancel")
+    def action_cancel(self) -> None:
+        """Do nothing."""
+        self.dismiss(False)
+
+    def action_toggle_focus(self) -> None:
+        """Arrow keys move between the two buttons, as in most dialogs."""
+        self.focus_next(Button)

@@ -1,0 +1,162 @@
+"""The key reference: every binding, grouped, with the status legend."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Grid, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+from aireiter_tui.domain.models import TaskStatus
+from aireiter_tui.widgets.formatting import (
+    STALE_STYLE,
+    STALE_SYMBOL,
+    STATUS_STYLES,
+    STATUS_SYMBOLS,
+    safe,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class HelpRow:
+    """One line of the key reference.
+
+    Attributes:
+        keys: The key or keys as the user presses them (``"a"``, ``"ctrl+r"``).
+        description: What they do.
+        group: The heading the row is listed under.
+    """
+
+    keys: str
+    description: str
+    group: str
+
+
+def status_legend() -> Text:
+    """Two lines explaining every status symbol the table uses."""
+    legend = Text()
+    for status in TaskStatus:
+        if legend:
+            legend.append("  ")
+        legend.append(f"{STATUS_SYMBOLS[status]} ", style=STATUS_STYLES[status])
+        legend.append(status.value)
+    legend.append(f"\n{STALE_SYMBOL} ", style=STALE_STYLE)
+    legend.append("could not refresh: the status shown is the last one known")
+    return legend
+
+
+def group_rows(rows: Sequence[HelpRow]) -> dict[str, list[HelpRow]]:
+    """Rows by group, groups in the order they first appear."""
+    groups: dict[str, list[HelpRow]] = {}
+    for row in rows:
+        groups.setdefault(row.group, []).append(row)
+    return groups
+
+
+class HelpScreen(ModalScreen[None]):
+    """Show the key reference. Escape, ``q`` or ``?`` close it."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding(
+            "escape,q,question_mark",
+            "close",
+            "Close",
+            id="help.close",
+            tooltip="Back to the dashboard",
+        ),
+    ]
+
+    DEFAULT_CSS = """
+    HelpScreen {
+        align: center middle;
+        background: $background 60%;
+
+        & > #dialog {
+            width: 76;
+            max-width: 100%;
+            height: auto;
+            max-height: 100%;
+            border: thick $primary;
+            border-title-color: $text;
+            border-title-style: bold;
+            border-subtitle-color: $text-muted;
+            background: $surface;
+            padding: 0 1;
+        }
+        & .intro {
+            height: auto;
+            color: $text-muted;
+        }
+        & .legend {
+            height: auto;
+            margin-bottom: 1;
+        }
+        & .group {
+            height: auto;
+            color: $text-primary;
+            text-style: bold underline;
+            margin-top: 1;
+        }
+        & .keys {
+            grid-size: 2;
+            grid-columns: auto 1fr;
+            grid-gutter: 0 2;
+            grid-rows: auto;
+            height: auto;
+        }
+        & .key {
+            color: $accent;
+            text-style: bold;
+            width: auto;
+            min-width: 8;
+            height: auto;
+        }
+        & .description {
+            height: auto;
+        }
+    }
+    """
+
+    def __init__(self, rows: Sequence[HelpRow]) -> None:
+        """Build the reference.
+
+        Args:
+            rows: Every binding to list. Keys may come from the user's config, so all
+                text is shown literally.
+        """
+        super().__init__()
+        self._rows = tuple(rows)
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="dialog") as dialog:
+            dialog.border_title = Text("aireiter-tui — keys")
+            dialog.border_subtitle = Text("Escape closes")
+            yield Static(
+                Text("Each task's status is shown by a symbol, so it reads without colour:"),
+                classes="intro",
+            )
+            yield Static(status_legend(), classes="legend")
+            yield Static(
+                Text("Keys can be remapped in config.toml [keys]."),
+                classes="intro",
+            )
+            for group, rows in group_rows(self._rows).items():
+                yield Static(safe(group, max_length=60), classes="group")
+                with Grid(classes="keys"):
+                    for row in rows:
+                        yield Static(safe(row.keys, max_length=30), classes="key")
+                        yield Static(safe(row.description, max_length=200), classes="description")
+
+    def on_mount(self) -> None:
+        # The scroll container takes focus so arrows and page keys scroll the reference.
+        self.query_one("#dialog", VerticalScroll).focus()
+
+    def action_close(self) -> None:
+        """Back to where the user was."""
+        self.dismiss(None)

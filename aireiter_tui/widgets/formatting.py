@@ -80,13 +80,15 @@ def format_duration(delta: timedelta | float | None) -> str:
 
 
 def format_when(moment: datetime | None, now: datetime) -> str:
-    """Local wall time today (``14:03:07``), else the date and time."""
+    """Local wall time today (``14:03:07``), else the day (``Dec 18``) or month."""
     if moment is None:
         return ""
     local = moment.astimezone(now.tzinfo)
     if local.date() == now.date():
         return local.strftime("%H:%M:%S")
-    return local.strftime("%Y-%m-%d %H:%M")
+    if local.year == now.year:
+        return local.strftime("%b %d")
+    return local.strftime("%Y-%m")
 
 
 def format_ago(moment: datetime | None, now: datetime) -> str:

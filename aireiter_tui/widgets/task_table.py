@@ -144,7 +144,7 @@ class TaskTable(ScrollView, can_focus=True):
         self._order: list[str] = []
         self._index: dict[str, int] = {}
         self._cache: dict[str, Strip] = {}
-        self._layout: list[tuple[Column, int]] = []
+        self._layout: list[tuple[int, Column, int]] = []
         self._layout_width = -1
         self.sorted_column: str | None = None
         self.sort_reverse = False
@@ -263,7 +263,7 @@ class TaskTable(ScrollView, can_focus=True):
 
     def _column_at(self, x: int) -> str | None:
         start = 0
-        for column, width in self._column_layout():
+        for _, column, width in self._column_layout():
             if start <= x < start + width + 1:
                 return column.key
             start += width + 1
@@ -275,8 +275,8 @@ class TaskTable(ScrollView, can_focus=True):
         self._cache.clear()
         self._scroll_to_cursor()
 
-    def _column_layout(self) -> list[tuple[Column, int]]:
-        """Widths per visible column: drop low-priority columns until the rest fits."""
+    def _column_layout(self) -> list[tuple[int, Column, int]]:
+        """(index, column, width) per visible column: low-priority ones go when narrow."""
         width = self.scrollable_content_region.width
         if width == self._layout_width:
             return self._layout
@@ -288,16 +288,17 @@ class TaskTable(ScrollView, can_focus=True):
             if spare >= 12 * len(flexible) or len(columns) == 1:
                 break
             columns.pop()
-        shown = [c for c in self._columns if c in columns]
-        fixed = sum(c.width + 1 for c in shown if c.width)
+        shown = [(i, c) for i, c in enumerate(self._columns) if c in columns]
+        fixed = sum(c.width + 1 for _, c in shown if c.width)
         spare = max(4, width - fixed - 1)
-        self._layout = [(c, c.width or spare) for c in shown]
+        self._layout = [(i, c, c.width or spare) for i, c in shown]
         self._layout_width = width
         return self._layout
 
     def _render_cells(self, cells: Sequence[Text | str], base: Style, sorted_style: Style) -> Strip:
         line = Text(no_wrap=True, overflow="ellipsis", end="")
-        for (column, width), cell in zip(self._column_layout(), cells, strict=False):
+        for index, column, width in self._column_layout():
+            cell = cells[index] if index < len(cells) else ""
             text = cell.copy() if isinstance(cell, Text) else Text(cell)
             if column.key == self.sorted_column and isinstance(cell, str):
                 text.stylize(sorted_style)
@@ -314,12 +315,12 @@ class TaskTable(ScrollView, can_focus=True):
         header_style = self.get_component_rich_style("task-table--header")
         if y == 0:
             sorted_style = self.get_component_rich_style("task-table--sorted", partial=True)
-            labels = []
-            for column, _ in self._column_layout():
-                label = column.label
-                if column.key == self.sorted_column:
-                    label += " ▼" if self.sort_reverse else " ▲"
-                labels.append(label)
+            labels = [
+                column.label + (" ▼" if self.sort_reverse else " ▲")
+                if column.key == self.sorted_column
+                else column.label
+                for column in self._columns
+            ]
             return self._render_cells(labels, header_style, sorted_style)
         index = int(self.scroll_y) + y - 1
         if index >= len(self._order):

@@ -1,0 +1,261 @@
+"""The App: its bindings and what each key does.
+
+The wiring, refresh worker and rendering are in :mod:`aireiter_tui.dashboard`; this
+module is the user's side of it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import webbrowser
+from collections.abc import Callable
+from typing import ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.binding import BindingType
+from textual.widgets import Input
+
+from aireiter_tui.bindings import ACTIONS, app_bindings, display_keys
+from aireiter_tui.dashboard import Dashboard
+from aireiter_tui.domain.sanitize import url_refusal
+from aireiter_tui.domain.view import SortKey, ViewSpec
+from aireiter_tui.screens.add_tasks import AddTasksResult, AddTasksScreen
+from aireiter_tui.screens.confirm import ConfirmScreen
+from aireiter_tui.screens.help import HelpRow, HelpScreen
+from aireiter_tui.screens.label import LabelScreen
+from aireiter_tui.screens.output_chooser import OutputChooserScreen
+from aireiter_tui.widgets.formatting import safe
+from aireiter_tui.widgets.task_table import TaskTable
+
+
+class AIReiterApp(Dashboard):
+    """A live, keyboard-driven dashboard of AIReiter generation tasks."""
+
+    CSS_PATH = "styles/app.tcss"
+    TITLE = "aireiter-tui"
+    BINDINGS: ClassVar[list[BindingType]] = list(app_bindings())
+
+    # --- watchlist ------------------------------------------------------------------
+    def action_add_tasks(self) -> None:
+        existing = [row.ref for row in self.session.rows.values()]
+        self.push_screen(AddTasksScreen(existing), self._tasks_added)
+
+    def _tasks_added(self, result: AddTasksResult | None) -> None:
+        if not result or not result.refs:
+            return
+        added = self.session.add(result.refs, result.label)
+        now = self.monotonic()
+        for row in added:
+            self.scheduler.track(row.ref, None, now)
+        self.rebuild_view()
+        if added:
+            self.query_one(TaskTable).move_to_key(added[0].ref.key)
+            self.notify(f"Watching {len(added)} more task(s).", markup=False)
+        self.wake_refresh()
+
+    def action_remove_task(self) -> None:
+        row = self.selected_row()
+        if row is None:
+            return
+        body = Text("Stop watching ")
+        body.append_text(safe(row.name, max_length=80, style="bold"))
+        body.append("? The task itself is not cancelled. Press u to undo.")
+        self.push_screen(ConfirmScreen("Remove task", body), self._remove_confirmed(row.ref.key))
+
+    def _remove_confirmed(self, key: str) -> Callable[[bool | None], None]:
+        def done(confirmed: bool | None) -> None:
+            if not confirmed:
+                return
+            removed = self.session.remove([key])
+            for row in removed:
+                self.scheduler.forget(row.ref)
+            self._last_removed = removed
+            self.rebuild_view()
+            if removed:
+                self.notify(
+                    f"Removed {safe(removed[0].name, max_length=60).plain}. u undoes.", markup=False
+                )
+
+        return done
+
+    def action_undo_remove(self) -> None:
+        rows, self._last_removed = self._last_removed, []
+        if not rows:
+            self.notify("Nothing to undo.", markup=False)
+            return
+        self.session.restore(rows)
+        now = self.monotonic()
+        for row in rows:
+            self.scheduler.track(row.ref, row.task.status if row.task else None, now)
+        self.rebuild_view()
+        self.query_one(TaskTable).move_to_key(rows[0].ref.key)
+
+    def action_edit_label(self) -> None:
+        row = self.selected_row()
+        if row is None:
+            return
+        key = row.ref.key
+
+        def done(label: str | None) -> None:
+            if label is not None and self.session.set_label(key, label or None):
+                self.apply_changes([key])
+
+        self.push_screen(LabelScreen(row.label, row.ref.id), done)
+
+    # --- outputs --------------------------------------------------------------------
+    def action_open_output(self) -> None:
+        row = self.selected_row()
+        outputs = row.task.outputs if row and row.task else ()
+        if not outputs:
+            self.notify("The selected task has no output yet.", markup=False)
+        elif len(outputs) == 1:
+            self.open_url_safely(outputs[0].url)
+        else:
+            self.push_screen(OutputChooserScreen(outputs), self._chosen)
+
+    def _chosen(self, url: str | None) -> None:
+        if url:
+            self.open_url_safely(url)
+
+    def open_url_safely(self, url: str) -> bool:
+        """Open ``url`` in the browser off the event loop, if it is plain http(s)."""
+        reason = url_refusal(url)
+        if reason is not None:
+            self.notify(f"Not opened: {reason}.", severity="warning", markup=False)
+            return False
+        self._open_in_browser(url)
+        return True
+
+    @work(exclusive=False, group="browser", exit_on_error=False)
+    async def _open_in_browser(self, url: str) -> None:
+        # webbrowser.open can block for the browser's lifetime: never on the event loop.
+        opened = await asyncio.to_thread(webbrowser.open, url, 2)
+        if not opened:
+            self.notify(
+                "No browser could be started; the URL is in the detail pane (Y copies it).",
+                severity="warning",
+                markup=False,
+            )
+
+    def action_copy_id(self) -> None:
+        row = self.selected_row()
+        if row is not None:
+            self.copy_to_clipboard(row.ref.id)
+            self.notify("Task ID copied.", markup=False)
+
+    def action_copy_url(self) -> None:
+        row = self.selected_row()
+        outputs = row.task.outputs if row and row.task else ()
+        if not outputs:
+            self.notify("The selected task has no output yet.", markup=False)
+            return
+        if url_refusal(outputs[0].url) is not None:
+            self.notify(
+                "That output URL is not a plain http(s) link; not copied.",
+                severity="warning",
+                markup=False,
+            )
+            return
+        self.copy_to_clipboard(outputs[0].url)
+        self.notify("Output URL copied.", markup=False)
+
+    # --- view -----------------------------------------------------------------------
+    def action_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.add_class("-visible")
+        box.focus()
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self._set_spec(text=event.value.strip())
+
+    @on(Input.Submitted, "#filter")
+    def _filter_submitted(self) -> None:
+        box = self.query_one("#filter", Input)
+        if not box.value:
+            box.remove_class("-visible")
+        self.query_one(TaskTable).focus()
+
+    def action_clear_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.value = ""
+        box.remove_class("-visible")
+        self._set_spec(text="", status=ViewSpec().status)
+        self.query_one(TaskTable).focus()
+
+    def action_cycle_status_filter(self) -> None:
+        self._set_spec(status=self.spec.status.next())
+
+    def action_cycle_sort(self) -> None:
+        self._set_spec(sort=self.spec.sort.next())
+
+    def action_reverse_sort(self) -> None:
+        self._set_spec(reverse=not self.spec.reverse)
+
+    def on_task_table_header_clicked(self, event: TaskTable.HeaderClicked) -> None:
+        try:
+            key = SortKey(event.column)
+        except ValueError:
+            return
+        if key is self.spec.sort:
+            self._set_spec(reverse=not self.spec.reverse)
+        else:
+            self._set_spec(sort=key, reverse=False)
+
+    def on_task_table_selected(self, event: TaskTable.Selected) -> None:
+        if not self.details_visible:
+            self.action_toggle_details()
+
+    def _set_spec(self, **changes: object) -> None:
+        values = {
+            "text": self.spec.text,
+            "status": self.spec.status,
+            "sort": self.spec.sort,
+            "reverse": self.spec.reverse,
+        }
+        values.update(changes)
+        spec = ViewSpec(**values)  # type: ignore[arg-type]
+        if spec != self.spec:
+            self.spec = spec
+            self.rebuild_view()
+
+    def action_toggle_details(self) -> None:
+        self.details_visible = not self.details_visible
+        self.update_details()
+
+    # --- refresh --------------------------------------------------------------------
+    def action_refresh_selected(self) -> None:
+        row = self.selected_row()
+        if row is None:
+            return
+        self.scheduler.request(row.ref, self.monotonic())
+        self.wake_refresh()
+        self.notify(f"Refreshing {safe(row.name, max_length=60).plain}…", markup=False, timeout=2)
+
+    def action_refresh_all(self) -> None:
+        self.scheduler.request_all(self.monotonic())
+        self.wake_refresh()
+        self.notify(f"Refreshing all {len(self.session.rows)} tasks…", markup=False, timeout=2)
+
+    def action_toggle_pause(self) -> None:
+        paused = not self.scheduler.paused
+        self.scheduler.set_paused(paused)
+        self.wake_refresh()
+        self.refresh_chrome()
+        self.notify("Refresh paused." if paused else "Refresh resumed.", markup=False, timeout=2)
+
+    # --- help -----------------------------------------------------------------------
+    def action_help(self) -> None:
+        keymap = self.backend.settings.keymap
+        rows = [
+            HelpRow(display_keys(keymap.get(a.id, a.keys)), a.description, a.group) for a in ACTIONS
+        ]
+        rows += [
+            HelpRow("↑ ↓ / j k", "Move the cursor", "Table"),
+            HelpRow("PgUp PgDn Home End", "Move by pages, to the ends", "Table"),
+            HelpRow("Enter", "Show the detail pane", "Table"),
+            HelpRow("Esc", "Clear the filter", "View"),
+            HelpRow("ctrl+p", "Command palette (every action, themes)", "App"),
+        ]
+        self.push_screen(HelpScreen(rows))

@@ -1,0 +1,80 @@
+"""What the dashboard talks to, built from the settings: the client, the watchlist
+store, and for ``--demo`` the embedded simulator. Plain Python (no Textual).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from aireiter_tui.client import AIReiterClient, check_base_url
+from aireiter_tui.domain.config import Settings
+from aireiter_tui.domain.models import IdKind, TaskRef
+from aireiter_tui.domain.secret import ApiKey
+from aireiter_tui.domain.watchlist import WatchEntry, WatchlistStore
+from aireiter_tui.errors import AIReiterError
+from aireiter_tui.simulator import Simulator
+
+
+@dataclass
+class Backend:
+    """The dashboard's connections. ``start()`` must run inside the app's event loop."""
+
+    settings: Settings
+    store: WatchlistStore | None
+    config_path: Path | None = None
+    simulator: Simulator | None = None
+    client: AIReiterClient | None = None
+    #: Why there is no client (no key, a refused URL): shown to the user.
+    problem: str | None = None
+    demo_refs: list[TaskRef] = field(default_factory=list)
+
+    @property
+    def where(self) -> str:
+        base = self.client.base_url if self.client else self.settings.base_url
+        if self.simulator is not None:
+            return f"demo simulator {base}"
+        return f"{self.settings.profile} · {base}" if self.settings.profile else base
+
+    async def start(self) -> None:
+        """Start the simulator (demo) and create the one shared client."""
+        settings = self.settings
+        base_url, key = settings.base_url, settings.api_key
+        if self.simulator is not None:
+            base_url = await self.simulator.start()
+            key = ApiKey(self.simulator.api_key)
+            self.demo_refs = [
+                TaskRef(IdKind(kind), ident) for kind, ident in self.simulator.seed_demo()
+            ]
+            if self.store is not None:
+                # The demo file is ours alone: every demo run starts from the seeded set.
+                now = datetime.now(UTC)
+                self.store.path.unlink(missing_ok=True)
+                self.store.save(
+                    [WatchEntry(ref=ref, label=None, added_at=now) for ref in self.demo_refs]
+                )
+        if not key:
+            self.problem = (
+                "No API key is set. Set AIREITER_API_KEY, or put api_key in "
+                f"{self.config_path or 'config.toml'}; or try `aireiter-tui --demo`."
+            )
+            return
+        try:
+            base_url = check_base_url(base_url, allow_insecure_http=settings.allow_insecure_http)
+        except AIReiterError as error:
+            self.problem = error.human()
+            return
+        self.client = AIReiterClient(
+            base_url,
+            key,
+            timeout=settings.request_timeout,
+            concurrency=settings.concurrency,
+            allow_insecure_http=settings.allow_insecure_http,
+        )
+
+    async def stop(self) -> None:
+        if self.client is not None:
+            await self.client.aclose()
+        if self.simulator is not None:
+            await self.simulator.stop()

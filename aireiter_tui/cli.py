@@ -1,0 +1,249 @@
+"""The ``aireiter-tui`` command: argument parsing and the headless commands.
+
+Plain ``aireiter-tui`` opens the dashboard; ``add``/``remove``/``list``/``query`` work on
+the same watchlist and client from scripts; ``simulate`` runs the embedded simulator.
+Exit status: 0 ok (``query``: completed), 1 task failed, 2 usage/config/auth error,
+3 task pending or processing, 4 network error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+from aireiter_tui import __version__
+from aireiter_tui.domain import paths
+from aireiter_tui.domain.config import ConfigError, Settings, load_settings
+from aireiter_tui.domain.models import IdKind, Task, TaskStatus
+from aireiter_tui.domain.sanitize import clean
+from aireiter_tui.domain.watchlist import WatchlistError, WatchlistStore, parse_id_list
+from aireiter_tui.errors import AIReiterError, AuthenticationError, NetworkError, ServerError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_ACTIVE, EXIT_NETWORK = 0, 1, 2, 3, 4
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="aireiter-tui",
+        description="A terminal dashboard for AIReiter image and video generation tasks.",
+        epilog="Run `aireiter-tui --demo` to try it against the embedded simulator, no key needed.",
+    )
+    parser.add_argument("--version", action="version", version=f"aireiter-tui {__version__}")
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help="start the embedded simulator on 127.0.0.1 and watch its demo tasks",
+    )
+    parser.add_argument(
+        "--config",
+        type=Path,
+        help="config file (default: $AIREITER_TUI_CONFIG "
+        "or $XDG_CONFIG_HOME/aireiter-tui/config.toml)",
+    )
+    parser.add_argument("--profile", help="use the [profiles.NAME] table of the config file")
+    parser.add_argument("--base-url", help="API base URL (overrides config and AIREITER_BASE_URL)")
+    parser.add_argument(
+        "--watchlist",
+        type=Path,
+        help="watchlist file (default: "
+        "$AIREITER_TUI_WATCHLIST or $XDG_DATA_HOME/aireiter-tui/watchlist.toml)",
+    )
+    parser.add_argument(
+        "--allow-insecure-http",
+        action="store_true",
+        help="allow a plain-http base URL to a host other than this machine",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    add = commands.add_parser("add", help="add task IDs to the watchlist")
+    add.add_argument("ids", nargs="+", metavar="ID")
+    add.add_argument("--out", action="store_true", help="the IDs are out_task_ids")
+    add.add_argument("--label", help="a label for the added tasks")
+
+    remove = commands.add_parser("remove", help="remove task IDs from the watchlist")
+    remove.add_argument("ids", nargs="+", metavar="ID")
+    remove.add_argument("--out", action="store_true", help="the IDs are out_task_ids")
+
+    listing = commands.add_parser("list", help="print the watchlist with last known statuses")
+    listing.add_argument("--json", action="store_true", help="print JSON lines")
+
+    query = commands.add_parser("query", help="query one task once and print it")
+    query.add_argument("id", metavar="ID")
+    query.add_argument("--out", action="store_true", help="the ID is an out_task_id")
+    query.add_argument("--json", action="store_true", help="print the raw task JSON")
+
+    from aireiter_tui.simulator import cli as simulator_cli
+
+    simulate = commands.add_parser("simulate", help="run the AIReiter-compatible simulator")
+    simulator_cli.add_arguments(simulate)
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> tuple[Settings, Path]:
+    config = args.config or paths.config_path()
+    overrides: dict[str, object] = {}
+    if args.base_url:
+        overrides["base_url"] = args.base_url
+    if args.allow_insecure_http:
+        overrides["allow_insecure_http"] = True
+    return load_settings(config, profile=args.profile, env=os.environ, overrides=overrides), config
+
+
+def _store(args: argparse.Namespace) -> WatchlistStore:
+    if args.demo:
+        return WatchlistStore(paths.demo_watchlist_path())
+    return WatchlistStore(args.watchlist or paths.watchlist_path())
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "simulate":
+        from aireiter_tui.simulator import cli as simulator_cli
+
+        return simulator_cli.run(args)
+    try:
+        settings, config = _settings(args)
+    except ConfigError as error:
+        print(f"aireiter-tui: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    for warning in settings.warnings:
+        print(f"aireiter-tui: warning: {warning}", file=sys.stderr)
+    try:
+        if args.command == "add":
+            return _add(args, _store(args))
+        if args.command == "remove":
+            return _remove(args, _store(args))
+        if args.command == "list":
+            return _list(args, _store(args), sys.stdout)
+        if args.command == "query":
+            return asyncio.run(_query(args, settings, sys.stdout))
+    except WatchlistError as error:
+        print(f"aireiter-tui: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    return _dashboard(args, settings, config)
+
+
+def _dashboard(args: argparse.Namespace, settings: Settings, config: Path) -> int:
+    from aireiter_tui.app import AIReiterApp
+    from aireiter_tui.backend import Backend
+
+    simulator = None
+    if args.demo:
+        from aireiter_tui.simulator import Simulator
+
+        simulator = Simulator(seed=7, speed=1.0)
+    backend = Backend(settings, _store(args), config_path=config, simulator=simulator)
+    AIReiterApp(backend).run()
+    return EXIT_OK
+
+
+def _add(args: argparse.Namespace, store: WatchlistStore) -> int:
+    from datetime import UTC, datetime
+
+    from aireiter_tui.domain.watchlist import WatchEntry
+
+    kind = IdKind.OUT_TASK_ID if args.out else IdKind.TASK_ID
+    refs, rejected = parse_id_list(" ".join(args.ids), kind)
+    for text, reason in rejected:
+        print(f"aireiter-tui: not added {clean(text, max_length=80)!r}: {reason}", file=sys.stderr)
+    existing = {entry.ref for entry in store.load()}
+    new = [ref for ref in refs if ref not in existing]
+    now = datetime.now(UTC)
+    store.save([WatchEntry(ref=ref, label=args.label, added_at=now) for ref in new])
+    print(
+        f"added {len(new)} task(s); {len(refs) - len(new)} already watched; "
+        f"{len(rejected)} rejected ({store.path})"
+    )
+    return EXIT_USAGE if rejected and not refs else EXIT_OK
+
+
+def _remove(args: argparse.Namespace, store: WatchlistStore) -> int:
+    kind = IdKind.OUT_TASK_ID if args.out else IdKind.TASK_ID
+    refs, rejected = parse_id_list(" ".join(args.ids), kind)
+    entries = store.load()
+    gone = {ref for ref in refs if any(entry.ref == ref for entry in entries)}
+    store.save([entry for entry in entries if entry.ref not in gone], removed=gone)
+    print(f"removed {len(gone)} task(s); {len(refs) - len(gone)} were not watched")
+    return EXIT_USAGE if rejected or (refs and not gone) else EXIT_OK
+
+
+def _list(args: argparse.Namespace, store: WatchlistStore, out: TextIO) -> int:
+    for entry in store.load():
+        task = entry.task
+        if args.json:
+            record = {
+                "id": entry.ref.id,
+                "kind": entry.ref.kind.value,
+                "label": entry.label,
+                "status": task.status_label if task else None,
+                "model": task.model if task else None,
+                "outputs": [o.url for o in task.outputs] if task else [],
+            }
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+        else:
+            status = task.status_label if task else "not fetched"
+            label = f"  ({entry.label})" if entry.label else ""
+            line = f"{entry.ref.id}\t{entry.ref.kind.value}\t{status}{label}"
+            out.write(clean(line, single_line=False).replace("\n", " ") + "\n")
+    return EXIT_OK
+
+
+async def _query(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    from aireiter_tui.client import AIReiterClient, check_base_url
+
+    if not settings.api_key:
+        print(
+            "aireiter-tui: no API key: set AIREITER_API_KEY or api_key in the config file",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    try:
+        base = check_base_url(settings.base_url, allow_insecure_http=settings.allow_insecure_http)
+        async with AIReiterClient(
+            base,
+            settings.api_key,
+            timeout=settings.request_timeout,
+            concurrency=1,
+            allow_insecure_http=settings.allow_insecure_http,
+        ) as client:
+            kind = "out_task_id" if args.out else "task_id"
+            task = await client.query(**{kind: args.id})
+    except AIReiterError as error:
+        print(f"aireiter-tui: {error.human()}", file=sys.stderr)
+        if isinstance(error, NetworkError | ServerError):
+            return EXIT_NETWORK
+        return EXIT_USAGE if isinstance(error, AuthenticationError) else EXIT_NETWORK
+    _print_task(task, out, as_json=args.json)
+    if task.status is TaskStatus.COMPLETED:
+        return EXIT_OK
+    if task.status is TaskStatus.FAILED:
+        return EXIT_FAILED
+    return EXIT_ACTIVE
+
+
+def _print_task(task: Task, out: TextIO, *, as_json: bool) -> None:
+    if as_json:
+        out.write(json.dumps(task.raw, ensure_ascii=False, indent=2) + "\n")
+        return
+    lines = [
+        ("task_id", task.task_id or ""),
+        ("status", task.status_label),
+        ("model", task.model or ""),
+        ("prompt", task.prompt or ""),
+        ("created", task.created_at.isoformat() if task.created_at else ""),
+        ("completed", task.completed_at.isoformat() if task.completed_at else ""),
+        ("credits", "" if task.credits_used is None else f"{task.credits_used:g}"),
+    ]
+    if task.failure:
+        lines.append(("error", task.failure.message))
+    lines += [(f"output {n}", o.url) for n, o in enumerate(task.outputs, 1)]
+    for name, value in lines:
+        if value:
+            out.write(f"{name:>10}  {clean(value, max_length=2000, single_line=True)}\n")

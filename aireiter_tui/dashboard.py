@@ -1,0 +1,350 @@
+"""The dashboard's core: wiring, the background refresh worker, rendering the session.
+
+State flows one way: the refresh worker streams outcomes into a buffer; a timer applies
+the buffer to the :class:`~aireiter_tui.domain.session.Session` at most a few times a
+second, repaints only the rows that changed, and marks the watchlist for a debounced
+save on a thread. The user's actions and bindings are in :mod:`aireiter_tui.app`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import time
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from rich.text import Text
+from textual import work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.containers import Container
+from textual.screen import Screen
+from textual.widgets import Footer, Input, Static
+
+from aireiter_tui.backend import Backend
+from aireiter_tui.bindings import ACTIONS
+from aireiter_tui.domain.config import save_theme
+from aireiter_tui.domain.models import TaskStatus
+from aireiter_tui.domain.refresher import Refresher, RefreshOutcome
+from aireiter_tui.domain.scheduler import PollScheduler
+from aireiter_tui.domain.session import Row, Session, Transition
+from aireiter_tui.domain.view import ViewSpec, compute_order
+from aireiter_tui.domain.watchlist import WatchEntry, WatchlistError
+from aireiter_tui.widgets.cells import COLUMNS, row_cells
+from aireiter_tui.widgets.detail_pane import DetailPane
+from aireiter_tui.widgets.formatting import safe
+from aireiter_tui.widgets.status_bar import StatusBar
+from aireiter_tui.widgets.task_table import TaskTable
+
+#: How often buffered refresh outcomes are applied to the screen (coalescing bursts).
+FLUSH_INTERVAL = 0.25
+#: How long edits and snapshots wait before the watchlist is written (debounce).
+SAVE_INTERVAL = 2.0
+
+EMPTY_STATE = """\
+No tasks are watched yet.
+
+  Press  a  to add task IDs (paste one or many; task_id or out_task_id).
+  From a script:  aireiter-tui add order_xxx order_yyy
+  To see the dashboard at work without a key:  aireiter-tui --demo
+
+Press  ?  for every key, ctrl+p for the command palette, q to quit."""
+
+
+class Dashboard(App[None]):
+    """Everything but the key actions (see :class:`aireiter_tui.app.AIReiterApp`)."""
+
+    def __init__(
+        self,
+        backend: Backend,
+        *,
+        wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        monotonic: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
+        live: bool = True,
+    ) -> None:
+        """
+        Args:
+            backend: the client, store and (for --demo) simulator to use.
+            wall_clock: "now" for durations and "ago" columns (frozen in snapshot tests).
+            monotonic: the scheduler's clock.
+            rng: randomness for backoff jitter (seeded in tests).
+            live: start the background refresh (snapshot scenes turn it off).
+        """
+        super().__init__()
+        self.backend = backend
+        settings = backend.settings
+        self.wall_clock = wall_clock
+        self.monotonic = monotonic
+        self.live = live
+        self.session = Session(backend.store, wall_clock)
+        self.scheduler = PollScheduler(
+            interval=settings.poll_interval,
+            slow_interval=settings.slow_poll_interval,
+            long_running_after=settings.long_running_after,
+            rng=rng or random.Random(),
+        )
+        self.spec = ViewSpec()
+        self.details_visible = True
+        self.problems: list[str] = list(settings.warnings)
+        self._outcomes: list[RefreshOutcome] = []
+        self._wake = asyncio.Event()
+        self._saving = False
+        self._refresher: Refresher | None = None
+        self._last_removed: list[Row] = []
+        self.theme = settings.theme
+
+    # --- layout ---------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield StatusBar(id="status")
+        yield Static(id="banner", markup=False)
+        with Container(id="body"):
+            with Container(id="list"):
+                yield TaskTable(COLUMNS, self._cells, id="table")
+                yield Static(EMPTY_STATE, id="empty", markup=False)
+            yield DetailPane(id="details")
+        yield Input(placeholder="Filter by ID, label, model or prompt", id="filter")
+        yield Footer()
+
+    async def on_mount(self) -> None:
+        if self.backend.settings.keymap:
+            self.set_keymap(self.backend.settings.keymap)
+        await self.backend.start()
+        if self.backend.problem:
+            self.problems.append(self.backend.problem)
+        self.problems.extend(self.session.load())
+        now = self.monotonic()
+        for row in self.session.rows.values():
+            task = row.task
+            self.scheduler.track(
+                row.ref,
+                task.status if task else None,
+                now,
+                created_at=task.created_at if task else None,
+            )
+        self.query_one(TaskTable).focus()
+        self.rebuild_view()
+        self.set_interval(FLUSH_INTERVAL, self._flush_outcomes)
+        self.set_interval(1.0, self._tick)
+        self.set_interval(SAVE_INTERVAL, self._maybe_save)
+        if self.backend.client is not None and self.live:
+            self._refresher = Refresher(
+                self.backend.client,
+                self.scheduler,
+                concurrency=self.backend.settings.concurrency,
+                clock=self.monotonic,
+                on_outcome=self._outcomes.append,
+            )
+            self._refresh_loop()
+
+    async def on_unmount(self) -> None:
+        self._flush_outcomes()
+        if self.session.dirty:
+            self._save_now()
+        await self.backend.stop()
+
+    def on_resize(self) -> None:
+        self.query_one("#body").set_class(self.size.width >= 150, "-wide")
+
+    def watch_theme(self, theme: str) -> None:
+        path = self.backend.config_path
+        if path is not None and self.is_running and theme != self.backend.settings.theme:
+            self._remember_theme(path, theme)
+
+    @work(thread=True, exclusive=True, group="theme", exit_on_error=False)
+    def _remember_theme(self, path: Path, theme: str) -> None:
+        try:
+            save_theme(path, theme)
+        except OSError as error:
+            self.call_from_thread(
+                self.notify,
+                f"Could not remember the theme: {error}",
+                severity="warning",
+                markup=False,
+            )
+
+    # --- refresh --------------------------------------------------------------------
+    @work(exclusive=True, group="refresh", exit_on_error=False)
+    async def _refresh_loop(self) -> None:
+        """Run rounds back to back; sleep until the next task is due or we are woken."""
+        refresher = self._refresher
+        assert refresher is not None
+        while True:
+            now = self.monotonic()
+            due_at = self.scheduler.next_due_time()
+            if due_at is not None and due_at <= now and not self.scheduler.paused:
+                try:
+                    await refresher.run_round()
+                except Exception as error:  # a bug must not stop refreshing for good
+                    self.log.error("refresh round failed", repr(error))
+                self._flush_outcomes()
+                continue
+            wait = 1.0 if due_at is None else min(max(due_at - now, 0.05), 1.0)
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=wait)
+
+    def wake_refresh(self) -> None:
+        self._wake.set()
+
+    def _flush_outcomes(self) -> None:
+        if not self._outcomes:
+            return
+        outcomes, self._outcomes = self._outcomes, []
+        changed: list[str] = []
+        transitions: list[Transition] = []
+        for outcome in outcomes:
+            did_change, transition = self.session.apply(outcome.ref, outcome.task, outcome.error)
+            if did_change:
+                changed.append(outcome.ref.key)
+            if transition is not None:
+                transitions.append(transition)
+        self.apply_changes(changed)
+        self._announce(transitions)
+
+    def apply_changes(self, keys: Sequence[str]) -> None:
+        """Repaint changed rows; re-sort/re-filter only when the order may depend on them."""
+        if keys:
+            if self.spec.is_filtered or self.spec.sort.value not in ("added", "name"):
+                self.rebuild_view()
+            else:
+                self.query_one(TaskTable).invalidate(keys)
+        self.refresh_chrome()
+
+    def _announce(self, transitions: Iterable[Transition]) -> None:
+        transitions = list(transitions)
+        for transition in transitions[:5]:
+            done = transition.status is TaskStatus.COMPLETED
+            title = "Task completed" if done else "Task failed"
+            body = safe(transition.name, max_length=60).plain
+            if transition.message:
+                body += "\n" + safe(transition.message, max_length=200).plain
+            self.notify(
+                body, title=title, severity="information" if done else "error", markup=False
+            )
+        if len(transitions) > 5:
+            self.notify(f"and {len(transitions) - 5} more tasks finished", markup=False)
+        if transitions and self.backend.settings.bell:
+            self.bell()
+
+    # --- rendering ------------------------------------------------------------------
+    def _cells(self, key: str) -> Sequence[Text]:
+        row = self.session.rows.get(key)
+        if row is None:
+            return ()
+        return row_cells(row, self.wall_clock())
+
+    def rebuild_view(self) -> None:
+        table = self.query_one(TaskTable)
+        order = compute_order(self.session.rows.items(), self.spec, self.wall_clock())
+        table.sorted_column = None if self.spec.sort.value == "added" else self.spec.sort.value
+        table.sort_reverse = self.spec.reverse
+        table.set_order(order)
+        empty = self.query_one("#empty", Static)
+        if not order:
+            if self.session.rows:
+                empty.update(f"No task matches {self.spec.describe()}.\nPress Escape to clear it.")
+            else:
+                empty.update(EMPTY_STATE)
+        table.display = bool(order)
+        empty.display = not order
+        self.refresh_chrome()
+
+    def refresh_chrome(self) -> None:
+        """Status bar, banner and detail pane (cheap; runs every second and per flush)."""
+        state = self.scheduler.state(self.monotonic())
+        mode: str = state.mode
+        if self.backend.client is None:
+            mode = "no-key"
+        self.query_one(StatusBar).show(
+            where=self.backend.where, counts=self.session.counts(), state=state, mode=mode
+        )
+        banner = self.query_one("#banner", Static)
+        lines = list(self.problems)
+        if mode in ("offline", "auth-blocked", "rate-limited") and state.reason:
+            lines.insert(0, state.reason)
+        if self.spec.is_filtered:
+            lines.append(
+                f"Showing {self.query_one(TaskTable).row_count} of "
+                f"{len(self.session.rows)} · {self.spec.describe()} · Esc clears"
+            )
+        banner.update(safe("\n".join(lines[:3]) if lines else "", max_length=400) if lines else "")
+        banner.display = bool(lines)
+        self.update_details()
+
+    def update_details(self) -> None:
+        pane = self.query_one(DetailPane)
+        pane.display = self.details_visible
+        if not self.details_visible:
+            return
+        row = self.selected_row()
+        note = None
+        if row is not None and row.error is not None:
+            note = safe(f"⚠ could not refresh: {row.error.human()}", style="bold yellow")
+        pane.show(row.entry if row else None, now=self.wall_clock(), note=note)
+
+    def selected_row(self) -> Row | None:
+        key = self.query_one(TaskTable).cursor_key
+        return self.session.rows.get(key) if key is not None else None
+
+    def on_task_table_cursor_moved(self, event: TaskTable.CursorMoved) -> None:
+        self.update_details()
+
+    def _tick(self) -> None:
+        # "elapsed" and "ago" move with the clock: repaint the visible rows only.
+        self.query_one(TaskTable).invalidate_all()
+        self.refresh_chrome()
+
+    # --- saving ---------------------------------------------------------------------
+    def _maybe_save(self) -> None:
+        if self.session.dirty and not self._saving and not self.session.save_blocked:
+            self._saving = True
+            self._save_in_thread()
+
+    @work(thread=True, exclusive=True, group="save", exit_on_error=False)
+    def _save_in_thread(self) -> None:
+        try:
+            others = self.session.save()
+        except WatchlistError as error:
+            self.call_from_thread(self._save_failed, str(error))
+            return
+        finally:
+            self._saving = False
+        if others:
+            self.call_from_thread(self._adopt, others)
+
+    def _save_now(self) -> None:
+        try:
+            self.session.save()
+        except WatchlistError as error:
+            self._save_failed(str(error))
+
+    def _save_failed(self, message: str) -> None:
+        self.notify(
+            f"{message} Nothing was lost: it will be tried again.",
+            title="Not saved",
+            severity="error",
+            markup=False,
+            timeout=8,
+        )
+
+    def _adopt(self, entries: list[WatchEntry]) -> None:
+        rows = self.session.adopt(entries)
+        now = self.monotonic()
+        for row in rows:
+            self.scheduler.track(row.ref, row.task.status if row.task else None, now)
+        if rows:
+            self.rebuild_view()
+
+    # --- command palette ------------------------------------------------------------
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        for action in ACTIONS:
+            if action.id == "quit":
+                continue
+            yield SystemCommand(action.label, action.description, self._palette(action.action))
+
+    def _palette(self, action: str) -> Callable[[], object]:
+        return lambda: self.run_action(action)

@@ -1,0 +1,200 @@
+"""The dashboard's state without the dashboard: watched rows, their refresh errors,
+counts, and what must be saved. Usable from a script; the App only renders it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from aireiter_tui.domain.models import Task, TaskRef, TaskStatus
+from aireiter_tui.domain.watchlist import WatchEntry, WatchlistError, WatchlistStore
+from aireiter_tui.errors import AIReiterError
+
+
+@dataclass(slots=True)
+class Row:
+    """One watched task as the dashboard shows it."""
+
+    entry: WatchEntry
+    #: The last refresh's error; the row keeps its last known status and shows a marker.
+    error: AIReiterError | None = None
+
+    @property
+    def ref(self) -> TaskRef:
+        return self.entry.ref
+
+    @property
+    def label(self) -> str | None:
+        return self.entry.label
+
+    @property
+    def task(self) -> Task | None:
+        return self.entry.task
+
+    @property
+    def stale(self) -> bool:
+        return self.error is not None
+
+    @property
+    def added_at(self) -> datetime:
+        return self.entry.added_at
+
+    @property
+    def checked_at(self) -> datetime | None:
+        return self.entry.checked_at
+
+    @property
+    def name(self) -> str:
+        return self.entry.label or self.entry.ref.id
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """A task reached a final status during this session (for a notification)."""
+
+    key: str
+    name: str
+    status: TaskStatus
+    message: str | None
+
+
+@dataclass(slots=True)
+class Counts:
+    """Per-status totals for the header."""
+
+    by_status: dict[TaskStatus, int] = field(default_factory=dict)
+    unfetched: int = 0
+    errors: int = 0
+    credits: float = 0.0
+    total: int = 0
+
+
+class Session:
+    """Watched rows in insertion order, plus what changed since the last save."""
+
+    def __init__(self, store: WatchlistStore | None, now: Callable[[], datetime]) -> None:
+        self.store = store
+        self.now = now
+        self.rows: dict[str, Row] = {}
+        self._removed: set[TaskRef] = set()
+        self.dirty = False
+        #: Why the watchlist cannot be saved (a file we could not read is never overwritten).
+        self.save_blocked: str | None = None
+
+    # --- loading and saving ---------------------------------------------------------
+    def load(self) -> list[str]:
+        """Read the watchlist; returns messages for the user (empty when all went well)."""
+        if self.store is None:
+            return []
+        try:
+            entries = self.store.load()
+        except WatchlistError as error:
+            self.save_blocked = str(error)
+            return [f"{error} The file is left as it is; changes in this session are not saved."]
+        for entry in entries:
+            self.rows.setdefault(entry.ref.key, Row(entry))
+        return list(self.store.last_warnings)
+
+    def entries_to_save(self) -> tuple[list[WatchEntry], set[TaskRef]]:
+        """What a save writes: a copy of the entry list and the refs removed meanwhile."""
+        return [row.entry for row in self.rows.values()], set(self._removed)
+
+    def save(self) -> list[WatchEntry]:
+        """Write now (blocking; call from a thread in the UI). Returns others' additions."""
+        if self.store is None or self.save_blocked:
+            return []
+        entries, removed = self.entries_to_save()
+        self.dirty = False
+        try:
+            merged = self.store.save(entries, removed)
+        except WatchlistError:
+            self.dirty = True
+            raise
+        self._removed -= removed
+        known = {entry.ref for entry in entries}
+        return [entry for entry in merged if entry.ref not in known]
+
+    def adopt(self, entries: Iterable[WatchEntry]) -> list[Row]:
+        """Take in entries another process added to the file."""
+        added = []
+        for entry in entries:
+            if entry.ref.key not in self.rows and entry.ref not in self._removed:
+                row = self.rows[entry.ref.key] = Row(entry)
+                added.append(row)
+        return added
+
+    # --- edits ----------------------------------------------------------------------
+    def add(self, refs: Sequence[TaskRef], label: str | None = None) -> list[Row]:
+        added = []
+        for ref in refs:
+            if ref.key in self.rows:
+                continue
+            self._removed.discard(ref)
+            row = self.rows[ref.key] = Row(WatchEntry(ref=ref, label=label, added_at=self.now()))
+            added.append(row)
+        self.dirty = self.dirty or bool(added)
+        return added
+
+    def remove(self, keys: Iterable[str]) -> list[Row]:
+        removed = []
+        for key in keys:
+            row = self.rows.pop(key, None)
+            if row is not None:
+                self._removed.add(row.ref)
+                removed.append(row)
+        self.dirty = self.dirty or bool(removed)
+        return removed
+
+    def restore(self, rows: Sequence[Row]) -> None:
+        """Undo a removal: put the rows back (at the end of the list)."""
+        for row in rows:
+            self._removed.discard(row.ref)
+            self.rows.setdefault(row.ref.key, row)
+        self.dirty = self.dirty or bool(rows)
+
+    def set_label(self, key: str, label: str | None) -> bool:
+        row = self.rows.get(key)
+        if row is None or row.entry.label == label:
+            return False
+        row.entry.label = label
+        self.dirty = True
+        return True
+
+    # --- refresh results --------------------------------------------------------------
+    def apply(
+        self, ref: TaskRef, task: Task | None, error: AIReiterError | None
+    ) -> tuple[bool, Transition | None]:
+        """Record one refresh outcome. Returns (row changed, final-status transition)."""
+        row = self.rows.get(ref.key)
+        if row is None:
+            return False, None  # removed while the request was in flight
+        if task is None:
+            changed = row.error is None or row.error.message != (error.message if error else "")
+            row.error = error
+            return changed, None
+        before = row.task.status if row.task else None
+        had_error = row.error is not None
+        row.error = None
+        changed = row.entry.record(task, self.now()) or had_error
+        self.dirty = True
+        transition = None
+        if task.status.is_terminal and before is not None and before != task.status:
+            message = task.failure.message if task.failure else None
+            transition = Transition(ref.key, row.name, task.status, message)
+        return changed, transition
+
+    def counts(self) -> Counts:
+        counts = Counts(by_status={status: 0 for status in TaskStatus})
+        for row in self.rows.values():
+            task = row.entry.task
+            if task is None:
+                counts.unfetched += 1
+            else:
+                counts.by_status[task.status] += 1
+                counts.credits += task.credits_used or 0.0
+            if row.error is not None:
+                counts.errors += 1
+        counts.total = len(self.rows)
+        return counts

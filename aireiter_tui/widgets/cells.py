@@ -1,0 +1,66 @@
+"""The task table's columns and how a watched task becomes one row of cells."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Final
+
+from rich.text import Text
+
+from aireiter_tui.domain.session import Row
+from aireiter_tui.domain.view import task_seconds
+from aireiter_tui.widgets.formatting import (
+    format_ago,
+    format_credits,
+    format_duration,
+    format_when,
+    safe,
+    status_text,
+)
+from aireiter_tui.widgets.task_table import Column
+
+#: Keys match :class:`~aireiter_tui.domain.view.SortKey` values, so a header click sorts.
+COLUMNS: Final = (
+    Column("name", "Task", 24, priority=0),
+    Column("model", "Model", 14, priority=2),
+    Column("status", "Status", 15, priority=0),
+    Column("prompt", "Prompt", 0, priority=1),
+    Column("created", "Created", 9, priority=5),
+    Column("time", "Time", 7, priority=3, justify="right"),
+    Column("credits", "Credits", 7, priority=4, justify="right"),
+    Column("outputs", "Out", 3, priority=4, justify="right"),
+    Column("checked", "Checked", 9, priority=6, justify="right"),
+)
+
+
+def row_cells(row: Row, now: datetime) -> list[Text]:
+    """One ``Text`` per column of :data:`COLUMNS`; network strings made safe."""
+    task = row.task
+    name = safe(row.label, style="bold") if row.label else safe(row.ref.id)
+    if row.ref.kind.value == "out_task_id" and not row.label:
+        name.stylize("italic")
+    if task is None:
+        return [
+            name,
+            Text(),
+            status_text(None, None, stale=row.stale),
+            Text(),
+            Text(),
+            Text(),
+            Text(),
+            Text(),
+            Text(format_ago(row.checked_at, now), style="dim"),
+        ]
+    seconds = task_seconds(task, now)
+    time_style = "" if task.status.is_terminal else "cyan"
+    return [
+        name,
+        safe(task.model or "", max_length=40),
+        status_text(task.status, task.status_raw, stale=row.stale),
+        safe(task.prompt or "", max_length=300, style="dim" if not task.prompt else ""),
+        Text(format_when(task.created_at, now)),
+        Text(format_duration(seconds) if seconds >= 0 else "", style=time_style),
+        Text(format_credits(task.credits_used)),
+        Text(str(len(task.outputs)) if task.outputs else ""),
+        Text(format_ago(row.checked_at, now), style="dim"),
+    ]

@@ -1,0 +1,73 @@
+"""The header line: where we are connected, counts per status, credits, refresh state."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import Static
+
+from aireiter_tui.domain.models import TaskStatus
+from aireiter_tui.domain.scheduler import SchedulerState
+from aireiter_tui.domain.session import Counts
+from aireiter_tui.widgets.formatting import (
+    STALE_STYLE,
+    STALE_SYMBOL,
+    STATUS_STYLES,
+    STATUS_SYMBOLS,
+    format_credits,
+    format_duration,
+    safe,
+)
+
+_MODE_STYLES = {
+    "live": ("●", "bold green"),
+    "idle": ("●", "green"),
+    "paused": ("⏸", "bold yellow"),
+    "rate-limited": ("⏳", "bold yellow"),
+    "offline": ("✖", "bold red"),
+    "auth-blocked": ("✖", "bold red"),
+    "no-key": ("✖", "bold red"),
+}
+
+
+class StatusBar(Static):
+    """Two lines: the connection and refresh state, then the per-status counts."""
+
+    DEFAULT_CSS = """
+    StatusBar {
+        height: 2;
+        background: $panel;
+        color: $text;
+        padding: 0 1;
+    }
+    """
+
+    def show(self, *, where: str, counts: Counts, state: SchedulerState | None, mode: str) -> None:
+        """Render the bar. ``mode`` overrides ``state.mode`` (e.g. ``no-key``)."""
+        symbol, style = _MODE_STYLES.get(mode, ("●", "dim"))
+        line = Text()
+        line.append("aireiter-tui ", style="bold")
+        line.append_text(safe(where, max_length=60, style="dim"))
+        line.append("  ")
+        line.append(f"{symbol} {mode}", style=style)
+        if state is not None and mode in ("live", "idle", "offline", "rate-limited"):
+            if state.next_poll_in is not None and mode != "idle":
+                line.append(f"  · next refresh in {format_duration(state.next_poll_in)}")
+            if state.in_flight:
+                line.append(f" · {state.in_flight} in flight", style="dim")
+        if state is not None and state.reason and mode not in ("live", "idle"):
+            line.append(" · ")
+            line.append_text(safe(state.reason, max_length=120))
+        line.append("\n")
+        line.append(f"{counts.total} watched  ", style="bold")
+        for status in TaskStatus:
+            count = counts.by_status.get(status, 0)
+            if status is TaskStatus.UNKNOWN and not count:
+                continue
+            line.append(f"{STATUS_SYMBOLS[status]} {count} {status.value}  ", STATUS_STYLES[status])
+        if counts.unfetched:
+            line.append(f"… {counts.unfetched} not fetched  ", style="dim")
+        line.append(
+            f"{STALE_SYMBOL} {counts.errors} errors  ", STALE_STYLE if counts.errors else "dim"
+        )
+        line.append(f"{format_credits(counts.credits) or '0'} credits", style="bold")
+        self.update(line)

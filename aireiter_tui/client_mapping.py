@@ -184,6 +184,12 @@ def interpret(
 ) -> dict[str, Any] | AIReiterError:
     """Turn an answer into the envelope's ``data`` object or the error it amounts to.
 
+    HTTP status and envelope ``statusCode`` share the rules for 401/403 (auth), 429 (rate
+    limited) and 404 or a "not found" message (unknown task, queries only). Beyond those,
+    HTTP 5xx is a server error, any other HTTP error or envelope status a bad response. A
+    missing ``statusCode`` in an HTTP 200 counts as 200. A 404 *web page* means the base URL
+    is wrong, not the task, so it is a bad response: polling must not write tasks off for it.
+
     Args:
         status: The HTTP status (never a 3xx: the client handles redirects first).
         headers: The response headers.

@@ -283,6 +283,23 @@ async def test_a_huge_raw_response_is_cut_with_a_note() -> None:
         assert "see Raw response" in metadata
 
 
+async def test_deep_nesting_and_dropped_fields_do_not_break_the_pane() -> None:
+    nested: Any = "bottom"
+    for _ in range(5000):
+        nested = [nested]
+    data = dict(reference_data(), status="failed", error=nested, credits_used="lots")
+    data["metadata"] = {"deep": nested}
+    async with Host().run_test(size=(100, 40)) as pilot:
+        pane = pilot.app.query_one(DetailPane)
+        # A naive "now" is taken as local time rather than failing on aware task times.
+        pane.show(entry_for(parse_task(data)), now=datetime.now())
+        await pilot.pause()
+        text = shown_text(pane)
+        assert "(too deeply nested to show)" in text
+        assert "Ignored       credits_used: expected a number, got a string" in text
+        assert pilot.app.is_running
+
+
 @pytest.mark.parametrize("key", ["end", "pagedown"])
 async def test_the_pane_scrolls_with_the_keyboard(key: str) -> None:
     async with Host().run_test(size=(100, 40)) as pilot:

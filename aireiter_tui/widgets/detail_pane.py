@@ -141,6 +141,9 @@ class DetailPane(VerticalScroll, can_focus=True):
             now: The current time, for "12s ago" and elapsed durations.
             note: The last refresh problem for this task, already safe to show.
         """
+        if now.tzinfo is None:
+            # Task times are aware UTC; subtracting them from a naive time would raise.
+            now = now.astimezone()
         if entry is None:
             if not self._shown_empty:
                 self._show_empty()

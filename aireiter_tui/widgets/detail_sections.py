@@ -95,12 +95,13 @@ def summary_section(entry: WatchEntry, now: datetime, note: Text | None) -> Text
             _line(text, "Credits", format_credits(task.credits_used))
     _line(text, "Added", f"{format_when(entry.added_at, now)}  ({format_ago(entry.added_at, now)})")
     _line(text, "Last checked", format_ago(entry.checked_at, now) or "never")
+    # Fields the parser had to drop (wrong type): the raw response below still has them.
     if task is not None and task.warnings:
         shown = task.warnings[:MAX_WARNINGS]
         more = len(task.warnings) - len(shown)
         value = safe_block("\n".join(shown) + (f"\n… and {more} more" if more > 0 else ""))
         value.stylize(_NOTE_STYLE)
-        _line(text, "Odd fields", value)
+        _line(text, "Ignored", value)
     if task is None:
         text.append("\n")
         message = NOT_FETCHED_MESSAGE if entry.checked_at is None else NO_DATA_MESSAGE

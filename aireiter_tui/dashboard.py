@@ -135,7 +135,7 @@ class Dashboard(App[None]):
                 self.scheduler,
                 concurrency=self.backend.settings.concurrency,
                 clock=self.monotonic,
-                on_outcome=self._outcomes.append,
+                on_outcome=self._queue_outcome,
             )
             self._refresh_loop()
 
@@ -188,6 +188,9 @@ class Dashboard(App[None]):
 
     def wake_refresh(self) -> None:
         self._wake.set()
+
+    def _queue_outcome(self, outcome: RefreshOutcome) -> None:
+        self._outcomes.append(outcome)
 
     def _flush_outcomes(self) -> None:
         if not self._outcomes:

@@ -1,0 +1,408 @@
+"""The watchlist store: round trips, damaged files, merging, locking and crash safety."""
+
+from __future__ import annotations
+
+import copy
+import errno
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import tomllib
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from aireiter_tui.domain.models import IdKind, TaskRef, TaskStatus, parse_task
+from aireiter_tui.domain.watchlist import (
+    StatusChange,
+    WatchEntry,
+    WatchlistError,
+    WatchlistStore,
+    parse_id_list,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+T0 = datetime(2025, 12, 18, 10, 12, 11, tzinfo=UTC)
+URLS = (
+    "https://s1.pxz.ai/upload/nano_banana/20251217/lAI2Anos92Un0NLgGyDwl.png,"
+    "https://s1.pxz.ai/upload/nano_banana/20251217/p9DkzlcwX2pleV-kf5XK4.png,"
+    "https://s1.pxz.ai/upload/nano_banana/20251217/UMM7vnF_JPqmvqt8bO2Uo.jpeg"
+)
+# The `data` object of the example on the published query reference page.
+REFERENCE: dict[str, Any] = {
+    "task_id": "order_lwU2d-VkUq9-tlCCmrdYu",
+    "status": "completed",
+    "created_at": "2025-12-18T10:12:11.000Z",
+    "completed_at": "2025-12-18T10:13:41.000Z",
+    "input": {
+        "model": "nano_banana",
+        "params": {
+            "format": "jpeg",
+            "prompt": "dog",
+            "image_url": URLS,
+            "show_public": True,
+            "aspect_ratio": "16:9",
+        },
+        "showPublic": 0,
+        "attachments": [URLS],
+    },
+    "credits_used": 100,
+    "output": [
+        {
+            "url": "https://s1.pxz.ai/upload/image-generator/20251218/hYtdX7AInk4HgErJCgD-w-item-0.jpeg"
+        }
+    ],
+}
+
+
+def entry(ident: str, status: str = "pending", kind: IdKind = IdKind.TASK_ID) -> WatchEntry:
+    item = WatchEntry(TaskRef(kind, ident), None, T0)
+    item.record(parse_task({kind.value: ident, "status": status}), T0)
+    return item
+
+
+def ids(entries: list[WatchEntry]) -> list[str]:
+    return [item.ref.id for item in entries]
+
+
+def run_child(script: str, *args: str) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.Popen([sys.executable, "-c", script, *args], env=env)
+
+
+def test_round_trip_reference_task(tmp_path: Path) -> None:
+    path = tmp_path / "watchlist.toml"
+    raw = copy.deepcopy(REFERENCE)
+    raw["input"]["params"]["prompt"] = 'a dog\'s "day"\nout\t✓ \x7f \u2028'
+    first = WatchEntry(TaskRef(IdKind.TASK_ID, REFERENCE["task_id"]), 'Dog "v2" ✓', T0)
+    first.record(parse_task({**raw, "status": "pending"}), T0)
+    first.record(parse_task(raw), T0 + timedelta(seconds=90))
+    second = WatchEntry(TaskRef(IdKind.OUT_TASK_ID, "my_task_123456"), None, T0)
+    WatchlistStore(path).save([first, second])
+
+    document = tomllib.loads(path.read_text(encoding="utf-8"))
+    assert document["version"] == 1
+    snapshot = document["tasks"][0]["snapshot"]
+    assert snapshot["status"] == "completed" and snapshot["model"] == "nano_banana"
+    assert snapshot["outputs"] == [REFERENCE["output"][0]["url"]]
+    assert snapshot["credits_used"] == 100.0
+    assert document["tasks"][0]["added_at"] == T0
+
+    for drop_cache in (False, True):
+        store = WatchlistStore(path)
+        if drop_cache:
+            store.cache_path.unlink()
+        loaded = store.load()
+        assert [e.ref for e in loaded] == [first.ref, second.ref]
+        again = loaded[0]
+        assert again.label == first.label and again.added_at == T0
+        assert again.checked_at == T0 + timedelta(seconds=90)
+        assert again.history == [
+            StatusChange("pending", T0),
+            StatusChange("completed", again.checked_at),
+        ]
+        assert again.task == parse_task(raw) and again.task is not None
+        assert again.task.raw == raw
+        assert len(again.task.input.attachments if again.task.input else ()) == 3
+        assert loaded[1].task is None and loaded[1].history == []
+        assert store.last_warnings == []
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    store = WatchlistStore(tmp_path / "nope" / "watchlist.toml")
+    assert store.load() == []
+    assert not store.path.parent.exists()
+
+
+def test_corrupt_file_kept_and_moved_aside(tmp_path: Path) -> None:
+    path = tmp_path / "watchlist.toml"
+    broken = b'version = 1\n[[tasks]]\nid = "abc\n\xff'
+    path.write_bytes(broken)
+    store = WatchlistStore(path)
+    for attempt in (store.load, lambda: store.save([entry("new")])):
+        with pytest.raises(WatchlistError) as caught:
+            attempt()
+        assert str(path) in str(caught.value)
+        assert path.read_bytes() == broken
+    aside = store.move_aside()
+    assert aside.name.startswith("watchlist.toml.corrupt-") and aside.read_bytes() == broken
+    assert not path.exists()
+    assert ids(store.save([entry("new")])) == ["new"]
+    assert store.move_aside() != aside  # a second one in the same second gets its own name
+
+
+def test_syntax_error_message(tmp_path: Path) -> None:
+    path = tmp_path / "watchlist.toml"
+    path.write_text("version = = 1\n")
+    with pytest.raises(WatchlistError, match=r"is not valid TOML .*line 1"):
+        WatchlistStore(path).load()
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ('tasks = "x"', '"tasks" must be an array'),
+        ('version = "one"', '"version" must be an integer'),
+        ("version = 2", "format version 2"),
+        ("tasks = [1, 2]\nversion = 1.5", '"version" must be an integer'),
+    ],
+)
+def test_wrong_types(tmp_path: Path, text: str, reason: str) -> None:
+    path = tmp_path / "watchlist.toml"
+    path.write_text(text)
+    with pytest.raises(WatchlistError, match=reason):
+        WatchlistStore(path).load()
+    assert path.read_text() == text
+
+
+def test_not_utf8(tmp_path: Path) -> None:
+    path = tmp_path / "watchlist.toml"
+    path.write_bytes(b"\xff\xfe")
+    with pytest.raises(WatchlistError, match="not UTF-8"):
+        WatchlistStore(path).load()
+
+
+def test_bad_entries_are_skipped(tmp_path: Path) -> None:
+    path = tmp_path / "watchlist.toml"
+    path.write_text(
+        "version = 1\ntasks = [\n"
+        '  {id = "good1", kind = "task_id", added_at = 2025-01-01T00:00:00Z},\n'
+        '  {id = "bad kind", kind = "task_id"},\n'
+        '  {id = "x", kind = "nonsense"},\n'
+        '  {id = 5, kind = "task_id"},\n'
+        "  7,\n"
+        '  {id = "good2", kind = "out_task_id", label = 3, added_at = 2025-01-01T00:00:00,'
+        ' history = [{status = "pending", at = 2025-01-01T00:00:00Z}, "junk"],'
+        ' snapshot = {status = "failed", error = "boom", raw = "{not json"}},\n'
+        '  {id = "good1", kind = "task_id", added_at = 2025-01-02T00:00:00Z},\n'
+        "]\n"
+    )
+    store = WatchlistStore(path)
+    loaded = store.load()
+    assert [str(e.ref.key) for e in loaded] == ["task_id:good1", "out_task_id:good2"]
+    assert len(store.last_warnings) == 5, store.last_warnings
+    assert any("the ID contains spaces" in w for w in store.last_warnings)
+    good2 = loaded[1]
+    assert good2.label is None and good2.added_at.tzinfo is not None
+    assert [c.status for c in good2.history] == ["pending"]
+    assert good2.task is not None and good2.task.status is TaskStatus.FAILED
+    assert good2.task.failure is not None and good2.task.failure.message == "boom"
+    assert good2.task.out_task_id == "good2"
+
+
+def test_duplicates_ignored(tmp_path: Path) -> None:
+    store = WatchlistStore(tmp_path / "watchlist.toml")
+    merged = store.save([entry("a"), entry("b"), entry("a", "completed")])
+    assert ids(merged) == ["a", "b"]
+    assert ids(WatchlistStore(store.path).load()) == ["a", "b"]
+
+
+def test_merge_keeps_others_and_honours_removal(tmp_path: Path) -> None:
+    path = tmp_path / "watchlist.toml"
+    mine, theirs = WatchlistStore(path), WatchlistStore(path)
+    mine.save([entry("a")])
+    theirs.save([*theirs.load(), entry("b")])
+    merged = mine.save([entry("a"), entry("c")])
+    assert ids(merged) == ["a", "c", "b"]
+    assert ids(mine.save([merged[0], merged[1]], removed=[merged[2].ref])) == ["a", "c"]
+    assert ids(theirs.save(theirs.load())) == ["a", "c"]
+    assert ids(WatchlistStore(path).load()) == ["a", "c"]
+
+
+CHILD_ADD = """
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from aireiter_tui.domain.models import IdKind, TaskRef
+from aireiter_tui.domain.watchlist import WatchEntry, WatchlistStore
+store = WatchlistStore(Path(sys.argv[1]))
+mine = []
+for n in range(int(sys.argv[3])):
+    mine.append(WatchEntry(TaskRef(IdKind.TASK_ID, f"{sys.argv[2]}-{n}"), None, datetime.now(UTC)))
+    mine = [e for e in store.save(mine) if e.ref.id.startswith(sys.argv[2])]
+"""
+
+
+def test_concurrent_adds_from_two_processes(tmp_path: Path) -> None:
+    path = tmp_path / "watchlist.toml"
+    children = [run_child(CHILD_ADD, str(path), name, "15") for name in ("p", "q")]
+    assert [child.wait() for child in children] == [0, 0]
+    found = set(ids(WatchlistStore(path).load()))
+    assert found == {f"{name}-{n}" for name in ("p", "q") for n in range(15)}
+
+
+CHILD_SAVE_LOOP = """
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from aireiter_tui.domain.models import IdKind, TaskRef, parse_task
+from aireiter_tui.domain.watchlist import WatchEntry, WatchlistStore
+store = WatchlistStore(Path(sys.argv[1]))
+now = datetime.now(UTC)
+def make(n):
+    out = []
+    for i in range(n):
+        e = WatchEntry(TaskRef(IdKind.TASK_ID, f"t{i}"), "x" * 50, now)
+        e.record(parse_task({"task_id": f"t{i}", "status": "pending", "pad": "y" * 500}), now)
+        out.append(e)
+    return out
+small, large = make(100), make(300)
+n = 0
+while True:
+    n += 1
+    store.save(small if n % 2 else large, removed=[e.ref for e in large[100:]] if n % 2 else ())
+"""
+
+
+def test_killed_mid_save_leaves_old_or_new(tmp_path: Path) -> None:
+    path = tmp_path / "watchlist.toml"
+    for _ in range(3):
+        child = run_child(CHILD_SAVE_LOOP, str(path))
+        seen: set[int] = set()
+        while len(seen) < 4 and child.poll() is None:
+            if path.exists():
+                seen.add(path.stat().st_mtime_ns)
+            time.sleep(0.005)  # polling for a condition, not waiting a fixed time
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait()
+        assert len(WatchlistStore(path).load()) in (100, 300)
+    leftovers = [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+    WatchlistStore(path).save([])
+    assert [p.name for p in tmp_path.iterdir() if ".save-" in p.name] == []
+    assert all(".cache." in name or ".save-" in name for name in leftovers)
+
+
+@pytest.mark.parametrize("failing", ["replace", "fsync"])
+def test_write_failure_keeps_old_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failing: str
+) -> None:
+    path = tmp_path / "watchlist.toml"
+    store = WatchlistStore(path)
+    store.save([entry("old")])
+    before = path.read_bytes()
+
+    def fail(*args: object) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, failing, fail)
+    with pytest.raises(WatchlistError) as caught:
+        store.save([entry("old"), entry("new")])
+    monkeypatch.undo()
+    message = str(caught.value)
+    assert str(path) in message and "no space left on device" in message
+    assert "previous file is unchanged" in message
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+    assert ids(WatchlistStore(path).load()) == ["old"]
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root ignores directory permissions")
+def test_read_only_directory(tmp_path: Path) -> None:
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    store = WatchlistStore(folder / "watchlist.toml")
+    store.save([entry("a")])
+    before = store.path.read_bytes()
+    folder.chmod(0o500)
+    try:
+        with pytest.raises(WatchlistError, match="permission denied"):
+            store.save([entry("a"), entry("b")])
+        assert store.path.read_bytes() == before
+    finally:
+        folder.chmod(0o700)
+
+
+def test_damaged_or_hostile_cache_is_ignored(tmp_path: Path) -> None:
+    path = tmp_path / "watchlist.toml"
+    store = WatchlistStore(path)
+    store.save([entry("a")])
+    marker = tmp_path / "pwned"
+    for blob in (
+        b"garbage",
+        pickle.dumps({"format": 2}),
+        b"cos\nsystem\n(S'touch " + str(marker).encode() + b"'\ntR.",
+    ):
+        store.cache_path.write_bytes(blob)
+        assert ids(WatchlistStore(path).load()) == ["a"]
+    assert not marker.exists()
+
+
+def test_oversized_raw_keeps_the_summary(tmp_path: Path) -> None:
+    path = tmp_path / "watchlist.toml"
+    big = {**REFERENCE, "metadata": {"blob": "z" * 300_000}}
+    item = WatchEntry(TaskRef(IdKind.TASK_ID, "big"), None, T0)
+    item.record(parse_task(big), T0)
+    WatchlistStore(path).save([item])
+    assert "raw" not in tomllib.loads(path.read_text())["tasks"][0]["snapshot"]
+    assert path.stat().st_size < 10_000
+    store = WatchlistStore(path)
+    store.cache_path.unlink()
+    (loaded,) = store.load()
+    assert loaded.task is not None and loaded.task.status is TaskStatus.COMPLETED
+    assert [o.url for o in loaded.task.outputs] == [REFERENCE["output"][0]["url"]]
+    assert loaded.task.model == "nano_banana" and loaded.task.prompt == "dog"
+    assert loaded.task.completed_at == datetime(2025, 12, 18, 10, 13, 41, tzinfo=UTC)
+
+
+def test_record_tracks_changes() -> None:
+    item = WatchEntry(TaskRef(IdKind.TASK_ID, "t"), None, T0)
+    pending = parse_task({"task_id": "t", "status": "pending"})
+    assert item.record(pending, T0) is True
+    assert item.record(parse_task({"task_id": "t", "status": "pending"}), T0) is False
+    assert item.checked_at == T0 and len(item.history) == 1
+    assert item.record(parse_task({"task_id": "t", "status": "pending", "credits_used": 3}), T0)
+    assert len(item.history) == 1
+    for n in range(60):
+        assert item.record(parse_task({"task_id": "t", "status": f"s{n}"}), T0) is True
+    assert len(item.history) == 50 and item.history[-1].status == "s59"
+
+
+def test_parse_id_list() -> None:
+    text = "a1, b2;c3\n\na1\td4  ,,; x\x00y " + "z" * 300 + " \udc80"
+    refs, rejected = parse_id_list(text, IdKind.OUT_TASK_ID)
+    assert [r.id for r in refs] == ["a1", "b2", "c3", "d4"]
+    assert all(r.kind is IdKind.OUT_TASK_ID for r in refs)
+    reasons = dict(rejected)
+    assert reasons["x\x00y"] == "the ID contains control characters"
+    assert any("longer than" in reason for reason in reasons.values())
+    assert reasons["\udc80"] == "the ID contains characters that cannot be saved"
+    assert parse_id_list(" \n ,; ", IdKind.TASK_ID) == ([], [])
+
+
+FRAGMENTS = [
+    "version = 1\n",
+    "[[tasks]]\n",
+    'id = "a"\n',
+    'kind = "task_id"\n',
+    "tasks = 3\n",
+    "[tasks.snapshot]\n",
+    'raw = "{}"\n',
+    "raw = '[1]'\n",
+    "added_at = 2025-01-01\n",
+    'history = [{status = 1, at = "x"}]\n',
+    "= \n",
+    '"\\u0000"',
+    "\x00",
+    "[x]\n",
+]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.one_of(st.text(), st.lists(st.sampled_from(FRAGMENTS)).map("".join)))
+def test_any_text_loads_or_raises_watchlist_error(text: str) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "watchlist.toml"
+        path.write_bytes(text.encode("utf-8", "surrogatepass"))
+        try:
+            result = WatchlistStore(path).load()
+        except WatchlistError:
+            return
+        assert isinstance(result, list)

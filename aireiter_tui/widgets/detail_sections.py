@@ -23,6 +23,7 @@ from aireiter_tui.widgets.formatting import (
     format_ago,
     format_credits,
     format_duration,
+    format_timestamp,
     format_when,
     safe,
     safe_block,
@@ -84,16 +85,17 @@ def summary_section(entry: WatchEntry, now: datetime, note: Text | None) -> Text
         if task.model:
             _line(text, "Model", safe(task.model))
         if task.created_at:
-            _line(text, "Created", format_when(task.created_at, now))
+            _line(text, "Created", format_timestamp(task.created_at, now))
         if task.completed_at:
-            _line(text, "Completed", format_when(task.completed_at, now))
+            _line(text, "Completed", format_timestamp(task.completed_at, now))
         if task.created_at and task.completed_at:
             _line(text, "Duration", format_duration(task.completed_at - task.created_at))
         elif task.created_at and task.status.is_active:
             _line(text, "Elapsed", f"{format_duration(now - task.created_at)} so far")
         if task.credits_used is not None:
             _line(text, "Credits", format_credits(task.credits_used))
-    _line(text, "Added", f"{format_when(entry.added_at, now)}  ({format_ago(entry.added_at, now)})")
+    added = format_timestamp(entry.added_at, now)
+    _line(text, "Added", f"{added}  ({format_ago(entry.added_at, now)})")
     _line(text, "Last checked", format_ago(entry.checked_at, now) or "never")
     # Fields the parser had to drop (wrong type): the raw response below still has them.
     if task is not None and task.warnings:

@@ -91,6 +91,13 @@ def format_when(moment: datetime | None, now: datetime) -> str:
     return local.strftime("%Y-%m")
 
 
+def format_timestamp(moment: datetime | None, now: datetime) -> str:
+    """Full local date and time with the zone, for the detail pane."""
+    if moment is None:
+        return ""
+    return moment.astimezone(now.tzinfo).strftime("%Y-%m-%d %H:%M:%S %Z").rstrip()
+
+
 def format_ago(moment: datetime | None, now: datetime) -> str:
     """``12s ago``; empty for never."""
     if moment is None:

@@ -10,6 +10,8 @@ from rich.text import Text
 from aireiter_tui.domain.session import Row
 from aireiter_tui.domain.view import task_seconds
 from aireiter_tui.widgets.formatting import (
+    STALE_STYLE,
+    STALE_SYMBOL,
     format_ago,
     format_credits,
     format_duration,
@@ -43,7 +45,9 @@ def row_cells(row: Row, now: datetime) -> list[Text]:
         return [
             name,
             Text(),
-            status_text(None, None, stale=row.stale),
+            Text(f"{STALE_SYMBOL} {row.error.label}", style=STALE_STYLE)
+            if row.error is not None
+            else status_text(None, None),
             Text(),
             Text(),
             Text(),

@@ -49,7 +49,7 @@ def safe_block(text: object, *, style: str = "") -> Text:
 def status_text(status: TaskStatus | None, raw_label: str | None, *, stale: bool = False) -> Text:
     """The status cell: symbol + word, coloured; a stale marker if the last refresh failed."""
     if status is None:
-        text = Text(f"{NEVER_FETCHED} not yet fetched", style="dim")
+        text = Text(f"{NEVER_FETCHED} not fetched", style="dim")
     else:
         label = raw_label if status is TaskStatus.UNKNOWN and raw_label else status.value
         text = Text(f"{STATUS_SYMBOLS[status]} ", style=STATUS_STYLES[status])

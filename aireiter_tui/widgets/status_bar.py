@@ -57,6 +57,7 @@ class StatusBar(Static):
         if state is not None and state.reason and mode not in ("live", "idle"):
             line.append(" · ")
             line.append_text(safe(state.reason, max_length=120))
+        line.append(f"  {format_credits(counts.credits) or '0'} credits", style="bold")
         line.append("\n")
         line.append(f"{counts.total} watched  ", style="bold")
         for status in TaskStatus:
@@ -65,9 +66,8 @@ class StatusBar(Static):
                 continue
             line.append(f"{STATUS_SYMBOLS[status]} {count} {status.value}  ", STATUS_STYLES[status])
         if counts.unfetched:
-            line.append(f"… {counts.unfetched} not fetched  ", style="dim")
+            line.append(f"… {counts.unfetched} new  ", style="dim")
         line.append(
-            f"{STALE_SYMBOL} {counts.errors} errors  ", STALE_STYLE if counts.errors else "dim"
+            f"{STALE_SYMBOL} {counts.errors} errors", STALE_STYLE if counts.errors else "dim"
         )
-        line.append(f"{format_credits(counts.credits) or '0'} credits", style="bold")
         self.update(line)

@@ -44,7 +44,8 @@ class StatusBar(Static):
     def show(self, *, where: str, counts: Counts, state: SchedulerState | None, mode: str) -> None:
         """Render the bar. ``mode`` overrides ``state.mode`` (e.g. ``no-key``)."""
         symbol, style = _MODE_STYLES.get(mode, ("●", "dim"))
-        line = Text()
+        # Never wrap: a wrapped first line would push the counts out of the two-line bar.
+        line = Text(no_wrap=True, overflow="ellipsis")
         line.append("aireiter-tui ", style="bold")
         line.append_text(safe(where, max_length=60, style="dim"))
         line.append("  ")

@@ -30,7 +30,10 @@ _MODE_STYLES = {
 
 
 class StatusBar(Static):
-    """Two lines: the connection and refresh state, then the per-status counts."""
+    """Two lines: the connection and refresh state, then the per-status counts.
+
+    Lines never wrap (CSS): a wrapped first line would push the counts out of the bar.
+    """
 
     DEFAULT_CSS = """
     StatusBar {
@@ -38,14 +41,15 @@ class StatusBar(Static):
         background: $panel;
         color: $text;
         padding: 0 1;
+        text-wrap: nowrap;
+        text-overflow: ellipsis;
     }
     """
 
     def show(self, *, where: str, counts: Counts, state: SchedulerState | None, mode: str) -> None:
         """Render the bar. ``mode`` overrides ``state.mode`` (e.g. ``no-key``)."""
         symbol, style = _MODE_STYLES.get(mode, ("●", "dim"))
-        # Never wrap: a wrapped first line would push the counts out of the two-line bar.
-        line = Text(no_wrap=True, overflow="ellipsis")
+        line = Text()
         line.append("aireiter-tui ", style="bold")
         line.append_text(safe(where, max_length=60, style="dim"))
         line.append("  ")

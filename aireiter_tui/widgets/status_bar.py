@@ -64,15 +64,17 @@ class StatusBar(Static):
             line.append_text(safe(state.reason, max_length=120))
         line.append(f"  {format_credits(counts.credits) or '0'} credits", style="bold")
         line.append("\n")
+        # Below ~110 columns the words go and the symbols (explained on the help screen) stay.
+        wide = self.size.width >= 110 or self.size.width == 0
         line.append(f"{counts.total} watched  ", style="bold")
         for status in TaskStatus:
             count = counts.by_status.get(status, 0)
             if status is TaskStatus.UNKNOWN and not count:
                 continue
-            line.append(f"{STATUS_SYMBOLS[status]} {count} {status.value}  ", STATUS_STYLES[status])
+            word = f" {status.value}" if wide else ""
+            line.append(f"{STATUS_SYMBOLS[status]} {count}{word}  ", STATUS_STYLES[status])
         if counts.unfetched:
-            line.append(f"… {counts.unfetched} new  ", style="dim")
-        line.append(
-            f"{STALE_SYMBOL} {counts.errors} errors", STALE_STYLE if counts.errors else "dim"
-        )
+            line.append(f"… {counts.unfetched}{' new' if wide else ''}  ", style="dim")
+        errors = f"{STALE_SYMBOL} {counts.errors}{' errors' if wide else ''}"
+        line.append(errors, STALE_STYLE if counts.errors else "dim")
         self.update(line)

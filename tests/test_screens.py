@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
-import pytest
 from textual import events
 from textual.app import App
 from textual.pilot import Pilot
@@ -21,11 +21,13 @@ from aireiter_tui.screens.label import LabelScreen
 from aireiter_tui.screens.output_chooser import OutputChooserScreen, middle_ellipsis
 
 HOSTILE = ("[/]", "[@click=app.quit]", "\x1b[2J")
+# What must never reach the terminal from a widget: C0 (tab aside), DEL and C1.
+TERMINAL_CONTROLS = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f]")
 SIZE = (80, 24)
 
 
 class Host(App[None]):
-    """Pushes one screen on mount and records what it dismissed with."""
+    """Pushes a screen on mount (and more with :meth:`show`); records what each returned."""
 
     def __init__(self, modal: Screen[Any]) -> None:
         super().__init__()
@@ -33,7 +35,11 @@ class Host(App[None]):
         self.results: list[Any] = []
 
     def on_mount(self) -> None:
-        self.push_screen(self.modal, self.results.append)
+        self.show(self.modal)
+
+    def show(self, modal: Screen[Any]) -> None:
+        self.modal = modal
+        self.push_screen(modal, self.results.append)
 
 
 async def until(pilot: Pilot[None], condition: Callable[[], bool]) -> None:
@@ -50,43 +56,38 @@ def shown(widget: Widget) -> str:
     return str(widget.render())
 
 
-async def finish(pilot: Pilot[None], app: Host) -> Any:
-    """Wait for the screen to dismiss; check the app survived; return the result."""
-    await until(pilot, lambda: bool(app.results))
+async def finish(pilot: Pilot[None], app: Host, count: int = 1) -> Any:
+    """Wait for the ``count``-th dismissal; check the app survived; return its result."""
+    await until(pilot, lambda: len(app.results) >= count)
     assert app.is_running
     assert app.screen is not app.modal
-    return app.results[0]
+    return app.results[count - 1]
 
 
 # --- confirm ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("key", "expected"), [("y", True), ("enter", True), ("n", False), ("escape", False)]
-)
-async def test_confirm_keys(key: str, expected: bool) -> None:
+async def test_confirm_keys() -> None:
+    cases = [("y", True), ("enter", True), ("n", False), ("escape", False)]
     app = Host(ConfirmScreen("Remove 2 tasks?", "order_a\norder_b"))
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press(key)
-        assert await finish(pilot, app) is expected
-
-
-async def test_confirm_buttons() -> None:
-    app = Host(ConfirmScreen("Remove?", "x", confirm_label="Remove", danger=False))
-    async with app.run_test(size=SIZE) as pilot:
-        await pilot.click("#cancel")
-        assert await finish(pilot, app) is False
+        for count, (key, expected) in enumerate(cases, start=1):
+            if count > 1:
+                app.show(ConfirmScreen("Remove?", "again"))
+                await pilot.pause()
+            await pilot.press(key)
+            assert await finish(pilot, app, count) is expected, key
 
 
 async def test_confirm_shows_hostile_text_literally() -> None:
     body = "\n".join(HOSTILE)
-    app = Host(ConfirmScreen(HOSTILE[1], body, confirm_label=HOSTILE[0]))
+    app = Host(ConfirmScreen(HOSTILE[1], body, confirm_label=HOSTILE[0], danger=False))
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         text = shown(app.screen.query_one("#body Static", Static))
         assert "[/]" in text and "[@click=app.quit]" in text and "␛[2J" in text
         assert "\x1b" not in text
-        await pilot.press("n")
+        await pilot.click("#cancel")
         assert await finish(pilot, app) is False
 
 
@@ -98,40 +99,34 @@ async def test_label_enter_saves_stripped() -> None:
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         assert app.screen.query_one(Input).value == "old"
-        await pilot.press("end", "space", "n", "e", "w", "space", "enter")
-        assert await finish(pilot, app) == "old new"
+        await pilot.press("end", "space", "x", "space", "enter")
+        assert await finish(pilot, app) == "old x"
 
 
-async def test_label_empty_removes() -> None:
+async def test_label_empty_removes_and_escape_cancels() -> None:
     app = Host(LabelScreen("old", "order_a"))
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         app.screen.query_one(Input).value = "   "
         await pilot.press("enter")
         assert await finish(pilot, app) == ""
-
-
-async def test_label_escape_cancels() -> None:
-    app = Host(LabelScreen(None, "order_a"))
-    async with app.run_test(size=SIZE) as pilot:
+        app.show(LabelScreen(None, "order_a"))
         await pilot.press("x", "escape")
-        assert await finish(pilot, app) is None
+        assert await finish(pilot, app, 2) is None
 
 
-@pytest.mark.parametrize(
-    ("value", "reason"),
-    [("bad\x07label", "control characters"), ("x" * 81, "at most 80"), ("\x1b[2J", "control")],
-)
-async def test_label_rejects_with_message(value: str, reason: str) -> None:
+async def test_label_rejects_with_message() -> None:
+    cases = [("bad\x07label", "control characters"), ("x" * 81, "at most 80"), ("\x1b[2J", "ntrol")]
     app = Host(LabelScreen(None, "order_a"))
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         field = app.screen.query_one(Input)
-        field.value = value
-        await pilot.press("enter")
         problem = app.screen.query_one("#problem", Static)
-        await until(pilot, lambda: reason in shown(problem))
-        assert problem.display and not app.results
+        for value, reason in cases:
+            field.value = value
+            await pilot.press("enter")
+            await until(pilot, lambda: reason in shown(problem))  # noqa: B023
+            assert problem.display and not app.results
         field.value = "fine"
         await pilot.press("enter")
         assert await finish(pilot, app) == "fine"
@@ -158,11 +153,15 @@ OUTPUTS = (
 )
 
 
-async def test_chooser_number_key_picks() -> None:
+async def test_chooser_number_key_and_arrows_pick() -> None:
     app = Host(OutputChooserScreen(OUTPUTS))
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("3")
         assert await finish(pilot, app) == OUTPUTS[2].url
+        # The highlight starts on #2 (#1 is refused); down moves to #3.
+        app.show(OutputChooserScreen(OUTPUTS))
+        await pilot.press("down", "enter")
+        assert await finish(pilot, app, 2) == OUTPUTS[2].url
 
 
 async def test_chooser_refused_entry_cannot_be_picked() -> None:
@@ -183,14 +182,7 @@ async def test_chooser_refused_entry_cannot_be_picked() -> None:
         assert await finish(pilot, app) == OUTPUTS[1].url
 
 
-async def test_chooser_arrows_skip_refused() -> None:
-    app = Host(OutputChooserScreen(OUTPUTS))
-    async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("down", "enter")
-        assert await finish(pilot, app) == OUTPUTS[2].url
-
-
-async def test_chooser_click_on_refused_does_nothing() -> None:
+async def test_chooser_click_and_escape() -> None:
     app = Host(OutputChooserScreen(OUTPUTS))
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
@@ -203,13 +195,10 @@ async def test_chooser_click_on_refused_does_nothing() -> None:
         # Rows 2 and 3 hold the refusal line and then the second output.
         await pilot.click(OptionList, offset=(8, 3))
         assert await finish(pilot, app) == OUTPUTS[1].url
-
-
-async def test_chooser_escape_and_empty() -> None:
-    app = Host(OutputChooserScreen([], title="[/]"))
-    async with app.run_test(size=SIZE) as pilot:
+        # Nothing to pick: keys do nothing, Escape closes.
+        app.show(OutputChooserScreen([], title="[/]"))
         await pilot.press("1", "enter", "escape")
-        assert await finish(pilot, app) is None
+        assert await finish(pilot, app, 2) is None
 
 
 def test_middle_ellipsis() -> None:
@@ -231,8 +220,7 @@ ROWS = (
 )
 
 
-@pytest.mark.parametrize("key", ["escape", "q", "question_mark"])
-async def test_help_shows_rows_and_closes(key: str) -> None:
+async def test_help_shows_rows_and_closes() -> None:
     app = Host(HelpScreen(ROWS))
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
@@ -244,8 +232,12 @@ async def test_help_shows_rows_and_closes(key: str) -> None:
         assert "[@click=app.quit]␛[2J" in descriptions
         legend = shown(app.screen.query_one(".legend", Static))
         assert "◐ processing" in legend and "⚠" in legend
-        await pilot.press(key)
-        assert await finish(pilot, app) is None
+        for count, key in enumerate(["escape", "q", "question_mark"], start=1):
+            if count > 1:
+                app.show(HelpScreen(ROWS))
+                await pilot.pause()
+            await pilot.press(key)
+            assert await finish(pilot, app, count) is None, key
 
 
 # --- add tasks ---------------------------------------------------------------------------
@@ -267,10 +259,10 @@ async def test_add_paste_kind_and_label() -> None:
         await pilot.press("ctrl+t")
         await until(pilot, lambda: app.screen.kind is IdKind.OUT_TASK_ID)  # type: ignore[attr-defined]
         app.screen.query_one("#label", Input).focus()
-        await pilot.press("b", "a", "t", "c", "h", "enter")
+        await pilot.press("b", "enter")
         result = await finish(pilot, app)
     assert isinstance(result, AddTasksResult)
-    assert result.label == "batch"
+    assert result.label == "b"
     assert [ref.id for ref in result.refs] == ["order_a", "order_b", "order_c"]
     assert {ref.kind for ref in result.refs} == {IdKind.OUT_TASK_ID}
 
@@ -318,14 +310,27 @@ async def test_add_empty_refuses_and_escape_cancels() -> None:
         assert await finish(pilot, app) is None
 
 
-async def test_add_bad_label_blocks() -> None:
+async def test_editors_draw_control_characters_visibly() -> None:
     app = Host(AddTasksScreen())
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        app.screen.query_one(TextArea).text = "order_a"
-        app.screen.query_one("#label", Input).value = "x" * 81
+        area = app.screen.query_one(TextArea)
+        label = app.screen.query_one("#label", Input)
+        area.text = "ok_id bad\x1b[2Jid\x9b2J\x07"
+        label.value = "x\x1b]52;c;AAAA\x07"
+        await until(pilot, lambda: "control characters" in preview(app))
+        drawn = "".join(seg.text for seg in area.render_line(0)) + "".join(
+            seg.text for seg in label.render_line(0)
+        )
+        assert "␛[2J" in drawn and "␛]52" in drawn
+        assert not TERMINAL_CONTROLS.search(drawn)
+        # The text itself is untouched, so the bad ID is rejected rather than "fixed".
+        assert "\x1b" in area.text
+        assert "1 ID ready · 1 rejected" in preview(app)
+        assert "label contains control characters" in preview(app)
+        # A bad label blocks adding, even with a valid ID.
         await pilot.press("ctrl+s")
-        await until(pilot, lambda: "at most 80" in preview(app))
+        await pilot.pause()
         assert not app.results
 
 
@@ -341,5 +346,5 @@ async def test_add_hostile_ids_and_bounded_rejections() -> None:
         assert "\x1b" not in text and "\x07" not in text
         assert text.count("✖") == 3
         await pilot.press("ctrl+s")
-        await until(pilot, lambda: bool(app.results) or "Nothing" in preview(app))
-        assert app.is_running
+        result = await finish(pilot, app)
+    assert [ref.id for ref in result.refs] == ["[/]", "[@click=app.quit]"]

@@ -16,7 +16,12 @@ from textual.widgets import Button, Input, RadioButton, RadioSet, Static, TextAr
 
 from aireiter_tui.domain.models import IdKind, TaskRef
 from aireiter_tui.domain.watchlist import parse_id_list
-from aireiter_tui.screens.label import LabelValidator, label_problem
+from aireiter_tui.screens.label import (
+    ControlCharHighlighter,
+    LabelValidator,
+    label_problem,
+    visible_controls,
+)
 from aireiter_tui.widgets.formatting import safe
 
 #: How many rejected IDs the preview lists before saying "and N more".
@@ -38,6 +43,16 @@ class _Parsed:
     new: list[TaskRef]
     duplicates: int
     rejected: list[tuple[str, str]]
+
+
+class _IdsArea(TextArea):
+    """A ``TextArea`` that draws pasted control characters as symbols instead of sending
+    them to the terminal; the text keeps them, so the parser rejects those IDs."""
+
+    def get_line(self, line_index: int) -> Text:
+        # Not super().get_line(): rich's Text() silently drops BEL, BS, VT, FF and CR,
+        # which would hide them and shift every offset after them.
+        return visible_controls(self.document.get_line(line_index))
 
 
 class AddTasksScreen(ModalScreen[AddTasksResult | None]):
@@ -144,7 +159,7 @@ class AddTasksScreen(ModalScreen[AddTasksResult | None]):
                 Text("Task IDs, separated by spaces, commas, semicolons or new lines:"),
                 classes="hint",
             )
-            yield TextArea(id="ids", soft_wrap=True, tab_behavior="focus")
+            yield _IdsArea(id="ids", soft_wrap=True, tab_behavior="focus")
             with Horizontal(id="options"):
                 with RadioSet(id="kind", tooltip="ctrl+t switches"):
                     for kind in IdKind:
@@ -154,6 +169,7 @@ class AddTasksScreen(ModalScreen[AddTasksResult | None]):
                 yield Input(
                     placeholder="label (optional, for all of them)",
                     validators=[LabelValidator()],
+                    highlighter=ControlCharHighlighter(),
                     id="label",
                 )
             yield Static(id="preview", markup=False)
@@ -185,17 +201,18 @@ class AddTasksScreen(ModalScreen[AddTasksResult | None]):
         return _Parsed(new, duplicates, rejected)
 
     def _render_preview(self, parsed: _Parsed, problem: str | None = None) -> Text:
+        text = Text()
         if problem is not None:
-            text = Text(problem)
-        elif not parsed.new and not parsed.duplicates and not parsed.rejected:
-            return Text("Nothing pasted yet.")
-        else:
-            ready = len(parsed.new)
-            text = Text(f"{ready} ID{'' if ready == 1 else 's'} ready")
-            if parsed.duplicates:
-                text.append(f" · {parsed.duplicates} already watched")
-            if parsed.rejected:
-                text.append(f" · {len(parsed.rejected)} rejected")
+            text.append(f"{problem}\n", style="bold")
+        if not parsed.new and not parsed.duplicates and not parsed.rejected:
+            text.append("Nothing pasted yet.")
+            return text
+        ready = len(parsed.new)
+        text.append(f"{ready} ID{'' if ready == 1 else 's'} ready")
+        if parsed.duplicates:
+            text.append(f" · {parsed.duplicates} already watched")
+        if parsed.rejected:
+            text.append(f" · {len(parsed.rejected)} rejected")
         for raw, reason in parsed.rejected[:MAX_REJECTIONS_SHOWN]:
             text.append("\n✖ ", style="bold")
             # Bounded so each rejection stays on one line of an 80-column dialog.

@@ -109,7 +109,7 @@ def banner(sim: Simulator, refs: list[tuple[str, str]], out: TextIO) -> None:
     print(f"API key: {sim.api_key}", file=out)
     print(f"Tasks: {sim.task_count}", file=out)
     print("Try:", file=out)
-    print(f"  aireiter-tui --base-url {base}", file=out)
+    print(f"  AIREITER_API_KEY={sim.api_key} aireiter-tui --base-url {base}", file=out)
     print(
         f"  curl -s -X POST {base}/api/openapi/query "
         f"-H 'Authorization: Bearer {sim.api_key}' -H 'Content-Type: application/json' "

@@ -246,6 +246,7 @@ class WatchlistStore:
         with self._locked():
             data = self._read()
             on_disk: list[WatchEntry] = []
+            digest = None
             if data is not None:
                 digest = _digest(data)
                 if self._known is not None and self._known[0] == digest:
@@ -258,7 +259,7 @@ class WatchlistStore:
                 if entry.ref not in seen:
                     seen.add(entry.ref)
                     merged.append(entry)
-            self._write(merged)
+            self._write(merged, digest)
         return merged
 
     @contextlib.contextmanager
@@ -348,7 +349,7 @@ class WatchlistStore:
         prefix = f".{self.cache_path.name}."
         _replace_atomically(self.cache_path, blob, prefix, durable=False)
 
-    def _write(self, entries: list[WatchEntry]) -> None:
+    def _write(self, entries: list[WatchEntry], on_disk: str | None) -> None:
         text = self._encoder.encode(entries)
         cacheable = True
         try:
@@ -357,6 +358,10 @@ class WatchlistStore:
             # Lone surrogates (a label typed in a broken terminal, say) cannot be UTF-8;
             # the cache would then differ from the file, so none is written.
             blob, cacheable = text.encode("utf-8", "replace"), False
+        digest = _digest(blob)
+        if digest == on_disk:
+            self._known = (digest, entries)
+            return  # the file already says exactly this
         try:
             self._sweep_temp_files()
             _replace_atomically(self.path, blob, f".{self.path.name}.save-", durable=True)
@@ -365,7 +370,6 @@ class WatchlistStore:
                 f"Could not save the watchlist to {self.path} ({_reason(error)}); "
                 "the previous file is unchanged"
             ) from None
-        digest = _digest(blob)
         self.last_warnings = []
         self._known = (digest, entries)
         with contextlib.suppress(OSError, pickle.PicklingError):

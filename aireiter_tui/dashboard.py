@@ -32,6 +32,7 @@ from aireiter_tui.domain.scheduler import PollScheduler
 from aireiter_tui.domain.session import Row, Session, Transition
 from aireiter_tui.domain.view import ViewSpec, compute_order
 from aireiter_tui.domain.watchlist import WatchEntry, WatchlistError
+from aireiter_tui.screens.label import ControlCharHighlighter
 from aireiter_tui.widgets.cells import COLUMNS, row_cells
 from aireiter_tui.widgets.detail_pane import DetailPane
 from aireiter_tui.widgets.formatting import safe
@@ -94,7 +95,11 @@ class Dashboard(App[None]):
         self._saving = False
         self._refresher: Refresher | None = None
         self._last_removed: list[Row] = []
-        self.theme = settings.theme
+        if settings.theme in self.available_themes:
+            self.theme = settings.theme
+        else:
+            known = ", ".join(sorted(self.available_themes))
+            self.problems.append(f"Unknown theme {settings.theme!r} in the config; known: {known}.")
 
     # --- layout ---------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -105,7 +110,13 @@ class Dashboard(App[None]):
                 yield TaskTable(COLUMNS, self._cells, id="table")
                 yield Static(EMPTY_STATE, id="empty", markup=False)
             yield DetailPane(id="details")
-        yield Input(placeholder="Filter by ID, label, model or prompt", id="filter")
+        # The highlighter draws pasted control characters as symbols: Input would pass
+        # ESC sequences to the terminal as they are.
+        yield Input(
+            placeholder="Filter by ID, label, model or prompt",
+            id="filter",
+            highlighter=ControlCharHighlighter(),
+        )
         yield Footer()
 
     async def on_mount(self) -> None:

@@ -1,0 +1,334 @@
+"""``python -m bench [--quick]``: every figure of issue 6, against the simulator.
+
+Order: the simulator starts in a child process (50 ms per request); network rounds at
+N = 1,000 and 10,000 (the 10,000-task round's answers become the cached watchlist used
+by everything after); steady-state load on a fake clock; watchlist load/save; the UI
+headless; key latency during a live 10,000-task round; start-up in fresh processes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from aireiter_tui.domain.config import Settings
+from aireiter_tui.domain.models import Task, TaskRef
+from aireiter_tui.domain.watchlist import WatchEntry
+from bench import network, startup, storage, ui
+from bench.report import Figure, machine, median, ms, secs, table
+from bench.server import Served, simulator_process
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    sizes: tuple[int, ...]
+    naive_sample: int  # the naive loop runs at most this many IDs, then scales
+    repeats: int
+    key_seconds: float
+    latency_ms: float = 50.0
+
+
+FULL = Plan(sizes=(1_000, 10_000), naive_sample=1_000, repeats=5, key_seconds=8.0)
+QUICK = Plan(sizes=(200, 1_000), naive_sample=100, repeats=2, key_seconds=2.0)
+
+
+def _n(count: int) -> str:
+    return f"{count:,}"
+
+
+def _network(
+    plan: Plan, served: Served, out: list[Figure], log: Callable[[str], None]
+) -> dict[TaskRef, Task]:
+    default = Settings().concurrency
+    latency = plan.latency_ms / 1000
+    tasks: dict[TaskRef, Task] = {}
+    for size in plan.sizes:
+        refs = served.refs[:size]
+        sample = refs if size <= plan.naive_sample else refs[: min(500, plan.naive_sample)]
+        log(f"naive sequential loop over {len(sample):,} of {size:,} IDs")
+        naive = network.naive_loop(served.base_url, served.api_key, sample) * size / len(sample)
+        scaled = "" if len(sample) == size else f" (from {len(sample):,} IDs, scaled)"
+        out.append(Figure("refresh round", "naive curl-like loop" + scaled, _n(size), secs(naive)))
+        for concurrency in sorted({default, 64}):
+            log(f"round of {size:,} at concurrency {concurrency}")
+            result = asyncio.run(
+                network.full_round(served.base_url, served.api_key, refs, concurrency)
+            )
+            ideal = size * latency / concurrency
+            errors = sum(result.errors.values())
+            note = f", {errors} errors {dict(result.errors)}" if errors else ""
+            out.append(
+                Figure(
+                    "refresh round",
+                    f"Refresher.run_round, concurrency {concurrency}",
+                    _n(size),
+                    f"{secs(result.seconds)}{note}",
+                )
+            )
+            ratio = result.seconds / ideal
+            out.append(
+                Figure(
+                    "refresh round",
+                    f"  / ideal {secs(ideal)} (N x latency / concurrency)",
+                    _n(size),
+                    f"{ratio:.2f}x",
+                    "<= 1.5x",
+                    ratio <= 1.5 and not errors,
+                )
+            )
+            speedup = naive / result.seconds
+            at_target = size == plan.sizes[0]
+            out.append(
+                Figure(
+                    "refresh round",
+                    "  faster than the naive loop",
+                    _n(size),
+                    f"{speedup:.1f}x",
+                    ">= 20x" if at_target else "",
+                    speedup >= 20 if at_target else None,
+                )
+            )
+            tasks = result.tasks
+    return tasks
+
+
+def _steady(plan: Plan, out: list[Figure]) -> None:
+    interval = Settings().poll_interval
+    expected = 60 / interval
+    for size in plan.sizes:
+        active = max(1, size // 100)
+        cases = [(active, size - active), (active, 0)]
+        figures = [network.steady_state(a, t, interval=interval) for a, t in cases]
+        mixed, alone = figures
+        per_active = mixed.per_minute / active
+        ok = (
+            mixed.terminal_requests == 0
+            and abs(per_active / expected - 1) <= 0.25
+            and abs(mixed.per_minute / max(alone.per_minute, 1) - 1) <= 0.05
+        )
+        out.append(
+            Figure(
+                "steady state",
+                f"requests/min, {active:,} active + {size - active:,} done (fake clock)",
+                _n(size),
+                f"{mixed.per_minute:,}/min = {per_active:.1f} per active task; "
+                f"{mixed.terminal_requests} to done tasks",
+                f"~{expected:g}/active/min, 0 to done",
+                ok,
+            )
+        )
+        out.append(
+            Figure(
+                "steady state",
+                f"  same {active:,} active tasks alone",
+                _n(size),
+                f"{alone.per_minute:,}/min",
+            )
+        )
+
+
+def _storage(plan: Plan, entries: list[WatchEntry], folder: Path, out: list[Figure]) -> None:
+    size = _n(len(entries))
+    figures = storage.watchlist_figures(entries, folder, plan.repeats)
+    rows = [
+        ("save (new file, TOML + cache)", figures.first_save),
+        ("load (cache valid: every start after the first)", figures.load_cached),
+        ("load (TOML only: first start, or after a hand edit)", figures.load_toml_only),
+        ("save after 1% changed (the app's debounced save)", figures.save_after_change),
+    ]
+    for name, seconds in rows:
+        out.append(Figure("watchlist", name, size, secs(seconds), "< 0.5 s", seconds < 0.5))
+    out.append(Figure("watchlist", "  file size", size, f"{figures.file_bytes / 1e6:.1f} MB"))
+
+
+def _ui(plan: Plan, path: Path, entries: list[WatchEntry], out: list[Figure]) -> None:
+    rows = len(entries)
+    size = _n(rows)
+    figures = ui.UiFigures()
+    asyncio.run(ui.app_costs(path, rows, plan.repeats, figures))
+    asyncio.run(ui.datatable_costs(entries, plan.repeats, figures))
+
+    def cpu(costs: list[ui.Cost]) -> float:
+        return median([c.cpu for c in costs])
+
+    def paint(costs: list[ui.Cost]) -> float:
+        return median([c.to_paint for c in costs])
+
+    flush_cpu, rebuild_cpu = cpu(figures.flush), cpu(figures.rebuild)
+    out += [
+        Figure(
+            "UI (headless)",
+            "apply a round changing 1% of rows: CPU",
+            size,
+            ms(flush_cpu),
+        ),
+        Figure(
+            "UI (headless)",
+            "  ... wall time to the repainted frame",
+            size,
+            ms(paint(figures.flush)),
+            "< 100 ms",
+            paint(figures.flush) < 0.1,
+        ),
+        Figure(
+            "UI (headless)",
+            "rebuild the table (rebuild_view): CPU",
+            size,
+            f"{ms(rebuild_cpu)} (to frame {ms(paint(figures.rebuild))})",
+        ),
+        Figure(
+            "UI (headless)",
+            "  rebuild CPU / apply CPU",
+            size,
+            f"{rebuild_cpu / flush_cpu:.1f}x",
+            ">= 10x",
+            rebuild_cpu / flush_cpu >= 10,
+        ),
+        Figure(
+            "UI (headless)",
+            "DataTable: fill (add_row x N) + paint, CPU",
+            size,
+            ms(cpu(figures.datatable_fill)),
+        ),
+        Figure(
+            "UI (headless)",
+            "DataTable: update 1% of rows (update_cell), CPU",
+            size,
+            f"{ms(cpu(figures.datatable_update))} (to frame {ms(paint(figures.datatable_update))})",
+        ),
+        Figure(
+            "UI (headless)",
+            "DataTable: clear + refill, CPU",
+            size,
+            ms(cpu(figures.datatable_refill)),
+        ),
+    ]
+
+
+def _keys(plan: Plan, path: Path, rows: int, served: Served, out: list[Figure]) -> None:
+    figures = asyncio.run(
+        ui.key_latency(path, rows, served.base_url, served.api_key, plan.key_seconds)
+    )
+    lat = sorted(figures.latencies)
+    worst = lat[-1] if lat else float("inf")
+    p95 = lat[int(len(lat) * 0.95)] if lat else float("nan")
+    note = "" if figures.round_still_running else " (the round ended before the presses did)"
+    out.append(
+        Figure(
+            "key latency",
+            f"Down -> painted, {len(lat)} presses during a {rows:,}-task round{note}",
+            _n(rows),
+            f"max {ms(worst)}, p95 {ms(p95)}, median {ms(median(lat))}"
+            + (f", {figures.timeouts} unpainted after 2 s" if figures.timeouts else ""),
+            "max <= 100 ms",
+            worst <= 0.1 and not figures.timeouts,
+        )
+    )
+    out.append(
+        Figure(
+            "key latency",
+            "  queries answered meanwhile",
+            _n(rows),
+            f"{figures.answered_during:,} in {plan.key_seconds:g} s",
+        )
+    )
+
+
+def _startup(plan: Plan, path: Path, rows: int, folder: Path, out: list[Figure]) -> None:
+    size = _n(rows)
+    repeats = max(3, plan.repeats)
+    apps, bares = [], []
+    for _ in range(repeats):  # interleaved, so machine noise hits both alike
+        apps.append(startup.measure("app", path, folder))
+        bares.append(startup.measure("bare", path, folder))
+    path.with_name(path.name + ".cache").unlink()
+    cold = startup.measure("app", path, folder)
+    app_s = median([s.seconds for s in apps])
+    bare_s = median([s.seconds for s in bares])
+    rss = max(s.rss_mb for s in [*apps, cold])
+    out += [
+        Figure(
+            "start-up",
+            f"process start -> first frame with the tasks (median of {repeats})",
+            size,
+            secs(app_s),
+            "< 1 s",
+            app_s < 1,
+        ),
+        Figure(
+            "start-up",
+            "bare Textual app (Header, DataTable, Footer), same way",
+            "-",
+            secs(bare_s),
+        ),
+        Figure(
+            "start-up",
+            "  app / bare app",
+            size,
+            f"{app_s / bare_s:.2f}x",
+            "<= 1.5x",
+            app_s / bare_s <= 1.5,
+        ),
+        Figure("start-up", "first start without the cache (1 run)", size, secs(cold.seconds)),
+        Figure("start-up", "python -c pass (floor)", "-", secs(startup.interpreter_start())),
+        Figure("memory", "peak RSS at first frame", size, f"{rss:.0f} MB", "< 300 MB", rss < 300),
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run")
+    args = parser.parse_args(argv)
+    plan = QUICK if args.quick else FULL
+    began = time.perf_counter()
+
+    def log(message: str) -> None:
+        print(f"[{time.perf_counter() - began:6.1f}s] {message}", flush=True)
+
+    for line in machine():
+        print(line)
+    print(
+        f"simulator on 127.0.0.1 in a child process, {plan.latency_ms:g} ms per request; "
+        f"sizes {', '.join(_n(s) for s in plan.sizes)}"
+    )
+    out: list[Figure] = []
+    largest = max(plan.sizes)
+    with (
+        tempfile.TemporaryDirectory(prefix="aireiter-bench-") as tmp,
+        simulator_process(largest, plan.latency_ms) as served,
+    ):
+        folder = Path(tmp)
+        tasks = _network(plan, served, out, log)
+        log("steady state (fake clock)")
+        _steady(plan, out)
+        entries = storage.make_entries(tasks)
+        log(f"watchlist load/save of {len(entries):,}")
+        _storage(plan, entries, folder / "store", out)
+        path = folder / "app" / "watchlist.toml"
+        path.parent.mkdir()
+        storage.write_watchlist(entries, path)
+        log("UI costs (headless)")
+        _ui(plan, path, entries, out)
+        log("key latency during a live round")
+        storage.write_watchlist(entries, path)
+        _keys(plan, path, len(entries), served, out)
+        log("start-up")
+        storage.write_watchlist(entries, path)
+        _startup(plan, path, len(entries), folder, out)
+    cpu = served.server_cpu
+    print()
+    print(table(out))
+    print()
+    if cpu:
+        print(f"simulator process CPU over the whole run: {cpu[0]:.1f} s")
+    failed = [f for f in out if f.ok is False]
+    print(
+        f"{sum(f.ok is True for f in out)} PASS, {len(failed)} FAIL; "
+        f"benchmark took {time.perf_counter() - began:.0f} s"
+    )
+    return 1 if failed else 0

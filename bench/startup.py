@@ -1,0 +1,119 @@
+"""Process start to first painted frame, and peak RSS, in fresh interpreters.
+
+The parent reads ``time.monotonic()`` just before starting the child; the child runs
+the app headless (every frame encoded as for a terminal, see :mod:`bench.painting`)
+and, at the first frame that shows the loaded table, writes ``time.monotonic()`` (the
+same system-wide clock) and its peak RSS to a file, then exits. The baseline is a bare
+Textual app (Header, an empty DataTable with the same columns, Footer) timed the same
+way. Run as ``python -m bench.startup {app|bare} WATCHLIST OUT`` from the repository.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.console import RenderableType
+from textual._compositor import CompositorUpdate
+from textual.app import App, ComposeResult
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header
+
+SIZE = (160, 48)
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _report(app: App[Any], renderable: RenderableType | None, out: Path) -> bool:
+    if isinstance(renderable, CompositorUpdate):
+        renderable.render_segments(app.console)
+    record = {
+        "painted": time.monotonic(),
+        "rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+    }
+    out.write_text(json.dumps(record), encoding="utf-8")
+    app.exit()
+    return True
+
+
+class _Bare(App[None]):
+    def __init__(self, out: Path) -> None:
+        super().__init__()
+        self.out = out
+        self.done = False
+
+    def compose(self) -> ComposeResult:
+        from aireiter_tui.widgets.cells import COLUMNS
+
+        yield Header()
+        table: DataTable[str] = DataTable()
+        for column in COLUMNS:
+            table.add_column(column.label, width=column.width or None, key=column.key)
+        yield table
+        yield Footer()
+
+    def _display(self, screen: Screen[Any], renderable: RenderableType | None) -> None:
+        super()._display(screen, renderable)
+        if renderable is not None and not self.done:
+            self.done = _report(self, renderable, self.out)
+
+
+def _run_child(kind: str, watchlist: Path, out: Path) -> None:
+    if kind == "bare":
+        _Bare(out).run(headless=True, size=SIZE)
+        return
+    from aireiter_tui.app import AIReiterApp
+    from aireiter_tui.backend import Backend
+    from aireiter_tui.domain.config import Settings
+    from aireiter_tui.domain.watchlist import WatchlistStore
+    from aireiter_tui.widgets.task_table import TaskTable
+    from bench.painting import APP_CSS
+
+    class FirstFrame(AIReiterApp):
+        CSS_PATH = APP_CSS
+        done = False
+
+        def _display(self, screen: Screen[Any], renderable: RenderableType | None) -> None:
+            super()._display(screen, renderable)
+            if renderable is None or self.done:
+                return
+            tables = self.query(TaskTable)
+            if tables and tables.first().row_count:  # the first frame showing the tasks
+                self.done = _report(self, renderable, out)
+
+    FirstFrame(Backend(Settings(), WatchlistStore(watchlist))).run(headless=True, size=SIZE)
+
+
+@dataclass(frozen=True, slots=True)
+class Start:
+    seconds: float
+    rss_mb: float
+
+
+def measure(kind: str, watchlist: Path, folder: Path) -> Start:
+    """Start one child and return its start-to-first-frame time and peak RSS."""
+    out = folder / f"first-frame-{kind}.json"
+    out.unlink(missing_ok=True)
+    command = [sys.executable, "-m", "bench.startup", kind, str(watchlist), str(out)]
+    started = time.monotonic()
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    if done.returncode or not out.exists():
+        raise RuntimeError(f"startup child {kind} failed:\n{done.stderr[-2000:]}")
+    record = json.loads(out.read_text(encoding="utf-8"))
+    return Start(record["painted"] - started, record["rss_kb"] / 1024)
+
+
+def interpreter_start() -> float:
+    """A bare ``python -c pass`` (the floor under both figures)."""
+    started = time.monotonic()
+    subprocess.run([sys.executable, "-c", "pass"], check=True)
+    return time.monotonic() - started
+
+
+if __name__ == "__main__":
+    _run_child(sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3]))

@@ -1,0 +1,219 @@
+"""UI figures, headless through ``App.run_test``: applying a round, rebuilding, key latency.
+
+Costs are the event loop thread's CPU time (``time.thread_time``) from the call until
+``pilot.pause()`` returns, so a save running on its thread meanwhile is not charged;
+"to paint" is the wall time from the call to the last frame painted in that window.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from rich.console import RenderableType
+from textual import events
+from textual.app import App, ComposeResult
+from textual.pilot import Pilot
+from textual.screen import Screen
+from textual.widgets import DataTable
+from textual.worker import WorkerCancelled
+
+from aireiter_tui.backend import Backend
+from aireiter_tui.domain.config import Settings
+from aireiter_tui.domain.models import Task, TaskRef
+from aireiter_tui.domain.secret import ApiKey
+from aireiter_tui.domain.session import Row
+from aireiter_tui.domain.watchlist import WatchEntry, WatchlistStore
+from aireiter_tui.widgets.cells import COLUMNS, row_cells
+from aireiter_tui.widgets.task_table import TaskTable
+from bench.network import outcomes_changing
+from bench.painting import FrameClock, MeasuredApp, hook_cursor_rows
+
+SIZE = (160, 48)
+
+
+@dataclass(frozen=True, slots=True)
+class Cost:
+    cpu: float
+    to_paint: float
+
+
+@dataclass
+class UiFigures:
+    flush: list[Cost] = field(default_factory=list)
+    rebuild: list[Cost] = field(default_factory=list)
+    datatable_fill: list[Cost] = field(default_factory=list)
+    datatable_update: list[Cost] = field(default_factory=list)
+    datatable_refill: list[Cost] = field(default_factory=list)
+
+
+def make_app(path: Path, *, base_url: str | None = None, key: str | None = None) -> MeasuredApp:
+    """The real app on the watchlist at ``path``; with a key it refreshes from base_url."""
+    settings = Settings()
+    if base_url is not None and key is not None:
+        settings = Settings(base_url=base_url, api_key=ApiKey(key))
+    app = MeasuredApp(Backend(settings, WatchlistStore(path)), rng=random.Random(0))
+    app.frame_clock = FrameClock()
+    return app
+
+
+async def _loaded(pilot: Pilot[Any], app: MeasuredApp, rows: int) -> TaskTable:
+    table = app.query_one(TaskTable)
+    while table.row_count < rows:
+        await pilot.pause(0.02)
+    await pilot.pause()
+    return table
+
+
+async def _cost(pilot: Pilot[Any], clock: FrameClock, action: Callable[[], object]) -> Cost:
+    await pilot.pause()
+    started, cpu = time.perf_counter(), time.thread_time()
+    action()
+    await pilot.pause()
+    cpu = time.thread_time() - cpu
+    painted = clock.last_paint - started if clock.last_paint > started else float("nan")
+    return Cost(cpu, painted)
+
+
+def _current_tasks(app: MeasuredApp) -> dict[TaskRef, Task]:
+    return {row.ref: row.task for row in app.session.rows.values() if row.task is not None}
+
+
+async def app_costs(path: Path, rows: int, repeats: int, figures: UiFigures) -> None:
+    """Apply a round changing 1% of the rows, vs rebuilding the table, ``repeats`` times."""
+    app = make_app(path)
+    async with app.run_test(size=SIZE) as pilot:
+        await _loaded(pilot, app, rows)
+        for number in range(repeats):
+            outcomes = outcomes_changing(_current_tasks(app), 0.01, seed=number)
+
+            def flush(outcomes: list[Any] = outcomes) -> None:
+                for outcome in outcomes:
+                    app._queue_outcome(outcome)
+                app._flush_outcomes()
+
+            figures.flush.append(await _cost(pilot, app.frame_clock, flush))
+            figures.rebuild.append(await _cost(pilot, app.frame_clock, app.rebuild_view))
+        app.session.dirty = False  # a benchmark's edits are not worth a save on exit
+
+
+class _TableApp(App[None]):
+    """Textual's DataTable with the app's columns, for comparison."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.frame_clock = FrameClock()
+
+    def compose(self) -> ComposeResult:
+        yield DataTable(cursor_type="row")
+
+    def _display(self, screen: Screen[Any], renderable: RenderableType | None) -> None:
+        super()._display(screen, renderable)
+        self.frame_clock.frame(self, renderable)
+
+
+async def datatable_costs(entries: list[WatchEntry], repeats: int, figures: UiFigures) -> None:
+    """Fill, update 1% of the rows (every cell of each), clear and refill a DataTable."""
+    now = datetime.now(UTC)
+    rows = [Row(entry) for entry in entries]
+    app = _TableApp()
+    async with app.run_test(size=SIZE) as pilot:
+        table = app.query_one(DataTable)
+        for column in COLUMNS:
+            table.add_column(column.label, width=column.width or None, key=column.key)
+
+        def fill() -> None:
+            for row in rows:
+                table.add_row(*row_cells(row, now), key=row.ref.key)
+
+        figures.datatable_fill.append(await _cost(pilot, app.frame_clock, fill))
+        for number in range(repeats):
+            tasks = {row.ref: row.task for row in rows if row.task is not None}
+            changes = outcomes_changing(tasks, 0.01, seed=number)
+
+            def update(changes: list[Any] = changes) -> None:
+                by_key = {row.ref.key: row for row in rows}
+                for outcome in changes:
+                    row = by_key[outcome.ref.key]
+                    row.entry.record(outcome.task, now)
+                    for column, cell in zip(COLUMNS, row_cells(row, now), strict=True):
+                        table.update_cell(row.ref.key, column.key, cell)
+
+            figures.datatable_update.append(await _cost(pilot, app.frame_clock, update))
+
+        def refill() -> None:
+            table.clear()
+            fill()
+
+        figures.datatable_refill.append(await _cost(pilot, app.frame_clock, refill))
+
+
+@dataclass(frozen=True, slots=True)
+class KeyFigures:
+    latencies: list[float]
+    timeouts: int
+    answered_during: int
+    round_still_running: bool
+
+
+async def key_latency(
+    path: Path, rows: int, base_url: str, key: str, seconds: float, gap: float = 0.05
+) -> KeyFigures:
+    """Press Down every ``gap`` s while a refresh-all round of every row is in flight.
+
+    Each latency runs from the key event being posted (as a terminal driver posts it)
+    to the frame in which the table's cursor row was drawn at its new position.
+    """
+    app = make_app(path, base_url=base_url, key=key)
+    clock = app.frame_clock
+    undo = hook_cursor_rows(clock)
+    timeouts = 0
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            table = await _loaded(pilot, app, rows)
+            refresher = app._refresher
+            assert refresher is not None, "the app has no client: check the key and URL"
+            answered: list[int] = []
+            original = refresher.on_outcome
+            assert original is not None
+
+            def counted(outcome: Any) -> None:
+                answered.append(1)
+                original(outcome)
+
+            refresher.on_outcome = counted
+            app.action_refresh_all()
+            while not refresher.running:
+                await asyncio.sleep(0.005)
+            driver = app._driver
+            assert driver is not None
+            deadline = time.perf_counter() + seconds
+            while time.perf_counter() < deadline and refresher.running:
+                clock.expect_cursor(table.cursor_row + 1)
+                driver.send_message(events.Key("down", None))
+                try:
+                    await asyncio.wait_for(clock.painted.wait(), 2.0)
+                except TimeoutError:
+                    timeouts += 1
+                    clock.cursor_target = None
+                await asyncio.sleep(gap)
+            running = refresher.running
+            # Stop the round and drop its buffered outcomes before quitting: the app's
+            # on_unmount flushes them into a table that is already gone (NoMatches).
+            refresher.on_outcome = None
+            for worker in app.workers.cancel_group(app, "refresh"):
+                with contextlib.suppress(WorkerCancelled):
+                    await worker.wait()
+            app._outcomes.clear()
+            app.session.dirty = False
+            await pilot.exit(None)
+    finally:
+        undo()
+    return KeyFigures(clock.latencies, timeouts, len(answered), running)

@@ -10,11 +10,20 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, Final, Protocol
+from typing import Any, Final, Protocol, TypeVar
 
 from aireiter_tui.domain.models import Task, TaskRef, TaskStatus
 
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+_E = TypeVar("_E", bound=StrEnum)
+
+
+def _following(member: _E) -> _E:
+    """The next member of ``member``'s enum, wrapping around (for keys that cycle)."""
+    members = list(type(member))
+    return members[(members.index(member) + 1) % len(members)]
 
 
 class StatusFilter(StrEnum):
@@ -30,8 +39,7 @@ class StatusFilter(StrEnum):
     ERRORS = "errors"
 
     def next(self) -> StatusFilter:
-        members = list(StatusFilter)
-        return members[(members.index(self) + 1) % len(members)]
+        return _following(self)
 
 
 class SortKey(StrEnum):
@@ -48,8 +56,7 @@ class SortKey(StrEnum):
     CHECKED = "checked"
 
     def next(self) -> SortKey:
-        members = list(SortKey)
-        return members[(members.index(self) + 1) % len(members)]
+        return _following(self)
 
 
 class RowSource(Protocol):

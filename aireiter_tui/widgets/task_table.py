@@ -92,41 +92,35 @@ class TaskTable(ScrollView, can_focus=True):
     cursor_row: reactive[int] = reactive(0, always_update=False, init=False)
     """Index into the current order of the highlighted row."""
 
-    class CursorMoved(Message):
+    class _TableMessage(Message):
+        def __init__(self, table: TaskTable) -> None:
+            super().__init__()
+            self.table = table
+
+        @property
+        def control(self) -> TaskTable:
+            return self.table
+
+    class CursorMoved(_TableMessage):
         """The highlighted row changed (``key`` is None when the table is empty)."""
 
         def __init__(self, table: TaskTable, key: str | None) -> None:
-            super().__init__()
-            self.table = table
+            super().__init__(table)
             self.key = key
 
-        @property
-        def control(self) -> TaskTable:
-            return self.table
-
-    class Selected(Message):
+    class Selected(_TableMessage):
         """Enter or a double click on a row."""
 
         def __init__(self, table: TaskTable, key: str) -> None:
-            super().__init__()
-            self.table = table
+            super().__init__(table)
             self.key = key
 
-        @property
-        def control(self) -> TaskTable:
-            return self.table
-
-    class HeaderClicked(Message):
+    class HeaderClicked(_TableMessage):
         """A column header was clicked (the app sorts by it)."""
 
         def __init__(self, table: TaskTable, column: str) -> None:
-            super().__init__()
-            self.table = table
+            super().__init__(table)
             self.column = column
-
-        @property
-        def control(self) -> TaskTable:
-            return self.table
 
     def __init__(
         self,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,38 +28,7 @@ from aireiter_tui.domain.models import (
 )
 
 # Copied verbatim from the reference page (/work/shared/api/000_20e6f17c70b5a3ca.txt).
-REFERENCE_RESPONSE = """
-{
-  "statusCode": 200,
-  "message": "",
-  "data": {
-      "task_id": "order_lwU2d-VkUq9-tlCCmrdYu",
-      "status": "completed",
-      "created_at": "2025-12-18T10:12:11.000Z",
-      "completed_at": "2025-12-18T10:13:41.000Z",
-      "input": {
-          "model": "nano_banana",
-          "params": {
-              "format": "jpeg",
-              "prompt": "dog",
-              "image_url": "https://s1.pxz.ai/upload/nano_banana/20251217/lAI2Anos92Un0NLgGyDwl.png,https://s1.pxz.ai/upload/nano_banana/20251217/p9DkzlcwX2pleV-kf5XK4.png,https://s1.pxz.ai/upload/nano_banana/20251217/UMM7vnF_JPqmvqt8bO2Uo.jpeg",
-              "show_public": true,
-              "aspect_ratio": "16:9"
-          },
-          "showPublic": 0,
-          "attachments": [
-              "https://s1.pxz.ai/upload/nano_banana/20251217/lAI2Anos92Un0NLgGyDwl.png,https://s1.pxz.ai/upload/nano_banana/20251217/p9DkzlcwX2pleV-kf5XK4.png,https://s1.pxz.ai/upload/nano_banana/20251217/UMM7vnF_JPqmvqt8bO2Uo.jpeg"
-          ]
-      },
-      "credits_used": 100,
-      "output": [
-          {
-              "url": "https://s1.pxz.ai/upload/image-generator/20251218/hYtdX7AInk4HgErJCgD-w-item-0.jpeg"
-          }
-      ]
-  }
-}
-"""
+REFERENCE_RESPONSE = (Path(__file__).parent / "data" / "reference_response.json").read_text()
 
 INPUT_URLS = (
     "https://s1.pxz.ai/upload/nano_banana/20251217/lAI2Anos92Un0NLgGyDwl.png",

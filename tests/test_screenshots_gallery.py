@@ -1,0 +1,35 @@
+"""The committed ``screenshots/`` must be what ``python -m aireiter_tui.screenshots``
+writes today, byte for byte (regenerate them and look at them when this fails)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from aireiter_tui.screenshots import GALLERY
+from aireiter_tui.screenshots.__main__ import main, write_gallery
+
+COMMITTED = Path(__file__).resolve().parent.parent / "screenshots"
+
+
+async def test_committed_svgs_match_a_fresh_run(tmp_path: Path) -> None:
+    written = await write_gallery(tmp_path)
+    assert [path.name for path in written] == [f"{scene.name}.svg" for scene in GALLERY]
+    stale = [
+        path.name
+        for path in written
+        if not (COMMITTED / path.name).is_file()
+        or (COMMITTED / path.name).read_bytes() != path.read_bytes()
+    ]
+    assert not stale, f"regenerate with `python -m aireiter_tui.screenshots`: {stale}"
+
+
+def test_the_readme_screenshot_is_in_the_gallery() -> None:
+    assert "main" in {scene.name for scene in GALLERY}
+
+
+def test_cli_rejects_an_unknown_scene(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["--no-png", "no-such-scene"])
+    assert "unknown scene(s): no-such-scene" in capsys.readouterr().err

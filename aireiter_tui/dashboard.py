@@ -86,6 +86,7 @@ class Dashboard(App[None]):
             slow_interval=settings.slow_poll_interval,
             long_running_after=settings.long_running_after,
             rng=rng or random.Random(),
+            wall_clock=lambda: self.wall_clock().timestamp(),
         )
         self.spec = ViewSpec()
         self.details_visible = True

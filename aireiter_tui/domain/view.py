@@ -154,11 +154,18 @@ def _sort_value(row: RowSource, key: SortKey, now: datetime) -> Any:
 
 
 def task_seconds(task: Task, now: datetime) -> float:
-    """Run time: completed - created for finished tasks, now - created for others."""
+    """Run time: completed - created for finished tasks, now - created for others.
+
+    -1 when unknown: no ``created_at``, or a finished task without ``completed_at`` (the
+    API sends none for failed tasks, and counting on to "now" would be a made-up figure).
+    """
     if task.created_at is None:
         return -1.0
-    end = task.completed_at if task.completed_at and task.status.is_terminal else now
-    return (end - task.created_at).total_seconds()
+    if task.status.is_terminal:
+        if task.completed_at is None:
+            return -1.0
+        return (task.completed_at - task.created_at).total_seconds()
+    return (now - task.created_at).total_seconds()
 
 
 def compute_order(

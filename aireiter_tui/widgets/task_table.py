@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
+from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual import events
@@ -330,6 +331,11 @@ class TaskTable(ScrollView, can_focus=True):
         else:
             base = self.rich_style
         strip = self._render_cells(self._cells(key), base, Style())
+        if index == self.cursor_row:
+            # The cursor's colours win over the cells' own, or a green status on a light
+            # cursor (nord, gruvbox) becomes unreadable.
+            cursor = self.get_component_rich_style("task-table--cursor")
+            strip = Strip(Segment.apply_style(strip, post_style=cursor), strip.cell_length)
         if len(self._cache) > 512:
             self._cache.clear()
         self._cache[key] = strip

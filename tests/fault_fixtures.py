@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from textual.pilot import Pilot
+from textual.strip import Strip
 from textual.widgets import Static
 
 from aireiter_tui.app import AIReiterApp
@@ -190,3 +191,31 @@ def pane_text(app: AIReiterApp) -> str:
 
     pane = app.query_one(DetailPane)
     return "\n".join(str(static.render()) for static in pane.query(Static))
+
+
+def screen_strips(app: AIReiterApp) -> list[Strip]:
+    """Every line of the composed screen (modals and toasts included), as segments."""
+    return app.screen._compositor.render_strips()
+
+
+def assert_terminal_safe(app: AIReiterApp) -> None:
+    """No control byte in anything the screen would write, no click action in any style,
+    and none in the exported screenshot either."""
+    for y, strip in enumerate(screen_strips(app)):
+        for segment in strip:
+            assert not TERMINAL_CONTROLS.search(segment.text), (y, segment.text)
+            meta = segment.style.meta if segment.style else {}
+            assert "@click" not in meta, (y, segment.text, meta)
+    svg = app.export_screenshot()
+    assert not TERMINAL_CONTROLS.search(svg.replace("\n", ""))
+    assert "\x1b" not in svg and "\x9b" not in svg and "\x07" not in svg
+
+
+def write_browser(folder: Path) -> Path:
+    """A stand-in browser (a script) that appends each URL it is asked to open to a file;
+    returns that file. Point BROWSER at the script."""
+    record = folder / "opened.txt"
+    script = folder / "browser.sh"
+    script.write_text(f'#!/bin/sh\nprintf "%s\\n" "$1" >> "{record}"\n')
+    script.chmod(0o755)
+    return record

@@ -15,6 +15,7 @@ import pytest
 from fault_fixtures import (
     SIZE,
     T0,
+    AppPilot,
     FakeClock,
     assert_responsive,
     banner_text,
@@ -32,6 +33,7 @@ from fault_fixtures import (
     until,
 )
 
+from aireiter_tui.app import AIReiterApp
 from aireiter_tui.domain.models import TaskRef, TaskStatus, parse_task
 from aireiter_tui.domain.watchlist import WatchEntry, WatchlistStore
 from aireiter_tui.errors import (
@@ -79,8 +81,8 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
     await w.sim.stop()
 
 
-async def assert_saved(pilot: object, app: object, world: World) -> None:
-    saved = await quit_and_load(pilot, app, world.path)  # type: ignore[arg-type]
+async def assert_saved(pilot: AppPilot, app: AIReiterApp, world: World) -> None:
+    saved = await quit_and_load(pilot, app, world.path)
     assert sorted(saved) == sorted(world.refs)
 
 

@@ -154,7 +154,7 @@ def outcomes_changing(
         task = tasks[ref]
         status = forward.get(task.status)
         if status is None:
-            changed = replace(task, credits_used=(task.credits_used or 0) + 1)
+            changed = replace(task, credits_used=(task.credits_used or 0.0) + 1.0)
         else:
             changed = replace(task, status=status, status_raw=status.value)
         out.append(RefreshOutcome(ref, changed))

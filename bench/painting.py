@@ -26,7 +26,7 @@ from aireiter_tui import app as app_module
 from aireiter_tui.app import AIReiterApp
 from aireiter_tui.widgets.task_table import TaskTable
 
-APP_CSS = str(Path(app_module.__file__).parent / AIReiterApp.CSS_PATH)  # type: ignore[arg-type]
+APP_CSS = str(Path(app_module.__file__).parent / str(AIReiterApp.CSS_PATH))
 
 
 class FrameClock:

@@ -12,7 +12,7 @@ import contextlib
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -142,6 +142,8 @@ async def datatable_costs(entries: list[WatchEntry], repeats: int, figures: UiFi
                 by_key = {row.ref.key: row for row in rows}
                 for outcome in changes:
                     row = by_key[outcome.ref.key]
+                    # A copy: the entries are shared with the figures that follow.
+                    row.entry = replace(row.entry, history=list(row.entry.history))
                     row.entry.record(outcome.task, now)
                     for column, cell in zip(COLUMNS, row_cells(row, now), strict=True):
                         table.update_cell(row.ref.key, column.key, cell)

@@ -41,6 +41,9 @@ from aireiter_tui.widgets.task_table import TaskTable
 
 #: How often buffered refresh outcomes are applied to the screen (coalescing bursts).
 FLUSH_INTERVAL = 0.25
+#: Finished tasks are announced at most this often, by name up to ANNOUNCE_ONE_BY_ONE.
+ANNOUNCE_INTERVAL = 2.0
+ANNOUNCE_ONE_BY_ONE = 3
 #: How long edits and snapshots wait before the watchlist is written (debounce).
 SAVE_INTERVAL = 2.0
 
@@ -92,6 +95,7 @@ class Dashboard(App[None]):
         self.details_visible = True
         self.problems: list[str] = list(settings.warnings)
         self._outcomes: list[RefreshOutcome] = []
+        self._transitions: list[Transition] = []
         self._wake = asyncio.Event()
         self._saving = False
         self._refresher: Refresher | None = None
@@ -141,6 +145,7 @@ class Dashboard(App[None]):
         self.set_interval(FLUSH_INTERVAL, self._flush_outcomes)
         self.set_interval(1.0, self._tick)
         self.set_interval(SAVE_INTERVAL, self._maybe_save)
+        self.set_interval(ANNOUNCE_INTERVAL, self._announce_pending)
         if self.backend.client is not None and self.live:
             self._refresher = Refresher(
                 self.backend.client,
@@ -152,7 +157,10 @@ class Dashboard(App[None]):
             self._refresh_loop()
 
     async def on_unmount(self) -> None:
-        self._flush_outcomes()
+        # The widgets are gone by now: record late answers in the session only, then save.
+        outcomes, self._outcomes = self._outcomes, []
+        for outcome in outcomes:
+            self.session.apply(outcome.ref, outcome.task, outcome.error)
         if self.session.dirty:
             self._save_now()
         await self.backend.stop()
@@ -217,7 +225,7 @@ class Dashboard(App[None]):
             if transition is not None:
                 transitions.append(transition)
         self.apply_changes(changed)
-        self._announce(transitions)
+        self._transitions.extend(transitions)
 
     def apply_changes(self, keys: Sequence[str]) -> None:
         """Repaint changed rows; re-sort/re-filter only when the order may depend on them."""
@@ -228,9 +236,20 @@ class Dashboard(App[None]):
                 self.query_one(TaskTable).invalidate(keys)
         self.refresh_chrome()
 
-    def _announce(self, transitions: Iterable[Transition]) -> None:
-        transitions = list(transitions)
-        for transition in transitions[:5]:
+    def _announce_pending(self) -> None:
+        """Toast the tasks that finished since the last call: each by name when there
+        are a few, else one summary, so a round finishing hundreds raises one toast."""
+        transitions, self._transitions = self._transitions, []
+        if len(transitions) > ANNOUNCE_ONE_BY_ONE:
+            failed = sum(t.status is TaskStatus.FAILED for t in transitions)
+            body = f"{len(transitions) - failed} completed, {failed} failed."
+            self.notify(
+                body,
+                title=f"{len(transitions)} tasks finished",
+                severity="error" if failed else "information",
+                markup=False,
+            )
+        for transition in transitions if len(transitions) <= ANNOUNCE_ONE_BY_ONE else ():
             done = transition.status is TaskStatus.COMPLETED
             title = "Task completed" if done else "Task failed"
             body = safe(transition.name, max_length=60).plain
@@ -239,8 +258,6 @@ class Dashboard(App[None]):
             self.notify(
                 body, title=title, severity="information" if done else "error", markup=False
             )
-        if len(transitions) > 5:
-            self.notify(f"and {len(transitions) - 5} more tasks finished", markup=False)
         if transitions and self.backend.settings.bell:
             self.bell()
 

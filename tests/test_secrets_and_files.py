@@ -320,13 +320,6 @@ async def test_another_process_adding_while_the_app_runs_loses_nothing(
     assert len(WatchlistStore(path).load()) == 23
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=NoMatches,
-    reason="Dashboard.on_unmount flushes buffered outcomes through apply_changes, which"
-    " queries the already removed TaskTable: quitting mid-round raises, skips the final"
-    " save and leaves the client open",
-)
 async def test_quitting_with_answers_not_yet_shown_still_saves_them(
     sim: Simulator, tmp_path: Path
 ) -> None:

@@ -8,16 +8,43 @@ anything else. It never raises ``KeyError``/``TypeError``/``AttributeError``.
 
 from __future__ import annotations
 
-import json
-import math
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
-from typing import Any, Final, TypeAlias
+from typing import Final
 from urllib.parse import urlsplit
 
-JSON: TypeAlias = Any
-"""A value as ``json.loads`` returns it (kept as ``Any``: mypy cannot narrow unions of it)."""
+from aireiter_tui.domain.fields import (
+    JSON,
+    best_error_message,
+    compact,
+    is_empty_error,
+    optional_str,
+    parse_credits,
+    parse_datetime,
+    split_urls,
+    type_name,
+)
+
+__all__ = [
+    "JSON",
+    "IdKind",
+    "OutputKind",
+    "Task",
+    "TaskFailure",
+    "TaskInput",
+    "TaskOutput",
+    "TaskParseError",
+    "TaskRef",
+    "TaskStatus",
+    "best_error_message",
+    "guess_output_kind",
+    "parse_datetime",
+    "parse_status",
+    "parse_task",
+    "split_urls",
+    "validate_task_id",
+]
 
 MAX_ID_LENGTH: Final = 256
 
@@ -172,7 +199,7 @@ class Task:
 def parse_status(value: JSON) -> tuple[TaskStatus, str | None]:
     """Map the API's status value to a :class:`TaskStatus` and the raw text."""
     if not isinstance(value, str):
-        return TaskStatus.UNKNOWN, None if value is None else _compact(value, 60)
+        return TaskStatus.UNKNOWN, None if value is None else compact(value, 60)
     try:
         status = TaskStatus(value.strip().lower())
     except ValueError:
@@ -180,99 +207,26 @@ def parse_status(value: JSON) -> tuple[TaskStatus, str | None]:
     return status, value
 
 
-def parse_datetime(value: JSON) -> datetime | None:
-    """ISO 8601 (``Z`` or offset; naive taken as UTC) or epoch seconds/milliseconds."""
-    if isinstance(value, bool) or value is None:
-        return None
-    try:
-        if isinstance(value, int | float):
-            if not math.isfinite(value):
-                return None
-            seconds = value / 1000 if abs(value) > 1e11 else value
-            return datetime.fromtimestamp(seconds, tz=UTC)
-        if isinstance(value, str):
-            text = value.strip()
-            if not text or len(text) > 64:
-                return None
-            parsed = datetime.fromisoformat(text)
-            # Always hand out aware UTC, so comparing and formatting never mixes offsets.
-            return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-    except (ValueError, OverflowError, OSError):
-        return None
-    return None
-
-
-def split_urls(value: str) -> tuple[str, ...]:
-    """Split a comma-joined URL list into its parts, dropping blanks."""
-    return tuple(part.strip() for part in value.split(",") if part.strip())
-
-
 def _looks_like_url_list(value: str) -> bool:
     parts = split_urls(value)
     return bool(parts) and all("://" in part or part.startswith("data:") for part in parts)
-
-
-_MESSAGE_KEYS: Final = ("message", "msg", "error_message", "detail", "reason", "description")
-
-
-def best_error_message(raw: JSON, _depth: int = 0) -> str:
-    """Find the most human message in an error value of unknown shape."""
-    if isinstance(raw, str):
-        return raw.strip() or "the task failed (empty error message)"
-    if isinstance(raw, dict) and _depth < 4:
-        for key in (*_MESSAGE_KEYS, "error"):
-            value = raw.get(key)
-            if isinstance(value, str) and value.strip():
-                code = raw.get("code")
-                known_code = isinstance(code, str | int) and str(code) not in value
-                return (f"{code}: " if known_code else "") + value.strip()
-            if isinstance(value, dict | list) and value:
-                return best_error_message(value, _depth + 1)
-    if isinstance(raw, list) and raw and _depth < 4:
-        return best_error_message(raw[0], _depth + 1)
-    if raw is None or raw == {} or raw == []:
-        return "the task failed without an error message"
-    return _compact(raw, 500)
-
-
-def _compact(value: JSON, limit: int) -> str:
-    try:
-        text = json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
-    except RecursionError:
-        # repr() would recurse just as deep; a nesting this deep has nothing to read anyway.
-        text = "(too deeply nested to show)"
-    except (TypeError, ValueError):
-        try:
-            text = repr(value)
-        except RecursionError:
-            text = "(too deeply nested to show)"
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _is_empty_error(value: JSON) -> bool:
-    """True for the "no error" placeholders services send: null, false, "", {}, []."""
-    if value is None or value is False:
-        return True
-    if isinstance(value, str):
-        return not value.strip()
-    return isinstance(value, dict | list) and not value
 
 
 def _parse_input(raw: JSON, warnings: list[str]) -> TaskInput | None:
     if raw is None:
         return None
     if not isinstance(raw, dict):
-        warnings.append(f"input: expected an object, got {_type_name(raw)}")
+        warnings.append(f"input: expected an object, got {type_name(raw)}")
         return None
     model = raw.get("model")
     if model is not None and not isinstance(model, str):
-        warnings.append(f"input.model: expected a string, got {_type_name(model)}")
+        warnings.append(f"input.model: expected a string, got {type_name(model)}")
         model = None
     params = raw.get("params")
     if params is None:
         params = {}
     elif not isinstance(params, dict):
-        warnings.append(f"input.params: expected an object, got {_type_name(params)}")
+        warnings.append(f"input.params: expected an object, got {type_name(params)}")
         params = {}
     url_lists = {
         str(key): split_urls(value)
@@ -292,7 +246,7 @@ def _parse_input(raw: JSON, warnings: list[str]) -> TaskInput | None:
             else:
                 warnings.append(f"input.attachments[{index}]: no url")
     elif raw_attachments is not None:
-        warnings.append(f"input.attachments: expected a list, got {_type_name(raw_attachments)}")
+        warnings.append(f"input.attachments: expected a list, got {type_name(raw_attachments)}")
     return TaskInput(model, params, tuple(attachments), url_lists, raw)
 
 
@@ -302,7 +256,7 @@ def _parse_outputs(raw: JSON, warnings: list[str]) -> tuple[TaskOutput, ...]:
     if isinstance(raw, dict):
         raw = [raw]
     if not isinstance(raw, list):
-        warnings.append(f"output: expected a list, got {_type_name(raw)}")
+        warnings.append(f"output: expected a list, got {type_name(raw)}")
         return ()
     outputs: list[TaskOutput] = []
     for index, item in enumerate(raw):
@@ -314,42 +268,6 @@ def _parse_outputs(raw: JSON, warnings: list[str]) -> tuple[TaskOutput, ...]:
     return tuple(outputs)
 
 
-def _optional_str(data: dict[str, JSON], key: str, warnings: list[str]) -> str | None:
-    value = data.get(key)
-    if value is None or isinstance(value, str):
-        return value
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    warnings.append(f"{key}: expected a string, got {_type_name(value)}")
-    return None
-
-
-def _parse_credits(value: JSON, warnings: list[str]) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        warnings.append(f"credits_used: expected a number, got {_type_name(value)}")
-        return None
-    try:
-        # JSON integers are unbounded: float() of a 400-digit one raises OverflowError.
-        credits = float(value)
-    except OverflowError:
-        credits = math.inf
-    if not math.isfinite(credits):
-        warnings.append("credits_used: not a finite number")
-        return None
-    return credits
-
-
-def _type_name(value: JSON) -> str:
-    names = {dict: "an object", list: "a list", str: "a string", bool: "a boolean"}
-    if value is None:
-        return "null"
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return "a number"
-    return names.get(type(value), type(value).__name__)
-
-
 def parse_task(data: JSON) -> Task:
     """Read the ``data`` object of a query response as a :class:`Task`.
 
@@ -357,21 +275,21 @@ def parse_task(data: JSON) -> Task:
         TaskParseError: ``data`` is not a JSON object.
     """
     if not isinstance(data, dict):
-        raise TaskParseError(f"expected the task as a JSON object, got {_type_name(data)}")
+        raise TaskParseError(f"expected the task as a JSON object, got {type_name(data)}")
     warnings: list[str] = []
     status, status_raw = parse_status(data.get("status"))
     if "status" not in data:
         warnings.append("status: missing")
     elif not isinstance(data["status"], str | None):
-        warnings.append(f"status: expected a string, got {_type_name(data['status'])}")
-    credits = _parse_credits(data.get("credits_used"), warnings)
+        warnings.append(f"status: expected a string, got {type_name(data['status'])}")
+    credits = parse_credits(data.get("credits_used"), warnings)
     metadata = data.get("metadata")
     if metadata is not None and not isinstance(metadata, dict):
-        warnings.append(f"metadata: expected an object, got {_type_name(metadata)}")
+        warnings.append(f"metadata: expected an object, got {type_name(metadata)}")
         metadata = None
     failure = None
     raw_error = data.get("error")
-    if not _is_empty_error(raw_error) or status is TaskStatus.FAILED:
+    if not is_empty_error(raw_error) or status is TaskStatus.FAILED:
         failure = TaskFailure(raw_error, best_error_message(raw_error))
     times = {}
     for key in ("created_at", "completed_at"):
@@ -379,8 +297,8 @@ def parse_task(data: JSON) -> Task:
         if data.get(key) is not None and times[key] is None:
             warnings.append(f"{key}: not a date")
     return Task(
-        task_id=_optional_str(data, "task_id", warnings),
-        out_task_id=_optional_str(data, "out_task_id", warnings),
+        task_id=optional_str(data, "task_id", warnings),
+        out_task_id=optional_str(data, "out_task_id", warnings),
         status=status,
         status_raw=status_raw,
         created_at=times["created_at"],

@@ -5,6 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from aireiter_tui.domain.models import IdKind, TaskRef, TaskStatus, parse_task
 from aireiter_tui.domain.session import Session
 from aireiter_tui.domain.view import SortKey, StatusFilter, ViewSpec, compute_order
@@ -151,3 +155,56 @@ def test_unreadable_watchlist_blocks_saving_and_is_left_alone(tmp_path: Path) ->
     session.add([TaskRef(IdKind.TASK_ID, "new")])
     assert session.save() == []
     assert path.read_bytes() == b"this is [not toml"
+
+
+def _recount(session: Session) -> tuple[object, ...]:
+    by_status = dict.fromkeys(TaskStatus, 0)
+    unfetched = errors = 0
+    credits = 0.0
+    for row in session.rows.values():
+        if row.task is None:
+            unfetched += 1
+        else:
+            by_status[row.task.status] += 1
+            credits += row.task.credits_used or 0.0
+        errors += row.error is not None
+    return by_status, unfetched, errors, round(credits, 6), len(session.rows)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["add", "remove", "ok", "error", "restore"]),
+            st.sampled_from(["a", "b", "c", "d"]),
+            st.sampled_from(["pending", "completed", "failed", "weird"]),
+            st.floats(min_value=0, max_value=1000, allow_nan=False),
+        ),
+        max_size=40,
+    )
+)
+def test_counts_kept_up_to_date_match_a_recount(ops: list[tuple[str, str, str, float]]) -> None:
+    session = Session(None, lambda: NOW)
+    removed: list = []
+    for op, ident, status, credits in ops:
+        ref = TaskRef(IdKind.TASK_ID, ident)
+        if op == "add":
+            session.add([ref])
+        elif op == "remove":
+            removed = session.remove([ref.key]) or removed
+        elif op == "restore":
+            session.restore(removed)
+            removed = []
+        elif op == "ok":
+            session.apply(ref, _task(ident, status, credits=credits), None)
+        else:
+            session.apply(ref, None, NetworkError("down"))
+        counts = session.counts()
+        by_status, unfetched, errors, credits_sum, total = _recount(session)
+        assert (counts.by_status, counts.unfetched, counts.errors, counts.total) == (
+            by_status,
+            unfetched,
+            errors,
+            total,
+        )
+        assert counts.credits == pytest.approx(credits_sum, abs=1e-5)

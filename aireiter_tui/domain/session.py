@@ -80,6 +80,7 @@ class Session:
         self.rows: dict[str, Row] = {}
         self._removed: set[TaskRef] = set()
         self.dirty = False
+        self._counts = Counts(by_status={status: 0 for status in TaskStatus})
         #: Why the watchlist cannot be saved (a file we could not read is never overwritten).
         self.save_blocked: str | None = None
 
@@ -94,7 +95,8 @@ class Session:
             self.save_blocked = str(error)
             return [f"{error} The file is left as it is; changes in this session are not saved."]
         for entry in entries:
-            self.rows.setdefault(entry.ref.key, Row(entry))
+            if entry.ref.key not in self.rows:
+                self._insert(Row(entry))
         return list(self.store.last_warnings)
 
     def entries_to_save(self) -> tuple[list[WatchEntry], set[TaskRef]]:
@@ -121,8 +123,7 @@ class Session:
         added = []
         for entry in entries:
             if entry.ref.key not in self.rows and entry.ref not in self._removed:
-                row = self.rows[entry.ref.key] = Row(entry)
-                added.append(row)
+                added.append(self._insert(Row(entry)))
         return added
 
     # --- edits ----------------------------------------------------------------------
@@ -132,8 +133,7 @@ class Session:
             if ref.key in self.rows:
                 continue
             self._removed.discard(ref)
-            row = self.rows[ref.key] = Row(WatchEntry(ref=ref, label=label, added_at=self.now()))
-            added.append(row)
+            added.append(self._insert(Row(WatchEntry(ref=ref, label=label, added_at=self.now()))))
         self.dirty = self.dirty or bool(added)
         return added
 
@@ -142,6 +142,7 @@ class Session:
         for key in keys:
             row = self.rows.pop(key, None)
             if row is not None:
+                self._tally(row, -1)
                 self._removed.add(row.ref)
                 removed.append(row)
         self.dirty = self.dirty or bool(removed)
@@ -151,7 +152,8 @@ class Session:
         """Undo a removal: put the rows back (at the end of the list)."""
         for row in rows:
             self._removed.discard(row.ref)
-            self.rows.setdefault(row.ref.key, row)
+            if row.ref.key not in self.rows:
+                self._insert(row)
         self.dirty = self.dirty or bool(rows)
 
     def set_label(self, key: str, label: str | None) -> bool:
@@ -170,14 +172,17 @@ class Session:
         row = self.rows.get(ref.key)
         if row is None:
             return False, None  # removed while the request was in flight
+        self._tally(row, -1)
         if task is None:
             changed = row.error is None or row.error.message != (error.message if error else "")
             row.error = error
+            self._tally(row, +1)
             return changed, None
         before = row.task.status if row.task else None
         had_error = row.error is not None
         row.error = None
         changed = row.entry.record(task, self.now()) or had_error
+        self._tally(row, +1)
         self.dirty = True
         transition = None
         if task.status.is_terminal and before is not None and before != task.status:
@@ -186,15 +191,26 @@ class Session:
         return changed, transition
 
     def counts(self) -> Counts:
-        counts = Counts(by_status={status: 0 for status in TaskStatus})
-        for row in self.rows.values():
-            task = row.entry.task
-            if task is None:
-                counts.unfetched += 1
-            else:
-                counts.by_status[task.status] += 1
-                counts.credits += task.credits_used or 0.0
-            if row.error is not None:
-                counts.errors += 1
-        counts.total = len(self.rows)
-        return counts
+        """Per-status totals, kept up to date by every change (no walk over the rows)."""
+        counts = self._counts
+        # Rounded: adding and taking away floats leaves dust (2359.9999999).
+        credits = round(counts.credits, 6)
+        return Counts(
+            dict(counts.by_status), counts.unfetched, counts.errors, credits, len(self.rows)
+        )
+
+    def _insert(self, row: Row) -> Row:
+        self.rows[row.ref.key] = row
+        self._tally(row, +1)
+        return row
+
+    def _tally(self, row: Row, sign: int) -> None:
+        """Add (``sign`` 1) or take away (-1) one row's share of the counts."""
+        counts, task = self._counts, row.entry.task
+        if task is None:
+            counts.unfetched += sign
+        else:
+            counts.by_status[task.status] += sign
+            counts.credits += sign * (task.credits_used or 0.0)
+        if row.error is not None:
+            counts.errors += sign

@@ -13,8 +13,10 @@ from pathlib import Path
 
 import pytest
 from fault_fixtures import (
+    HANG_TIMEOUT,
     SIZE,
     T0,
+    TIMEOUT,
     AppPilot,
     FakeClock,
     assert_responsive,
@@ -109,7 +111,8 @@ async def test_one_task_failing(
     """The failing row is marked stale with a readable reason, keeps its last status and
     backs off; the others refresh every interval; a manual refresh recovers it."""
     sim, clock, victim = world.sim, world.clock, world.victim
-    app = make_app(sim.base_url, sim.api_key, world.path, clock)
+    timeout = HANG_TIMEOUT if fault is Fault.HANG else TIMEOUT
+    app = make_app(sim.base_url, sim.api_key, world.path, clock, timeout=timeout)
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: settled(app) and sim.request_count >= TASKS)
         sim.set_fault(fault, task_id=victim.id, delay=30)

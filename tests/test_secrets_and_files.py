@@ -36,7 +36,6 @@ from fault_fixtures import (
 )
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from textual.css.query import NoMatches
 
 import aireiter_tui.domain.watchlist as watchlist_module
 from aireiter_tui.client import AIReiterClient

@@ -27,6 +27,7 @@ from aireiter_tui.domain.config import Settings
 from aireiter_tui.domain.models import IdKind, TaskRef
 from aireiter_tui.domain.secret import ApiKey
 from aireiter_tui.domain.watchlist import WatchEntry, WatchlistStore
+from aireiter_tui.simulator import ManualClock, Simulator
 from aireiter_tui.widgets.task_table import TaskTable
 
 #: Seconds a request may take before it counts as timed out (real time).
@@ -222,3 +223,34 @@ def write_browser(folder: Path) -> Path:
     script.write_text(f'#!/bin/sh\nprintf "%s\\n" "$1" >> "{record}"\n')
     script.chmod(0o755)
     return record
+
+
+TASKS = 4
+
+
+class World:
+    """A simulator with ``TASKS`` pending tasks (frozen: its clock never moves) and a
+    watchlist file naming them."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.sim = Simulator(clock=ManualClock())
+        self.refs: list[TaskRef] = refs_of(self.sim.add_tasks(TASKS, status_mix={"pending": 1.0}))
+        self.path = tmp_path / "w.toml"
+        self.clock = FakeClock()
+        seed_watchlist(self.path, self.refs)
+
+    @property
+    def victim(self) -> TaskRef:
+        return self.refs[1]
+
+    @property
+    def others(self) -> list[TaskRef]:
+        return [ref for ref in self.refs if ref != self.victim]
+
+    def counts(self, refs: list[TaskRef]) -> list[int]:
+        return [self.sim.requests_by_task[ref.id] for ref in refs]
+
+
+async def assert_saved(pilot: AppPilot, app: AIReiterApp, world: World) -> None:
+    saved = await quit_and_load(pilot, app, world.path)
+    assert sorted(saved) == sorted(world.refs)

@@ -16,10 +16,12 @@ from fault_fixtures import (
     HANG_TIMEOUT,
     SIZE,
     T0,
+    TASKS,
     TIMEOUT,
-    AppPilot,
     FakeClock,
+    World,
     assert_responsive,
+    assert_saved,
     banner_text,
     free_port,
     make_app,
@@ -29,13 +31,11 @@ from fault_fixtures import (
     refs_of,
     row_line,
     run_for,
-    seed_watchlist,
     settled,
     step,
     until,
 )
 
-from aireiter_tui.app import AIReiterApp
 from aireiter_tui.domain.models import TaskRef, TaskStatus, parse_task
 from aireiter_tui.domain.watchlist import WatchEntry, WatchlistStore
 from aireiter_tui.errors import (
@@ -49,31 +49,6 @@ from aireiter_tui.errors import (
 from aireiter_tui.simulator import Fault, ManualClock, Simulator, running_in_thread
 from aireiter_tui.widgets.task_table import TaskTable
 
-TASKS = 4
-
-
-class World:
-    """A simulator with ``TASKS`` pending tasks (frozen: its clock never moves) and a
-    watchlist file naming them."""
-
-    def __init__(self, tmp_path: Path) -> None:
-        self.sim = Simulator(clock=ManualClock())
-        self.refs: list[TaskRef] = refs_of(self.sim.add_tasks(TASKS, status_mix={"pending": 1.0}))
-        self.path = tmp_path / "w.toml"
-        self.clock = FakeClock()
-        seed_watchlist(self.path, self.refs)
-
-    @property
-    def victim(self) -> TaskRef:
-        return self.refs[1]
-
-    @property
-    def others(self) -> list[TaskRef]:
-        return [ref for ref in self.refs if ref != self.victim]
-
-    def counts(self, refs: list[TaskRef]) -> list[int]:
-        return [self.sim.requests_by_task[ref.id] for ref in refs]
-
 
 @pytest.fixture
 async def world(tmp_path: Path) -> AsyncIterator[World]:
@@ -81,11 +56,6 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
     await w.sim.start()
     yield w
     await w.sim.stop()
-
-
-async def assert_saved(pilot: AppPilot, app: AIReiterApp, world: World) -> None:
-    saved = await quit_and_load(pilot, app, world.path)
-    assert sorted(saved) == sorted(world.refs)
 
 
 # --- faults of one task ---------------------------------------------------------------

@@ -188,7 +188,8 @@ class AIReiterApp(Dashboard):
         self._set_spec(status=self.spec.status.next())
 
     def action_cycle_sort(self) -> None:
-        self._set_spec(sort=self.spec.sort.next())
+        # A new column starts ascending, as a click on its header does.
+        self._set_spec(sort=self.spec.sort.next(), reverse=False)
 
     def action_reverse_sort(self) -> None:
         self._set_spec(reverse=not self.spec.reverse)
@@ -255,7 +256,6 @@ class AIReiterApp(Dashboard):
             HelpRow("↑ ↓ / j k", "Move the cursor", "Table"),
             HelpRow("PgUp PgDn Home End", "Move by pages, to the ends", "Table"),
             HelpRow("Enter", "Show the detail pane", "Table"),
-            HelpRow("Esc", "Clear the filter", "View"),
             HelpRow("ctrl+p", "Command palette (every action, themes)", "App"),
         ]
         self.push_screen(HelpScreen(rows))

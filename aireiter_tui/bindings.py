@@ -88,5 +88,11 @@ def app_bindings() -> list[BindingType]:
 
 def display_keys(keys: str) -> str:
     """``"d,delete"`` -> ``"d / delete"``; Textual key names shown as typed."""
-    names = {"slash": "/", "question_mark": "?", "delete": "Del", "enter": "Enter"}
+    names = {
+        "slash": "/",
+        "question_mark": "?",
+        "delete": "Del",
+        "enter": "Enter",
+        "escape": "Esc",
+    }
     return " / ".join(names.get(key.strip(), key.strip()) for key in keys.split(","))

@@ -8,7 +8,8 @@ Waiting is always for a condition, bounded by a number of turns of the event loo
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,12 +23,23 @@ from aireiter_tui.domain.config import Settings
 from aireiter_tui.domain.models import IdKind, TaskRef
 from aireiter_tui.domain.secret import ApiKey
 from aireiter_tui.domain.watchlist import WatchEntry, WatchlistStore
-from aireiter_tui.simulator import Simulator
+from aireiter_tui.simulator import ManualClock, Simulator
 from aireiter_tui.widgets.task_table import TaskTable
 
 SIZE = (120, 36)
 #: How many 50 ms turns a wait may take before it fails (a bound, never a sleep).
 MAX_TURNS = 400
+
+
+@asynccontextmanager
+async def running_sim(seed: int = 11) -> AsyncIterator[Simulator]:
+    """A simulator on a manual clock, listening on 127.0.0.1 in the test's own loop."""
+    simulator = Simulator(seed=seed, clock=ManualClock())
+    await simulator.start()
+    try:
+        yield simulator
+    finally:
+        await simulator.stop()
 
 
 class StepClock:

@@ -6,7 +6,6 @@ on a step clock, so requests happen when a test makes a task due (or presses a k
 
 from __future__ import annotations
 
-import os
 import stat
 import sys
 from collections.abc import AsyncIterator
@@ -14,27 +13,23 @@ from pathlib import Path
 
 import pytest
 from textual import events
-from textual.widgets import Input, Static, TextArea
+from textual.widgets import Input, Static
 
 from aireiter_tui.app import AIReiterApp
-from aireiter_tui.bindings import ACTIONS
-from aireiter_tui.domain.config import load_settings
 from aireiter_tui.domain.models import IdKind, TaskRef, parse_task
-from aireiter_tui.domain.view import SortKey, StatusFilter
 from aireiter_tui.domain.watchlist import WatchlistStore
 from aireiter_tui.screens.add_tasks import AddTasksScreen
 from aireiter_tui.screens.confirm import ConfirmScreen
-from aireiter_tui.screens.help import HelpRow, HelpScreen
 from aireiter_tui.screens.label import LabelScreen
 from aireiter_tui.screens.output_chooser import OutputChooserScreen
-from aireiter_tui.simulator import ManualClock, Simulator
+from aireiter_tui.simulator import Simulator
 from tests.app_fixtures import (
     SIZE,
-    StepClock,
     all_fetched,
     make_app,
     record_notes,
     refs_of,
+    running_sim,
     seed_watchlist,
     settings_for,
     status_of,
@@ -48,10 +43,8 @@ MIX_DONE = {"completed": 1.0}
 
 @pytest.fixture
 async def sim() -> AsyncIterator[Simulator]:
-    simulator = Simulator(seed=11, clock=ManualClock())
-    await simulator.start()
-    yield simulator
-    await simulator.stop()
+    async with running_sim() as simulator:
+        yield simulator
 
 
 @pytest.fixture

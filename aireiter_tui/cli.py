@@ -2,8 +2,8 @@
 
 Plain ``aireiter-tui`` opens the dashboard; ``add``/``remove``/``list``/``query`` work on
 the same watchlist and client from scripts; ``simulate`` runs the embedded simulator.
-Exit status: 0 ok (``query``: completed), 1 task failed, 2 usage/config/auth error,
-3 task pending or processing, 4 network error.
+Exit status: 0 ok (``query``: completed), 1 task failed, 2 usage/config/auth error or
+unknown task, 3 task pending or processing, 4 network or server error.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from aireiter_tui.domain.config import ConfigError, Settings, load_settings
 from aireiter_tui.domain.models import IdKind, Task, TaskStatus
 from aireiter_tui.domain.sanitize import clean
 from aireiter_tui.domain.watchlist import WatchlistError, WatchlistStore, parse_id_list
-from aireiter_tui.errors import AIReiterError, AuthenticationError, NetworkError, ServerError
+from aireiter_tui.errors import AIReiterError, AuthenticationError, TaskNotFoundError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_ACTIVE, EXIT_NETWORK = 0, 1, 2, 3, 4
 
@@ -73,7 +73,13 @@ def build_parser() -> argparse.ArgumentParser:
     listing = commands.add_parser("list", help="print the watchlist with last known statuses")
     listing.add_argument("--json", action="store_true", help="print JSON lines")
 
-    query = commands.add_parser("query", help="query one task once and print it")
+    query = commands.add_parser(
+        "query",
+        help="query one task once and print it",
+        description="Query one task once and print it. Exit status: 0 completed, 1 failed, "
+        "2 bad key, unknown task or usage error, 3 pending or processing, "
+        "4 network or server error.",
+    )
     query.add_argument("id", metavar="ID")
     query.add_argument("--out", action="store_true", help="the ID is an out_task_id")
     query.add_argument("--json", action="store_true", help="print the raw task JSON")
@@ -153,10 +159,14 @@ def _add(args: argparse.Namespace, store: WatchlistStore) -> int:
     refs, rejected = parse_id_list(" ".join(args.ids), kind)
     for text, reason in rejected:
         print(f"aireiter-tui: not added {clean(text, max_length=80)!r}: {reason}", file=sys.stderr)
-    existing = {entry.ref for entry in store.load()}
+    entries = store.load()
+    existing = {entry.ref for entry in entries}
     new = [ref for ref in refs if ref not in existing]
     now = datetime.now(UTC)
-    store.save([WatchEntry(ref=ref, label=args.label, added_at=now) for ref in new])
+    # The file's entries first: a save puts the given entries before the others on disk,
+    # and new tasks belong at the end of the list, as in the dashboard.
+    added = [WatchEntry(ref=ref, label=args.label, added_at=now) for ref in new]
+    store.save([*entries, *added])
     print(
         f"added {len(new)} task(s); {len(refs) - len(new)} already watched; "
         f"{len(rejected)} rejected ({store.path})"
@@ -190,8 +200,9 @@ def _list(args: argparse.Namespace, store: WatchlistStore, out: TextIO) -> int:
         else:
             status = task.status_label if task else "not fetched"
             label = f"  ({entry.label})" if entry.label else ""
-            line = f"{entry.ref.id}\t{entry.ref.kind.value}\t{status}{label}"
-            out.write(clean(line, single_line=False).replace("\n", " ") + "\n")
+            # Each field cleaned on its own so the tabs between them survive for scripts.
+            fields = (entry.ref.id, entry.ref.kind.value, status + label)
+            out.write("\t".join(clean(field, single_line=True) for field in fields) + "\n")
     return EXIT_OK
 
 
@@ -217,9 +228,9 @@ async def _query(args: argparse.Namespace, settings: Settings, out: TextIO) -> i
             task = await client.query(**{kind: args.id})
     except AIReiterError as error:
         print(f"aireiter-tui: {error.human()}", file=sys.stderr)
-        if isinstance(error, NetworkError | ServerError):
-            return EXIT_NETWORK
-        return EXIT_USAGE if isinstance(error, AuthenticationError) else EXIT_NETWORK
+        if isinstance(error, AuthenticationError | TaskNotFoundError):
+            return EXIT_USAGE
+        return EXIT_NETWORK
     _print_task(task, out, as_json=args.json)
     if task.status is TaskStatus.COMPLETED:
         return EXIT_OK

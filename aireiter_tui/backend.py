@@ -7,14 +7,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from aireiter_tui.client import AIReiterClient, check_base_url
 from aireiter_tui.domain.config import Settings
 from aireiter_tui.domain.models import IdKind, TaskRef
 from aireiter_tui.domain.secret import ApiKey
 from aireiter_tui.domain.watchlist import WatchEntry, WatchlistStore
 from aireiter_tui.errors import AIReiterError
-from aireiter_tui.simulator import Simulator
+
+if TYPE_CHECKING:
+    from aireiter_tui.client import AIReiterClient
+    from aireiter_tui.simulator import Simulator
 
 
 @dataclass
@@ -38,22 +41,38 @@ class Backend:
         return f"{self.settings.profile} · {base}" if self.settings.profile else base
 
     async def start(self) -> None:
-        """Start the simulator (demo) and create the one shared client."""
+        """Both phases at once (for scripts): :meth:`prepare`, then :meth:`connect`."""
+        await self.prepare()
+        await self.connect()
+
+    async def prepare(self) -> None:
+        """What must happen before the watchlist is loaded: the demo's simulator."""
+        if self.simulator is None:
+            return
+        await self.simulator.start()
+        self.demo_refs = [
+            TaskRef(IdKind(kind), ident) for kind, ident in self.simulator.seed_demo()
+        ]
+        if self.store is not None:
+            # The demo file is ours alone: every demo run starts from the seeded set.
+            now = datetime.now(UTC)
+            self.store.path.unlink(missing_ok=True)
+            self.store.save(
+                [WatchEntry(ref=ref, label=None, added_at=now) for ref in self.demo_refs]
+            )
+
+    async def connect(self) -> None:
+        """Create the one shared client, or say in ``problem`` why there is none.
+
+        The dashboard calls this after its first frame: the client's imports (httpx,
+        aiohttp) cost about 0.2 s that the cached table need not wait for.
+        """
+        from aireiter_tui.client import AIReiterClient, check_base_url
+
         settings = self.settings
         base_url, key = settings.base_url, settings.api_key
         if self.simulator is not None:
-            base_url = await self.simulator.start()
-            key = ApiKey(self.simulator.api_key)
-            self.demo_refs = [
-                TaskRef(IdKind(kind), ident) for kind, ident in self.simulator.seed_demo()
-            ]
-            if self.store is not None:
-                # The demo file is ours alone: every demo run starts from the seeded set.
-                now = datetime.now(UTC)
-                self.store.path.unlink(missing_ok=True)
-                self.store.save(
-                    [WatchEntry(ref=ref, label=None, added_at=now) for ref in self.demo_refs]
-                )
+            base_url, key = self.simulator.base_url, ApiKey(self.simulator.api_key)
         if not key:
             self.problem = (
                 "No API key is set. Set AIREITER_API_KEY, or put api_key in "

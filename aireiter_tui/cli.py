@@ -146,7 +146,11 @@ def _dashboard(args: argparse.Namespace, settings: Settings, config: Path) -> in
 
         simulator = Simulator(seed=7, speed=1.0)
     backend = Backend(settings, _store(args), config_path=config, simulator=simulator)
-    AIReiterApp(backend).run()
+    app = AIReiterApp(backend)
+    app.run()
+    if app.final_save_error:
+        print(f"aireiter-tui: {app.final_save_error}", file=sys.stderr)
+        return EXIT_FAILED
     return EXIT_OK
 
 

@@ -406,3 +406,20 @@ def test_any_text_loads_or_raises_watchlist_error(text: str) -> None:
         except WatchlistError:
             return
         assert isinstance(result, list)
+
+
+def test_saves_without_the_cache_drop_a_stale_one_and_a_later_save_writes_it(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "w.toml"
+    store = WatchlistStore(path)
+    first = [WatchEntry(ref=TaskRef(IdKind.TASK_ID, "a"), label=None, added_at=T0)]
+    store.save(first)
+    assert store.cache_path.exists()
+    more = [*first, WatchEntry(ref=TaskRef(IdKind.TASK_ID, "b"), label=None, added_at=T0)]
+    store.save(more, write_cache=False)
+    assert not store.cache_path.exists()  # a stale cache must never be left behind
+    assert [e.ref.id for e in WatchlistStore(path).load()] == ["a", "b"]
+    store.save(more)  # nothing changed in the file, but the cache is due
+    assert store.cache_path.exists()
+    assert [e.ref.id for e in WatchlistStore(path).load()] == ["a", "b"]

@@ -103,14 +103,17 @@ class Session:
         """What a save writes: a copy of the entry list and the refs removed meanwhile."""
         return [row.entry for row in self.rows.values()], set(self._removed)
 
-    def save(self) -> list[WatchEntry]:
-        """Write now (blocking; call from a thread in the UI). Returns others' additions."""
+    def save(self, *, write_cache: bool = True) -> list[WatchEntry]:
+        """Write now (blocking; call from a thread in the UI). Returns others' additions.
+
+        ``write_cache=False`` for frequent saves: see :meth:`WatchlistStore.save`.
+        """
         if self.store is None or self.save_blocked:
             return []
         entries, removed = self.entries_to_save()
         self.dirty = False
         try:
-            merged = self.store.save(entries, removed)
+            merged = self.store.save(entries, removed, write_cache=write_cache)
         except WatchlistError:
             self.dirty = True
             raise

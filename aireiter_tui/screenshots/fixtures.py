@@ -56,9 +56,9 @@ class _IdleClient:
 class SceneBackend(Backend):
     """A :class:`Backend` that opens no socket: fixture entries in a temporary watchlist.
 
-    ``start()`` writes ``entries`` to the store the app then loads, so the scenes also go
-    through the watchlist's encode/decode path. With ``connected=False`` it runs the real
-    ``Backend.start()`` without a key, which only sets the "no API key" problem.
+    ``prepare()`` writes ``entries`` to the store the app then loads, so the scenes also
+    go through the watchlist's encode/decode path. With ``connected=False`` it runs the
+    real ``Backend.connect()`` without a key, which only sets the "no API key" problem.
     """
 
     entries: list[WatchEntry] | None = None
@@ -78,13 +78,15 @@ class SceneBackend(Backend):
     def where(self) -> str:
         return f"demo simulator {DEMO_BASE}" if self.connected else super().where
 
-    async def start(self) -> None:
+    async def prepare(self) -> None:
         if self.store is not None and self.entries:
             self.store.save(self.entries)
+
+    async def connect(self) -> None:
         if self.connected:
             self.client = cast(AIReiterClient, _IdleClient(DEMO_BASE))
         else:
-            await super().start()
+            await super().connect()
 
     async def stop(self) -> None:
         await super().stop()

@@ -18,14 +18,15 @@ from aireiter_tui.widgets.formatting import (
     safe,
 )
 
-_MODE_STYLES = {
-    "live": ("●", "bold green"),
-    "idle": ("●", "green"),
-    "paused": ("⏸", "bold yellow"),
-    "rate-limited": ("⏳", "bold yellow"),
-    "offline": ("✖", "bold red"),
-    "auth-blocked": ("✖", "bold red"),
-    "no-key": ("✖", "bold red"),
+#: Per mode: symbol, style, and the words shown.
+_MODES = {
+    "live": ("●", "bold green", "live"),
+    "idle": ("●", "green", "live, all finished"),
+    "paused": ("⏸", "bold yellow", "paused"),
+    "rate-limited": ("⏳", "bold yellow", "rate limited"),
+    "offline": ("✖", "bold red", "offline"),
+    "auth-blocked": ("✖", "bold red", "key refused"),
+    "no-key": ("✖", "bold red", "no API key"),
 }
 
 
@@ -48,12 +49,12 @@ class StatusBar(Static):
 
     def show(self, *, where: str, counts: Counts, state: SchedulerState | None, mode: str) -> None:
         """Render the bar. ``mode`` overrides ``state.mode`` (e.g. ``no-key``)."""
-        symbol, style = _MODE_STYLES.get(mode, ("●", "dim"))
+        symbol, style, words = _MODES.get(mode, ("●", "dim", mode))
         line = Text()
         line.append("aireiter-tui ", style="bold")
         line.append_text(safe(where, max_length=60, style="dim"))
         line.append("  ")
-        line.append(f"{symbol} {mode}", style=style)
+        line.append(f"{symbol} {words}", style=style)
         if state is not None and mode in ("live", "idle", "offline", "rate-limited"):
             if state.next_poll_in is not None and mode != "idle":
                 line.append(f"  · next refresh in {format_duration(state.next_poll_in)}")
@@ -75,6 +76,7 @@ class StatusBar(Static):
             line.append(f"{STATUS_SYMBOLS[status]} {count}{word}  ", STATUS_STYLES[status])
         if counts.unfetched:
             line.append(f"… {counts.unfetched}{' new' if wide else ''}  ", style="dim")
-        errors = f"{STALE_SYMBOL} {counts.errors}{' errors' if wide else ''}"
+        noun = " error" if counts.errors == 1 else " errors"
+        errors = f"{STALE_SYMBOL} {counts.errors}{noun if wide else ''}"
         line.append(errors, STALE_STYLE if counts.errors else "dim")
         self.update(line)

@@ -7,6 +7,7 @@ module is the user's side of it.
 from __future__ import annotations
 
 import asyncio
+import threading
 import webbrowser
 from collections.abc import Callable
 from typing import ClassVar
@@ -27,6 +28,15 @@ from aireiter_tui.screens.label import LabelScreen
 from aireiter_tui.screens.output_chooser import OutputChooserScreen
 from aireiter_tui.widgets.formatting import safe
 from aireiter_tui.widgets.task_table import TaskTable
+
+_BROWSER_LOCK = threading.Lock()
+
+
+def _open_browser(url: str) -> bool:
+    # webbrowser registers the known browsers on first use without a lock: two first
+    # opens at once could see an empty list and report that no browser exists.
+    with _BROWSER_LOCK:
+        return webbrowser.open(url, 2)
 
 
 class AIReiterApp(Dashboard):
@@ -130,7 +140,7 @@ class AIReiterApp(Dashboard):
     @work(exclusive=False, group="browser", exit_on_error=False)
     async def _open_in_browser(self, url: str) -> None:
         # webbrowser.open can block for the browser's lifetime: never on the event loop.
-        opened = await asyncio.to_thread(webbrowser.open, url, 2)
+        opened = await asyncio.to_thread(_open_browser, url)
         if not opened:
             self.notify(
                 "No browser could be started; the URL is in the detail pane (Y copies it).",

@@ -99,6 +99,7 @@ class Dashboard(App[None]):
         self._transitions: list[Transition] = []
         #: Why the save on quitting failed, for the command to print after the app exits.
         self.final_save_error: str | None = None
+        self._save_failures = 0
         self._wake = asyncio.Event()
         self._saving = False
         self._refresher: Refresher | None = None
@@ -365,6 +366,7 @@ class Dashboard(App[None]):
             return
         finally:
             self._saving = False
+        self._save_failures = 0
         if others:
             self.call_from_thread(self._adopt, others)
 
@@ -376,6 +378,10 @@ class Dashboard(App[None]):
             self.final_save_error = str(error)
 
     def _save_failed(self, message: str) -> None:
+        # Told once per run of failures (a full disk stays full): retries stay quiet.
+        self._save_failures += 1
+        if self._save_failures > 1:
+            return
         self.notify(
             f"{message} Nothing was lost: it will be tried again.",
             title="Not saved",

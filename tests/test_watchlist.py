@@ -185,10 +185,15 @@ def test_bad_entries_are_skipped(tmp_path: Path) -> None:
         '  {id = "good1", kind = "task_id", added_at = 2025-01-02T00:00:00Z},\n'
         "]\n"
     )
+    original = path.read_bytes()
     store = WatchlistStore(path)
     loaded = store.load()
     assert [str(e.ref.key) for e in loaded] == ["task_id:good1", "out_task_id:good2"]
-    assert len(store.last_warnings) == 5, store.last_warnings
+    assert len(store.last_warnings) == 6, store.last_warnings
+    # The skipped entries would be gone after the next save: the file as read is kept.
+    copies = list(tmp_path.glob("watchlist.toml.skipped-*"))
+    assert len(copies) == 1 and copies[0].read_bytes() == original
+    assert str(copies[0]) in store.last_warnings[-1]
     assert any("the ID contains spaces" in w for w in store.last_warnings)
     good2 = loaded[1]
     assert good2.label is None and good2.added_at.tzinfo is not None
@@ -196,6 +201,9 @@ def test_bad_entries_are_skipped(tmp_path: Path) -> None:
     assert good2.task is not None and good2.task.status is TaskStatus.FAILED
     assert good2.task.failure is not None and good2.task.failure.message == "boom"
     assert good2.task.out_task_id == "good2"
+    store.save(loaded)
+    WatchlistStore(path).load()
+    assert list(tmp_path.glob("watchlist.toml.skipped-*")) == copies
 
 
 def test_duplicates_ignored(tmp_path: Path) -> None:

@@ -5,41 +5,31 @@ another terminal). :meth:`WatchlistStore.save` therefore re-reads the file under
 exclusive lock and keeps what others added, and writes by replacing the file
 atomically, so a crash leaves either the old or the new file, never a partial one.
 
-Parsing 10,000 entries with ``tomllib`` (and re-parsing their tasks) takes about two
-seconds, so next to the TOML the store keeps ``<name>.cache``: the decoded entries and
-their TOML text, pickled, tagged with a hash of the TOML bytes. It is used only when that
-hash matches (a hand-edited TOML always wins), and it is read with an unpickler that
-can build only the watchlist's own classes, never call anything else.
+Next to the TOML the store keeps ``<name>.cache`` (see :mod:`.watchlist_cache`): a fast
+path for loading that is used only while it matches the TOML byte for byte.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
-import gc
 import hashlib
-import io
-import operator
 import os
 import pickle
 import re
 import tempfile
 import tomllib
-from collections.abc import Callable, Collection, Iterator, Sequence
-from dataclasses import fields
+from collections.abc import Collection, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
 from aireiter_tui.domain.models import (
     IdKind,
-    Task,
-    TaskFailure,
-    TaskInput,
-    TaskOutput,
     TaskRef,
     validate_task_id,
 )
+from aireiter_tui.domain.watchlist_cache import dump_cache, gc_paused, read_cache
 from aireiter_tui.domain.watchlist_codec import (
     Encoder,
     FormatError,
@@ -57,58 +47,6 @@ __all__ = [
 ]
 
 _SEPARATORS: Final = re.compile(r"[\s,;]+")
-_CACHE_FORMAT: Final = 2
-_CACHE_CLASSES: Final = {
-    ("aireiter_tui.domain.models", "Task"),
-    ("aireiter_tui.domain.models", "TaskInput"),
-    ("aireiter_tui.domain.models", "TaskOutput"),
-    ("aireiter_tui.domain.models", "TaskFailure"),
-    ("aireiter_tui.domain.models", "TaskStatus"),
-    ("aireiter_tui.domain.models", "OutputKind"),
-    ("aireiter_tui.domain.models", "IdKind"),
-    ("aireiter_tui.domain.models", "TaskRef"),
-    ("aireiter_tui.domain.watchlist_codec", "WatchEntry"),
-    ("aireiter_tui.domain.watchlist_codec", "StatusChange"),
-    ("datetime", "datetime"),
-    ("datetime", "timezone"),
-    ("datetime", "timedelta"),
-}
-
-
-def _reducer(cls: type) -> Callable[[Any], tuple[Any, ...]]:
-    # Pickling a slots dataclass the default way calls dataclasses.fields() per object
-    # (in Python); rebuilding it with its own __init__ from a tuple is several times faster.
-    values = operator.attrgetter(*(f.name for f in fields(cls)))
-    return lambda obj: (cls, values(obj))
-
-
-_REDUCERS: Final = {
-    cls: _reducer(cls)
-    for cls in (Task, TaskInput, TaskOutput, TaskFailure, TaskRef, WatchEntry, StatusChange)
-}
-
-
-@contextlib.contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic GC while building or dumping thousands of objects.
-
-    Those objects are all alive until the end, so the collections the allocations
-    trigger find nothing and cost a third of the time.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
-class _CacheUnpickler(pickle.Unpickler):
-    def find_class(self, module: str, name: str) -> Any:
-        if (module, name) in _CACHE_CLASSES:
-            return super().find_class(module, name)
-        raise pickle.UnpicklingError(f"{module}.{name} is not allowed in the cache")
 
 
 class WatchlistError(Exception):
@@ -208,8 +146,22 @@ class WatchlistStore:
         if data is None:
             self.last_warnings = []
             return []
-        entries = self._decode(data, _digest(data))
+        digest = _digest(data)
+        entries = self._decode(data, digest)
+        if any("skipped" in warning for warning in self.last_warnings):
+            self._keep_copy(data, digest)
         return list(entries)
+
+    def _keep_copy(self, data: bytes, digest: str) -> None:
+        """Keep the file as read when entries had to be skipped: the next save drops them."""
+        copy = self.path.with_name(f"{self.path.name}.skipped-{digest[:12]}")
+        try:
+            if not copy.exists():
+                _replace_atomically(copy, data, f".{copy.name}.", durable=True)
+        except OSError as error:
+            self.last_warnings.append(f"could not keep a copy of the file ({_reason(error)})")
+            return
+        self.last_warnings.append(f"the file as it was is kept in {copy}")
 
     def move_aside(self) -> Path:
         """Rename a corrupt file to ``<name>.corrupt-YYYYmmdd-HHMMSS`` and return its path."""
@@ -310,7 +262,7 @@ class WatchlistStore:
 
     def _parse(self, data: bytes) -> tuple[list[WatchEntry], list[str]]:
         try:
-            with _gc_paused():
+            with gc_paused():
                 document = tomllib.loads(data.decode("utf-8"))
         except UnicodeDecodeError:
             raise WatchlistError(f"{self.path}: is not UTF-8 text") from None
@@ -319,45 +271,25 @@ class WatchlistStore:
         except RecursionError:
             raise WatchlistError(f"{self.path}: is nested too deeply to read") from None
         try:
-            with _gc_paused():
+            with gc_paused():
                 return decode(document)
         except FormatError as error:
             raise WatchlistError(f"{self.path}: {error}") from None
 
     def _from_cache(self, digest: str) -> tuple[list[WatchEntry], list[str]] | None:
-        try:
-            with self.cache_path.open("rb") as handle, _gc_paused():
-                cache = _CacheUnpickler(io.BufferedReader(handle)).load()
-            if cache["format"] != _CACHE_FORMAT or cache["digest"] != digest:
-                return None
-            entries, chunks = cache["entries"], cache["chunks"]
-            if not all(isinstance(entry, WatchEntry) for entry in entries):
-                return None
-            self._encoder.remember(entries, chunks)
-            return entries, [str(text) for text in cache["warnings"]]
-        except Exception:
-            # Any damage to the cache (truncation, old format, tampering) only means
-            # falling back to the TOML, which stays the source of truth.
+        cached = read_cache(self.cache_path, digest)
+        if cached is None:
             return None
+        entries, chunks, warnings = cached
+        self._encoder.remember(entries, chunks)
+        return entries, warnings
 
     def _write_cache(self, digest: str, entries: list[WatchEntry]) -> bool:
         """Write the load cache for the file with this digest; False if it could not be."""
         chunks = self._encoder.chunks_for(entries)
         if chunks is None:
             return False
-        cache = {
-            "format": _CACHE_FORMAT,
-            "digest": digest,
-            "warnings": self.last_warnings,
-            "entries": entries,
-            "chunks": chunks,
-        }
-        buffer = io.BytesIO()
-        pickler = pickle.Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL)
-        pickler.dispatch_table = _REDUCERS  # type: ignore[assignment]
-        with _gc_paused():
-            pickler.dump(cache)
-        blob = buffer.getvalue()
+        blob = dump_cache(digest, entries, chunks, self.last_warnings)
         prefix = f".{self.cache_path.name}."
         _replace_atomically(self.cache_path, blob, prefix, durable=False)
         return True

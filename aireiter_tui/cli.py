@@ -148,8 +148,8 @@ def _dashboard(args: argparse.Namespace, settings: Settings, config: Path) -> in
     backend = Backend(settings, _store(args), config_path=config, simulator=simulator)
     app = AIReiterApp(backend)
     app.run()
-    if app.final_save_error:
-        print(f"aireiter-tui: {app.final_save_error}", file=sys.stderr)
+    if app.saver.final_error:
+        print(f"aireiter-tui: {app.saver.final_error}", file=sys.stderr)
         return EXIT_FAILED
     return EXIT_OK
 

@@ -27,12 +27,13 @@ from textual.widgets import Footer, Input, Static
 from aireiter_tui.backend import Backend
 from aireiter_tui.bindings import ACTIONS
 from aireiter_tui.domain.config import ConfigError, save_theme
-from aireiter_tui.domain.models import TaskStatus
 from aireiter_tui.domain.refresher import Refresher, RefreshOutcome
 from aireiter_tui.domain.scheduler import PollScheduler
 from aireiter_tui.domain.session import Row, Session, Transition
 from aireiter_tui.domain.view import ViewSpec, compute_order
-from aireiter_tui.domain.watchlist import WatchEntry, WatchlistError
+from aireiter_tui.domain.watchlist import WatchEntry
+from aireiter_tui.notices import finished_notices
+from aireiter_tui.saver import WatchlistSaver
 from aireiter_tui.screens.label import ControlCharHighlighter
 from aireiter_tui.widgets.cells import COLUMNS, row_cells
 from aireiter_tui.widgets.detail_pane import DetailPane
@@ -42,9 +43,8 @@ from aireiter_tui.widgets.task_table import TaskTable
 
 #: How often buffered refresh outcomes are applied to the screen (coalescing bursts).
 FLUSH_INTERVAL = 0.25
-#: Finished tasks are announced at most this often, by name up to ANNOUNCE_ONE_BY_ONE.
+#: Finished tasks are announced at most this often (see notices.finished_notices).
 ANNOUNCE_INTERVAL = 2.0
-ANNOUNCE_ONE_BY_ONE = 3
 #: How long edits and snapshots wait before the watchlist is written (debounce).
 SAVE_INTERVAL = 5.0
 
@@ -97,11 +97,8 @@ class Dashboard(App[None]):
         self.problems: list[str] = list(settings.warnings)
         self._outcomes: list[RefreshOutcome] = []
         self._transitions: list[Transition] = []
-        #: Why the save on quitting failed, for the command to print after the app exits.
-        self.final_save_error: str | None = None
-        self._save_failures = 0
+        self.saver = WatchlistSaver(self, self.session, self._adopt)
         self._wake = asyncio.Event()
-        self._saving = False
         self._refresher: Refresher | None = None
         self._last_removed: list[Row] = []
         if settings.theme in self.available_themes:
@@ -150,7 +147,7 @@ class Dashboard(App[None]):
         self.rebuild_view()
         self.set_interval(FLUSH_INTERVAL, self._flush_outcomes)
         self.set_interval(1.0, self._tick)
-        self.set_interval(SAVE_INTERVAL, self._maybe_save)
+        self.set_interval(SAVE_INTERVAL, self.saver.save_soon)
         self.set_interval(ANNOUNCE_INTERVAL, self._announce_pending)
         if self.live:
             # The cached table is painted first; connecting (imports, client) comes after.
@@ -182,8 +179,7 @@ class Dashboard(App[None]):
         outcomes, self._outcomes = self._outcomes, []
         for outcome in outcomes:
             self.session.apply(outcome.ref, outcome.task, outcome.error)
-        # Also when nothing changed: the load cache is only written here (see _save_in_thread).
-        self._save_now()
+        self.saver.save_on_quit()
         await self.backend.stop()
 
     def on_resize(self) -> None:
@@ -259,27 +255,9 @@ class Dashboard(App[None]):
         self.refresh_chrome()
 
     def _announce_pending(self) -> None:
-        """Toast the tasks that finished since the last call: each by name when there
-        are a few, else one summary, so a round finishing hundreds raises one toast."""
         transitions, self._transitions = self._transitions, []
-        if len(transitions) > ANNOUNCE_ONE_BY_ONE:
-            failed = sum(t.status is TaskStatus.FAILED for t in transitions)
-            body = f"{len(transitions) - failed} completed, {failed} failed."
-            self.notify(
-                body,
-                title=f"{len(transitions)} tasks finished",
-                severity="error" if failed else "information",
-                markup=False,
-            )
-        for transition in transitions if len(transitions) <= ANNOUNCE_ONE_BY_ONE else ():
-            done = transition.status is TaskStatus.COMPLETED
-            title = "Task completed" if done else "Task failed"
-            body = safe(transition.name, max_length=60).plain
-            if transition.message:
-                body += "\n" + safe(transition.message, max_length=200).plain
-            self.notify(
-                body, title=title, severity="information" if done else "error", markup=False
-            )
+        for notice in finished_notices(transitions):
+            self.notify(notice.body, title=notice.title, severity=notice.severity, markup=False)
         if transitions and self.backend.settings.bell:
             self.bell()
 
@@ -351,45 +329,7 @@ class Dashboard(App[None]):
         self.query_one(TaskTable).invalidate_all()
         self.refresh_chrome()
 
-    # --- saving ---------------------------------------------------------------------
-    def _maybe_save(self) -> None:
-        if self.session.dirty and not self._saving and not self.session.save_blocked:
-            self._saving = True
-            self._save_in_thread()
-
-    @work(thread=True, exclusive=True, group="save", exit_on_error=False)
-    def _save_in_thread(self) -> None:
-        try:
-            others = self.session.save(write_cache=False)
-        except WatchlistError as error:
-            self.call_from_thread(self._save_failed, str(error))
-            return
-        finally:
-            self._saving = False
-        self._save_failures = 0
-        if others:
-            self.call_from_thread(self._adopt, others)
-
-    def _save_now(self) -> None:
-        """The final save, on the way out: a failure is told after the screen is gone."""
-        try:
-            self.session.save()
-        except WatchlistError as error:
-            self.final_save_error = str(error)
-
-    def _save_failed(self, message: str) -> None:
-        # Told once per run of failures (a full disk stays full): retries stay quiet.
-        self._save_failures += 1
-        if self._save_failures > 1:
-            return
-        self.notify(
-            f"{message} Nothing was lost: it will be tried again.",
-            title="Not saved",
-            severity="error",
-            markup=False,
-            timeout=8,
-        )
-
+    # --- others' additions -----------------------------------------------------------
     def _adopt(self, entries: list[WatchEntry]) -> None:
         rows = self.session.adopt(entries)
         now = self.monotonic()

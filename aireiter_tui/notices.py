@@ -1,0 +1,42 @@
+"""What to tell the user when watched tasks finish: the toasts, as plain data."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Final, Literal
+
+from aireiter_tui.domain.models import TaskStatus
+from aireiter_tui.domain.sanitize import clean
+from aireiter_tui.domain.session import Transition
+
+#: Up to this many finished tasks are announced by name; more make one summary.
+ONE_BY_ONE: Final = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """One toast: plain text (shown with markup off), never markup."""
+
+    title: str
+    body: str
+    severity: Literal["information", "warning", "error"]
+
+
+def finished_notices(transitions: Sequence[Transition]) -> list[Notice]:
+    """Toasts for tasks that finished: each by name when there are a few, else one
+    summary, so a round that finishes hundreds of tasks raises one toast, not hundreds."""
+    if len(transitions) > ONE_BY_ONE:
+        failed = sum(t.status is TaskStatus.FAILED for t in transitions)
+        body = f"{len(transitions) - failed} completed, {failed} failed."
+        title = f"{len(transitions)} tasks finished"
+        return [Notice(title, body, "error" if failed else "information")]
+    notices = []
+    for transition in transitions:
+        done = transition.status is TaskStatus.COMPLETED
+        body = clean(transition.name, max_length=60, single_line=True)
+        if transition.message:
+            body += "\n" + clean(transition.message, max_length=200, single_line=True)
+        title = "Task completed" if done else "Task failed"
+        notices.append(Notice(title, body, "information" if done else "error"))
+    return notices

@@ -19,7 +19,8 @@ task, which stays due behind the global gate. ``TaskNotFoundError`` retries at
 ``slow_interval`` without growth (right after submit the ID may not exist yet; a typo
 stays cheap to watch). Anything else (network, 5xx, bad response) backs the task off
 ``min(backoff_max, backoff_base * 2**(n-1)) * (1 ± jitter)``; a round whose every reply
-failed so marks the scheduler offline until a round gets an answer.
+failed so marks the scheduler offline until a round gets an answer. The global gate (user
+pause, 429 pause, auth stop, offline) is :class:`~aireiter_tui.domain.poll_gate.PollGate`.
 """
 
 from __future__ import annotations
@@ -31,19 +32,18 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Final, Literal
+from typing import Final
 
 from aireiter_tui.domain.models import Task, TaskRef, TaskStatus
+from aireiter_tui.domain.poll_gate import MAX_RETRY_AFTER as MAX_RETRY_AFTER
+from aireiter_tui.domain.poll_gate import GateReadout, PollGate
+from aireiter_tui.domain.poll_gate import Mode as Mode
 from aireiter_tui.errors import (
     AIReiterError,
     AuthenticationError,
     RateLimitedError,
     TaskNotFoundError,
 )
-
-Mode = Literal["live", "paused", "rate-limited", "offline", "auth-blocked", "idle"]
-
-MAX_RETRY_AFTER: Final = 3600.0  # a bogus Retry-After must not freeze polling for days
 
 _COMPACT_MIN: Final = 64
 
@@ -70,7 +70,7 @@ class _Entry:
     errors: int = 0
 
 
-class PollScheduler:
+class PollScheduler(GateReadout):
     """Decides which tasks are due for a query; see the module docstring for the rules."""
 
     def __init__(
@@ -95,19 +95,13 @@ class PollScheduler:
         self.long_running_after = long_running_after
         self.backoff_base, self.backoff_max, self.jitter = backoff_base, backoff_max, jitter
         self.rate_limit_default = rate_limit_default
+        self._gate = PollGate(rate_limit_default=rate_limit_default, backoff_max=backoff_max)
         self._wall_clock = wall_clock
         self._entries: dict[TaskRef, _Entry] = {}
         self._heap: list[tuple[float, int, TaskRef]] = []
         self._tokens = itertools.count(1)
-        self._scheduled = self._in_flight = self._rate_streak = 0
+        self._scheduled = self._in_flight = 0
         self._requested: dict[TaskRef, None] = {}  # insertion-ordered set
-        self.paused = False
-        self._round_ok = self._round_failed = self.failed_rounds = 0
-        self.paused_until: float | None = None
-        self.pause_reason: str | None = None
-        self.auth_blocked = False
-        self.last_error: AIReiterError | None = None
-        self.offline_since: float | None = None
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -170,9 +164,9 @@ class PollScheduler:
 
     def due(self, now: float, limit: int | None = None) -> list[TaskRef]:
         """Return the refs due at ``now``, earliest first, and mark them in flight."""
-        if self.auth_blocked or self._rate_limited(now) or (limit is not None and limit <= 0):
+        if self._gate.closed(now) or (limit is not None and limit <= 0):
             return []
-        if self.paused:
+        if self._gate.paused:
             times = {r: self._entries[r].due_at for r in self._requested}
             wanted = sorted((t, r) for r, t in times.items() if t is not None and t <= now)
             for _, ref in wanted[:limit]:
@@ -191,7 +185,7 @@ class PollScheduler:
 
     def claim(self, refs: Iterable[TaskRef], now: float) -> list[TaskRef]:
         """Take refs for a manual refresh, due or not (during a 429 pause: request them)."""
-        if self._rate_limited(now):
+        if self._gate.rate_limited(now):
             for ref in refs:
                 self.request(ref, now)
             return []
@@ -218,8 +212,7 @@ class PollScheduler:
         if entry is None or not entry.in_flight:
             return False
         self._land(entry)
-        self._round_ok += 1
-        self._rate_streak = 0
+        self._gate.on_answer()
         entry.errors, entry.requested = 0, False
         self._requested.pop(ref, None)
         entry.status = task.status
@@ -236,21 +229,14 @@ class PollScheduler:
         if entry is None or not entry.in_flight:
             return False
         self._land(entry)
+        self._gate.on_error(error, now)
         delay = 0.0  # rate limit and auth: due at once, the global gate holds it back
         if isinstance(error, TaskNotFoundError):
-            self._round_ok += 1  # the server answered: we are online
             entry.errors += 1
             delay = self.slow_interval * self._jitter_factor()
-        elif isinstance(error, RateLimitedError):
-            self._pause_for_rate_limit(error, now)
-        elif isinstance(error, AuthenticationError):
-            self.auth_blocked = True
-        else:
-            self._round_failed += 1
+        elif not isinstance(error, RateLimitedError | AuthenticationError):
             entry.errors += 1
             delay = self.backoff_delay(entry.errors)
-        if not isinstance(error, TaskNotFoundError):
-            self.last_error = error
         status = entry.status
         if entry.requested or status is None or not status.is_terminal:
             self._schedule(ref, entry, now + delay)
@@ -263,26 +249,15 @@ class PollScheduler:
 
     def end_round(self, now: float) -> None:
         """Called after each round: a round where every reply failed means offline."""
-        ok, failed = self._round_ok, self._round_failed
-        self._round_ok = self._round_failed = 0
-        if ok:
-            self.failed_rounds = 0
-            self.offline_since = None
-        elif failed:
-            self.failed_rounds += 1
-            if self.offline_since is None:
-                self.offline_since = now
+        self._gate.end_round(now)
 
     def set_paused(self, paused: bool) -> None:
         """While paused by the user only manual requests go out."""
-        self.paused = paused
+        self._gate.paused = paused
 
     def resume_after_auth_change(self) -> None:
         """The key changed (or the user asked to retry): polling may start again."""
-        if self.auth_blocked:
-            self.auth_blocked = False
-            if isinstance(self.last_error, AuthenticationError):
-                self.last_error = None
+        self._gate.resume_after_auth_change()
 
     def next_due(self, ref: TaskRef) -> float | None:
         """The task's own due time (ignoring global pauses); None if unscheduled/in flight."""
@@ -291,9 +266,9 @@ class PollScheduler:
 
     def next_due_time(self) -> float | None:
         """The earliest time :meth:`due` may return something, or None (nothing, or blocked)."""
-        if self.auth_blocked:
+        if self._gate.auth_blocked:
             return None
-        if self.paused:
+        if self._gate.paused:
             times = [self._entries[r].due_at for r in self._requested]
             nxt = min((t for t in times if t is not None), default=None)
         else:
@@ -301,9 +276,7 @@ class PollScheduler:
             while heap and self._is_stale(heap[0]):
                 heapq.heappop(heap)
             nxt = heap[0][0] if heap else None
-        if nxt is not None and self.paused_until is not None:
-            nxt = max(nxt, self.paused_until)
-        return nxt
+        return self._gate.hold(nxt)
 
     @property
     def next_retry_at(self) -> float | None:
@@ -313,41 +286,9 @@ class PollScheduler:
     def state(self, now: float) -> SchedulerState:
         nxt = self.next_due_time()
         until = None if nxt is None else max(0.0, nxt - now)
-        mode: Mode
-        if self.auth_blocked:
-            error = self.last_error
-            mode, reason = "auth-blocked", error.human() if error else "the API key was refused"
-        elif self.paused:
-            mode, reason = "paused", "paused by the user"
-        elif self._rate_limited(now):
-            mode, reason = "rate-limited", self.pause_reason or "rate limited by the server"
-        elif self.offline_since is not None:
-            error = self.last_error
-            mode, reason = "offline", error.human() if error else "no answer from the server"
-        elif self._scheduled == 0 and self._in_flight == 0:
-            mode, reason = "idle", "no active task to watch"
-        else:
-            mode, reason = "live", ""
+        idle = self._scheduled == 0 and self._in_flight == 0
+        mode, reason = self._gate.mode(now, idle=idle)
         return SchedulerState(mode, self._in_flight, len(self._entries), until, reason)
-
-    def _rate_limited(self, now: float) -> bool:
-        if self.paused_until is not None and now >= self.paused_until:
-            self.paused_until = self.pause_reason = None
-        return self.paused_until is not None
-
-    def _pause_for_rate_limit(self, error: RateLimitedError, now: float) -> None:
-        retry_after = error.retry_after
-        if retry_after is not None and retry_after > 0:
-            delay = min(retry_after, MAX_RETRY_AFTER)  # NaN compares False: falls to the cap
-            self.pause_reason = f"rate limited by the server (HTTP 429, retry after {delay:g} s)"
-        else:
-            if not self._rate_limited(now):  # in-flight 429s of one burst count once
-                self._rate_streak += 1
-            exponent = min(max(self._rate_streak, 1) - 1, 60)
-            delay = min(self.backoff_max, self.rate_limit_default * 2.0**exponent)
-            self.pause_reason = f"rate limited by the server (HTTP 429); waiting {delay:g} s"
-        until = now + delay
-        self.paused_until = until if self.paused_until is None else max(self.paused_until, until)
 
     def _note_age(
         self, entry: _Entry, status: TaskStatus | None, created_at: datetime | None, now: float

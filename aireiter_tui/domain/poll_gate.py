@@ -1,0 +1,181 @@
+"""The global gate in front of every task's own schedule: what holds ALL polling back.
+
+:class:`~aireiter_tui.domain.scheduler.PollScheduler` owns one :class:`PollGate` and asks it
+before handing out any due task. Pure and synchronous like the scheduler: ``now`` is
+monotonic seconds from the caller.
+
+- The user's pause: only manual requests go out.
+- A 429 pause: nothing goes out until ``paused_until``, manual requests included. It lasts
+  the server's ``retry_after`` (capped at an hour), else 30 s doubling per further 429
+  (capped at ``backoff_max``); 429s of requests already in flight during a pause count
+  once, and a successful query resets the doubling.
+- The auth stop: a refused key stops everything until :meth:`PollGate.resume_after_auth_change`
+  (the key changed, or the user asked for a refresh).
+- Offline is not a hold but a label: a round whose every reply failed marks it, until a
+  round gets an answer (a "task not found" is an answer). The tasks' own backoff keeps
+  the retries cheap meanwhile.
+
+None of these charge the task whose query met them: it stays due behind the gate.
+"""
+
+from __future__ import annotations
+
+from typing import Final, Literal
+
+from aireiter_tui.errors import (
+    AIReiterError,
+    AuthenticationError,
+    RateLimitedError,
+    TaskNotFoundError,
+)
+
+Mode = Literal["live", "paused", "rate-limited", "offline", "auth-blocked", "idle"]
+
+MAX_RETRY_AFTER: Final = 3600.0  # a bogus Retry-After must not freeze polling for days
+
+
+class PollGate:
+    """The pauses and stops that apply to every task at once; see the module docstring.
+
+    Attributes:
+        paused: paused by the user.
+        paused_until: end of the current 429 pause (monotonic), or None.
+        pause_reason: why the 429 pause lasts as long as it does, for the status bar.
+        auth_blocked: the key was refused; nothing goes out until it changes.
+        last_error: the last error that says something about the server as a whole.
+        offline_since: when the first of the current run of failed rounds ended, or None.
+        failed_rounds: rounds in a row whose every reply failed.
+    """
+
+    def __init__(self, *, rate_limit_default: float, backoff_max: float) -> None:
+        self.rate_limit_default, self.backoff_max = rate_limit_default, backoff_max
+        self.paused = False
+        self.paused_until: float | None = None
+        self.pause_reason: str | None = None
+        self.auth_blocked = False
+        self.last_error: AIReiterError | None = None
+        self.offline_since: float | None = None
+        self.failed_rounds = 0
+        self._rate_streak = 0
+        self._round_ok = self._round_failed = 0
+
+    def closed(self, now: float) -> bool:
+        """True while nothing may go out, not even a manual request: auth stop or 429 pause."""
+        return self.auth_blocked or self.rate_limited(now)
+
+    def rate_limited(self, now: float) -> bool:
+        """True during a 429 pause; a pause that has run out is cleared here."""
+        if self.paused_until is not None and now >= self.paused_until:
+            self.paused_until = self.pause_reason = None
+        return self.paused_until is not None
+
+    def hold(self, due_at: float | None) -> float | None:
+        """``due_at`` moved to the end of the 429 pause, if there is one."""
+        if due_at is not None and self.paused_until is not None:
+            return max(due_at, self.paused_until)
+        return due_at
+
+    def on_answer(self) -> None:
+        """A query got its answer: the server is reachable and no longer limiting us."""
+        self._round_ok += 1
+        self._rate_streak = 0
+
+    def on_error(self, error: AIReiterError, now: float) -> None:
+        """Record what a failed query tells about the server as a whole."""
+        if isinstance(error, TaskNotFoundError):
+            self._round_ok += 1  # the server answered: we are online
+            return
+        if isinstance(error, RateLimitedError):
+            self._pause_for_rate_limit(error, now)
+        elif isinstance(error, AuthenticationError):
+            self.auth_blocked = True
+        else:
+            self._round_failed += 1
+        self.last_error = error
+
+    def end_round(self, now: float) -> None:
+        """Called after each round: a round where every reply failed means offline."""
+        ok, failed = self._round_ok, self._round_failed
+        self._round_ok = self._round_failed = 0
+        if ok:
+            self.failed_rounds = 0
+            self.offline_since = None
+        elif failed:
+            self.failed_rounds += 1
+            if self.offline_since is None:
+                self.offline_since = now
+
+    def resume_after_auth_change(self) -> None:
+        """The key changed (or the user asked to retry): polling may start again."""
+        if self.auth_blocked:
+            self.auth_blocked = False
+            if isinstance(self.last_error, AuthenticationError):
+                self.last_error = None
+
+    def mode(self, now: float, *, idle: bool) -> tuple[Mode, str]:
+        """What polling is doing and why; ``idle``: no task is scheduled or in flight."""
+        if self.auth_blocked:
+            error = self.last_error
+            return "auth-blocked", error.human() if error else "the API key was refused"
+        if self.paused:
+            return "paused", "paused by the user"
+        if self.rate_limited(now):
+            return "rate-limited", self.pause_reason or "rate limited by the server"
+        if self.offline_since is not None:
+            error = self.last_error
+            return "offline", error.human() if error else "no answer from the server"
+        if idle:
+            return "idle", "no active task to watch"
+        return "live", ""
+
+    def _pause_for_rate_limit(self, error: RateLimitedError, now: float) -> None:
+        retry_after = error.retry_after
+        if retry_after is not None and retry_after > 0:
+            delay = min(retry_after, MAX_RETRY_AFTER)  # NaN compares False: falls to the cap
+            self.pause_reason = f"rate limited by the server (HTTP 429, retry after {delay:g} s)"
+        else:
+            if not self.rate_limited(now):  # in-flight 429s of one burst count once
+                self._rate_streak += 1
+            exponent = min(max(self._rate_streak, 1) - 1, 60)
+            delay = min(self.backoff_max, self.rate_limit_default * 2.0**exponent)
+            self.pause_reason = f"rate limited by the server (HTTP 429); waiting {delay:g} s"
+        until = now + delay
+        self.paused_until = until if self.paused_until is None else max(self.paused_until, until)
+
+
+class GateReadout:
+    """The gate's state as read-only attributes of the class that owns the gate.
+
+    :class:`~aireiter_tui.domain.scheduler.PollScheduler` has always offered these as its
+    own attributes; the gate is what keeps them now. See :class:`PollGate` for each.
+    """
+
+    _gate: PollGate
+
+    @property
+    def paused(self) -> bool:
+        return self._gate.paused
+
+    @property
+    def paused_until(self) -> float | None:
+        return self._gate.paused_until
+
+    @property
+    def pause_reason(self) -> str | None:
+        return self._gate.pause_reason
+
+    @property
+    def auth_blocked(self) -> bool:
+        return self._gate.auth_blocked
+
+    @property
+    def last_error(self) -> AIReiterError | None:
+        return self._gate.last_error
+
+    @property
+    def offline_since(self) -> float | None:
+        return self._gate.offline_since
+
+    @property
+    def failed_rounds(self) -> int:
+        return self._gate.failed_rounds

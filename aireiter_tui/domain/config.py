@@ -5,34 +5,30 @@ Precedence, lowest first: built-in defaults, the file's top-level keys, the sele
 ``AIREITER_BASE_URL``), then explicit overrides from command-line flags.
 Example: ``theme = "nord"``, then ``[profiles.test]`` with
 ``base_url = "https://test.aireiter.com"``, then ``[keys]`` with ``refresh = "f5,ctrl+r"``.
+Each value's check, and :class:`ConfigError`, live in :mod:`aireiter_tui.domain.config_checks`.
 """
 
 from __future__ import annotations
 
-import json
-import math
 import os
 import re
 import stat
 import tempfile
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Final
-from urllib.parse import urlsplit
 
 import tomli_w
 
+from aireiter_tui.domain import config_checks as checks
+from aireiter_tui.domain.config_checks import ConfigError as ConfigError
 from aireiter_tui.domain.secret import ApiKey
 
 DEFAULT_BASE_URL: Final = "https://aireiter.com"
 API_KEY_ENV: Final = "AIREITER_API_KEY"
 BASE_URL_ENV: Final = "AIREITER_BASE_URL"
-
-
-class ConfigError(Exception):
-    """The config file (or an override) is unusable; ``str()`` is one sentence for a person."""
 
 
 @dataclass(frozen=True)
@@ -85,99 +81,10 @@ class Settings:
     """Problems worth telling the user that do not stop the app (e.g. file permissions)."""
 
 
-_Checker = Callable[[Any], Any]
-
-
-class _Invalid(Exception):
-    """A value failed its check; the argument is what was expected."""
-
-
-def _number(low: float, high: float | None = None) -> _Checker:
-    def check(value: Any) -> float:
-        ok = isinstance(value, int | float) and not isinstance(value, bool)
-        if not ok or not math.isfinite(value) or value < low or (high and value > high):
-            bound = f"between {low:g} and {high:g}" if high else f"of at least {low:g}"
-            raise _Invalid(f"a number {bound} (seconds)")
-        return float(value)
-
-    return check
-
-
-def _integer(low: int, high: int) -> _Checker:
-    def check(value: Any) -> int:
-        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-            raise _Invalid(f"an integer between {low} and {high}")
-        return value
-
-    return check
-
-
-def _boolean(value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise _Invalid("true or false")
-    return value
-
-
-def _text(value: Any) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise _Invalid("a non-empty string")
-    return value.strip()
-
-
-def _url(value: Any) -> str:
-    try:
-        parts = urlsplit(value) if isinstance(value, str) else None
-    except ValueError:
-        parts = None
-    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
-        raise _Invalid('an http:// or https:// URL such as "https://aireiter.com"')
-    return str(value).strip().rstrip("/")
-
-
-def _api_key(value: Any) -> ApiKey:
-    if not isinstance(value, str) or not value.strip():
-        raise _Invalid("a non-empty string")
-    return ApiKey(value.strip())
-
-
-def _keymap(value: Any) -> dict[str, str]:
-    if not isinstance(value, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) and v.strip() for k, v in value.items()
-    ):
-        raise _Invalid('a table of binding = "keys" strings')
-    return {k: v.strip() for k, v in value.items()}
-
-
-_CHECKS: Final[dict[str, _Checker]] = {
-    "base_url": _url,
-    "api_key": _api_key,
-    "poll_interval": _number(1),
-    "slow_poll_interval": _number(1),
-    "long_running_after": _number(0),
-    "concurrency": _integer(1, 256),
-    "request_timeout": _number(1, 300),
-    "theme": _text,
-    "bell": _boolean,
-    "keymap": _keymap,
-    "allow_insecure_http": _boolean,
-}
 # File keys that are not Settings field names.
 _FILE_KEYS: Final = {"keys": "keymap"}
-_PROFILE_KEYS: Final = sorted({*_CHECKS, *_FILE_KEYS} - {"keymap"})
+_PROFILE_KEYS: Final = sorted({*checks.CHECKERS, *_FILE_KEYS} - {"keymap"})
 _TOP_KEYS: Final = sorted({*_PROFILE_KEYS, "profile", "profiles"})
-_SECRET_KEYS: Final = {"api_key"}
-
-
-def _shown(key: str, value: Any) -> str:
-    """How a bad value is quoted back: its type only for secrets, else a short excerpt."""
-    if key in _SECRET_KEYS or key.endswith(".api_key"):
-        return "a value of type " + type(value).__name__
-    text = json.dumps(value, ensure_ascii=False, default=str)
-    return text if len(text) <= 60 else text[:59] + "…"
-
-
-def _fail(origin: str, key: str, expected: str, value: Any) -> ConfigError:
-    return ConfigError(f'{origin}: "{key}" must be {expected}, got {_shown(key, value)}')
 
 
 def _read_toml(path: Path) -> dict[str, Any] | None:
@@ -207,14 +114,14 @@ def _apply(table: Mapping[str, Any], known: list[str], prefix: str, origin: str)
     values: dict[str, Any] = {}
     for key, value in table.items():
         name = _FILE_KEYS.get(key, key)
-        if key not in known or name not in _CHECKS:
+        if key not in known or name not in checks.CHECKERS:
             listed = ", ".join(known)
             shown = key if len(key) <= 40 else key[:39] + "…"
             raise ConfigError(f'{origin}: unknown key "{prefix}{shown}" (known keys: {listed})')
         try:
-            values[name] = _CHECKS[name](value)
-        except _Invalid as invalid:
-            raise _fail(origin, prefix + key, str(invalid), value) from None
+            values[name] = checks.CHECKERS[name](value)
+        except checks.Invalid as invalid:
+            raise checks.fail(origin, prefix + key, str(invalid), value) from None
     return values
 
 
@@ -284,7 +191,7 @@ def _build(
     )
     profiles = data.get("profiles", {})
     if not isinstance(profiles, dict) or not all(isinstance(p, dict) for p in profiles.values()):
-        raise _fail(str(path), "profiles", "a set of [profiles.<name>] tables", profiles)
+        raise checks.fail(str(path), "profiles", "a set of [profiles.<name>] tables", profiles)
     # Every profile is checked, so a mistake shows up before the day it is selected.
     checked = {
         name: _apply(table, _PROFILE_KEYS, f"profiles.{name}.", str(path))
@@ -292,9 +199,9 @@ def _build(
     }
     if profile is None and "profile" in data:
         try:
-            profile = _text(data["profile"])
-        except _Invalid as invalid:
-            raise _fail(str(path), "profile", str(invalid), data["profile"]) from None
+            profile = checks.text(data["profile"])
+        except checks.Invalid as invalid:
+            raise checks.fail(str(path), "profile", str(invalid), data["profile"]) from None
     if profile is not None:
         if profile not in profiles:
             defined = ", ".join(sorted(profiles)) or "none"
@@ -308,20 +215,20 @@ def _build(
         values["api_key"] = ApiKey(env[API_KEY_ENV].strip())
     if env.get(BASE_URL_ENV, "").strip():
         try:
-            values["base_url"] = _url(env[BASE_URL_ENV])
-        except _Invalid as invalid:
-            raise _fail(
+            values["base_url"] = checks.url(env[BASE_URL_ENV])
+        except checks.Invalid as invalid:
+            raise checks.fail(
                 f"environment variable {BASE_URL_ENV}", "base_url", str(invalid), env[BASE_URL_ENV]
             ) from None
     for key, value in overrides.items():
         if value is None:
             continue
-        if key not in _CHECKS:
+        if key not in checks.CHECKERS:
             raise ConfigError(f'unknown setting "{key}" given on the command line')
         try:
-            values[key] = value if isinstance(value, ApiKey) else _CHECKS[key](value)
-        except _Invalid as invalid:
-            raise _fail("command line", key, str(invalid), value) from None
+            values[key] = value if isinstance(value, ApiKey) else checks.CHECKERS[key](value)
+        except checks.Invalid as invalid:
+            raise checks.fail("command line", key, str(invalid), value) from None
 
     warning = _permission_warning(path, data)
     return Settings(profile=profile, warnings=(warning,) if warning else (), **values)
@@ -329,7 +236,7 @@ def _build(
 
 def setting_names() -> list[str]:
     """Every Settings field a user can set (for help texts)."""
-    return [f.name for f in fields(Settings) if f.name in _CHECKS]
+    return [f.name for f in fields(Settings) if f.name in checks.CHECKERS]
 
 
 def write_config(path: Path, data: Mapping[str, Any]) -> None:

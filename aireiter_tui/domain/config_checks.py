@@ -1,0 +1,113 @@
+"""The checks every config value passes, and the error a failed one becomes.
+
+Each checker takes a value as read from TOML (or given on the command line) and returns it
+in the type :class:`~aireiter_tui.domain.config.Settings` holds, or raises :class:`Invalid`
+saying what was expected; :func:`fail` turns that into the :class:`ConfigError` a person
+reads. :data:`CHECKERS` maps each Settings field a user can set to its checker.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from typing import Any, Final
+from urllib.parse import urlsplit
+
+from aireiter_tui.domain.secret import ApiKey
+
+
+class ConfigError(Exception):
+    """The config file (or an override) is unusable; ``str()`` is one sentence for a person."""
+
+
+Checker = Callable[[Any], Any]
+
+
+class Invalid(Exception):
+    """A value failed its check; the argument is what was expected."""
+
+
+def number(low: float, high: float | None = None) -> Checker:
+    def check(value: Any) -> float:
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        if not ok or not math.isfinite(value) or value < low or (high and value > high):
+            bound = f"between {low:g} and {high:g}" if high else f"of at least {low:g}"
+            raise Invalid(f"a number {bound} (seconds)")
+        return float(value)
+
+    return check
+
+
+def integer(low: int, high: int) -> Checker:
+    def check(value: Any) -> int:
+        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+            raise Invalid(f"an integer between {low} and {high}")
+        return value
+
+    return check
+
+
+def boolean(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise Invalid("true or false")
+    return value
+
+
+def text(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise Invalid("a non-empty string")
+    return value.strip()
+
+
+def url(value: Any) -> str:
+    try:
+        parts = urlsplit(value) if isinstance(value, str) else None
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        raise Invalid('an http:// or https:// URL such as "https://aireiter.com"')
+    return str(value).strip().rstrip("/")
+
+
+def api_key(value: Any) -> ApiKey:
+    if not isinstance(value, str) or not value.strip():
+        raise Invalid("a non-empty string")
+    return ApiKey(value.strip())
+
+
+def keymap(value: Any) -> dict[str, str]:
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) and v.strip() for k, v in value.items()
+    ):
+        raise Invalid('a table of binding = "keys" strings')
+    return {k: v.strip() for k, v in value.items()}
+
+
+CHECKERS: Final[dict[str, Checker]] = {
+    "base_url": url,
+    "api_key": api_key,
+    "poll_interval": number(1),
+    "slow_poll_interval": number(1),
+    "long_running_after": number(0),
+    "concurrency": integer(1, 256),
+    "request_timeout": number(1, 300),
+    "theme": text,
+    "bell": boolean,
+    "keymap": keymap,
+    "allow_insecure_http": boolean,
+}
+_SECRET_KEYS: Final = {"api_key"}
+
+
+def shown(key: str, value: Any) -> str:
+    """How a bad value is quoted back: its type only for secrets, else a short excerpt."""
+    if key in _SECRET_KEYS or key.endswith(".api_key"):
+        return "a value of type " + type(value).__name__
+    excerpt = json.dumps(value, ensure_ascii=False, default=str)
+    return excerpt if len(excerpt) <= 60 else excerpt[:59] + "…"
+
+
+def fail(origin: str, key: str, expected: str, value: Any) -> ConfigError:
+    """The error for ``value`` at ``key`` (from ``origin``), which should have been ``expected``."""
+    return ConfigError(f'{origin}: "{key}" must be {expected}, got {shown(key, value)}')

@@ -241,7 +241,13 @@ async def test_palette_has_every_action(tmp_path: Path, sim: Simulator) -> None:
         assert isinstance(app.screen, CommandPalette)
         await pilot.press(*"Pause or resume")
         hits = app.screen.query_one(CommandList)
-        await wait_for(pilot, lambda: hits.option_count == 1, "the one palette hit")
+        # The list shows after the search settles; Enter does nothing before (seen under load).
+        palette = app.screen
+        await wait_for(
+            pilot,
+            lambda: hits.option_count == 1 and palette._list_visible,
+            "the one palette hit, shown",
+        )
         await pilot.press("enter")
         await wait_for(pilot, lambda: app.scheduler.paused, "paused from the palette")
 

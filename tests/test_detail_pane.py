@@ -113,7 +113,8 @@ async def test_reference_task_shows_split_urls_output_model_and_credits() -> Non
         pane = pilot.app.query_one(DetailPane)
         pane.show(entry_for(task, label="dog pictures", history=history), now=NOW)
         await pilot.pause()
-        text = shown_text(pane)
+        # The URL rows glue number and URL with a blank that is not whitespace (U+2800).
+        text = shown_text(pane).replace("\u2800", " ")
         lines = [line.strip() for line in text.splitlines()]
         for number, url in enumerate(IMAGE_URLS, 1):
             # Once under image_url, once under attachments: each on its own numbered line.

@@ -24,7 +24,6 @@ from aireiter_tui.widgets.formatting import (
     format_credits,
     format_duration,
     format_timestamp,
-    format_when,
     safe,
     safe_block,
     status_text,
@@ -153,9 +152,22 @@ def error_section(task: Task) -> Text | None:
     return text
 
 
+#: A blank cell that is not whitespace: Rich wraps at whitespace, so with this between
+#: the number and the URL the URL starts on the number's line and folds at the edge,
+#: instead of leaving "1." alone on a line above it.
+_GLUE = "\u2800"
+
+
+def _history_time(moment: datetime, now: datetime) -> str:
+    """Seconds matter in a history: ``14:03:07`` today, ``Dec 17 14:03:07`` before."""
+    local = moment.astimezone(now.tzinfo)
+    return local.strftime("%H:%M:%S" if local.date() == now.date() else "%b %d %H:%M:%S")
+
+
 def _append_url(text: Text, prefix: str, url: str) -> None:
     """One numbered URL row; a refused URL says why it will not be opened."""
-    text.append(prefix, style=_NOTE_STYLE)
+    lead = len(prefix) - len(prefix.lstrip(" "))
+    text.append(prefix[:lead] + prefix[lead:].replace(" ", _GLUE), style=_NOTE_STYLE)
     text.append(clean(url, max_length=MAX_URL_LENGTH + 1, single_line=True))
     refusal = url_refusal(url)
     if refusal is not None:
@@ -298,7 +310,7 @@ def history_section(history: Sequence[StatusChange], now: datetime) -> Text | No
     previous: datetime | None = None
     for change in shown:
         status, raw = parse_status(change.status)
-        text.append(format_when(change.at, now))
+        text.append(_history_time(change.at, now))
         text.append("  ")
         text.append(status_text(status, raw))
         if previous is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from textual import events
@@ -11,8 +12,9 @@ from textual.app import App
 from textual.pilot import Pilot
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Input, OptionList, Static, TextArea
+from textual.widgets import Button, Input, OptionList, Static, TextArea
 
+import aireiter_tui
 from aireiter_tui.domain.models import IdKind, OutputKind, TaskOutput, TaskRef
 from aireiter_tui.screens.add_tasks import AddTasksResult, AddTasksScreen
 from aireiter_tui.screens.confirm import ConfirmScreen
@@ -27,7 +29,13 @@ SIZE = (80, 24)
 
 
 class Host(App[None]):
-    """Pushes a screen on mount (and more with :meth:`show`); records what each returned."""
+    """Pushes a screen on mount (and more with :meth:`show`); records what each returned.
+
+    It loads the real app's stylesheet: its rules outrank a screen's DEFAULT_CSS, and a
+    selector meant for the main screen once stretched the confirm dialog to full height.
+    """
+
+    CSS_PATH = Path(aireiter_tui.__file__).parent / "styles" / "app.tcss"
 
     def __init__(self, modal: Screen[Any]) -> None:
         super().__init__()
@@ -84,11 +92,26 @@ async def test_confirm_shows_hostile_text_literally() -> None:
     app = Host(ConfirmScreen(HOSTILE[1], body, confirm_label=HOSTILE[0], danger=False))
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        text = shown(app.screen.query_one("#body Static", Static))
+        text = shown(app.screen.query_one("#message Static", Static))
         assert "[/]" in text and "[@click=app.quit]" in text and "␛[2J" in text
         assert "\x1b" not in text
         await pilot.click("#cancel")
         assert await finish(pilot, app) is False
+
+
+async def test_confirm_is_sized_to_its_content_and_centred() -> None:
+    for width, height in [(80, 24), (120, 36), (200, 60)]:
+        app = Host(ConfirmScreen("Remove task", "Stop watching order_a?\nIt stays on the server."))
+        async with app.run_test(size=(width, height)) as pilot:
+            await pilot.pause()
+            dialog = app.screen.query_one("#dialog").region
+            assert dialog.height < 15, (width, height, dialog)
+            assert dialog.width <= 60
+            # Centred: the margins either side differ by at most one cell (odd leftovers).
+            assert abs(dialog.x - (width - dialog.right)) <= 1
+            assert abs(dialog.y - (height - dialog.bottom)) <= 1
+            await pilot.press("n")
+            assert await finish(pilot, app) is False
 
 
 # --- label -----------------------------------------------------------------------------
@@ -232,6 +255,10 @@ async def test_help_shows_rows_and_closes() -> None:
         assert "[@click=app.quit]␛[2J" in descriptions
         legend = shown(app.screen.query_one(".legend", Static))
         assert "◐ processing" in legend and "⚠" in legend
+        lines = legend.splitlines()
+        assert lines[1].startswith("… not fetched yet") and lines[2].startswith("⚠ could not")
+        # Each line fits the help dialog's text width (76 - border - padding - scrollbar).
+        assert max(len(line) for line in lines) <= 70
         for count, key in enumerate(["escape", "q", "question_mark"], start=1):
             if count > 1:
                 app.show(HelpScreen(ROWS))
@@ -348,3 +375,24 @@ async def test_add_hostile_ids_and_bounded_rejections() -> None:
         await pilot.press("ctrl+s")
         result = await finish(pilot, app)
     assert [ref.id for ref in result.refs] == ["[/]", "[@click=app.quit]"]
+
+
+async def test_add_dialog_says_how_to_submit_even_when_the_preview_is_full() -> None:
+    app = Host(AddTasksScreen())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        hint = app.screen.query_one("#keys-hint", Static)
+        text = shown(hint)
+        for words in ("ctrl+s adds", "ctrl+t switches task_id/out_task_id", "Tab", "Esc cancels"):
+            assert words in text, words
+        assert "ctrl+s" in shown(app.screen.query_one("#add", Button))
+        # The tallest preview (the label's problem, the counts, three rejections, "and N
+        # more") still leaves the hint on screen, on one line inside the dialog.
+        app.screen.query_one(TextArea).text = " ".join(f"bad{n}\x07" for n in range(5))
+        app.screen.query_one("#label", Input).value = "x\x07"
+        panel = app.screen.query_one("#preview", Static)
+        await until(pilot, lambda: panel.region.height == 6)
+        dialog = app.screen.query_one("#dialog").region
+        assert hint.region.height == 1
+        assert dialog.contains_region(hint.region)
+        assert dialog.bottom <= SIZE[1] and dialog.y >= 0

@@ -26,6 +26,25 @@ from aireiter_tui.widgets.formatting import safe
 
 #: How many rejected IDs the preview lists before saying "and N more".
 MAX_REJECTIONS_SHOWN: Final = 3
+#: The dialog's own keys, named once so the bindings and the hint line cannot disagree.
+ADD_KEY: Final = "ctrl+s"
+TOGGLE_KIND_KEY: Final = "ctrl+t"
+
+
+def keys_hint() -> Text:
+    """The always-visible line saying how to submit: Enter in the ID box is a new line."""
+    hint = Text()
+    for key, does in (
+        (ADD_KEY, "adds"),
+        (TOGGLE_KIND_KEY, f"switches {IdKind.TASK_ID.value}/{IdKind.OUT_TASK_ID.value}"),
+        ("Tab", "moves"),
+        ("Esc", "cancels"),
+    ):
+        if hint:
+            hint.append(" · ")
+        hint.append(key, style="bold")
+        hint.append(f" {does}")
+    return hint
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +84,7 @@ class AddTasksScreen(ModalScreen[AddTasksResult | None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding(
-            "ctrl+s,ctrl+enter",
+            f"{ADD_KEY},ctrl+enter",
             "add",
             "Add",
             priority=True,
@@ -74,7 +93,7 @@ class AddTasksScreen(ModalScreen[AddTasksResult | None]):
         ),
         Binding("escape", "cancel", "Cancel", id="add_tasks.cancel", tooltip="Add nothing"),
         Binding(
-            "ctrl+t",
+            TOGGLE_KIND_KEY,
             "toggle_kind",
             "Switch ID kind",
             priority=True,
@@ -161,7 +180,7 @@ class AddTasksScreen(ModalScreen[AddTasksResult | None]):
             )
             yield _IdsArea(id="ids", soft_wrap=True, tab_behavior="focus")
             with Horizontal(id="options"):
-                with RadioSet(id="kind", tooltip="ctrl+t switches"):
+                with RadioSet(id="kind", tooltip=f"{TOGGLE_KIND_KEY} switches"):
                     for kind in IdKind:
                         yield RadioButton(
                             Text(kind.value), value=kind is self._initial_kind, id=kind.value
@@ -175,7 +194,8 @@ class AddTasksScreen(ModalScreen[AddTasksResult | None]):
             yield Static(id="preview", markup=False)
             with Horizontal(id="buttons"):
                 yield Button(Text("Cancel"), id="cancel")
-                yield Button(Text("Add"), variant="primary", id="add")
+                yield Button(Text(f"Add ({ADD_KEY})"), variant="primary", id="add")
+            yield Static(keys_hint(), id="keys-hint", classes="hint")
 
     def on_mount(self) -> None:
         self.query_one(TextArea).focus()

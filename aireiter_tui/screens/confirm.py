@@ -28,6 +28,8 @@ class ConfirmScreen(ModalScreen[bool]):
         Binding("left,right", "toggle_focus", "Switch button", show=False),
     ]
 
+    # Ids here stay clear of the main screen's (app.tcss styles ``#body`` as ``height: 1fr``,
+    # and app CSS outranks DEFAULT_CSS): a shared id once stretched this dialog to full height.
     DEFAULT_CSS = """
     ConfirmScreen {
         align: center middle;
@@ -47,7 +49,7 @@ class ConfirmScreen(ModalScreen[bool]):
         &.-danger > #dialog {
             border: thick $error;
         }
-        & #body {
+        & #message {
             height: auto;
             max-height: 14;
             padding: 1 0;
@@ -88,7 +90,7 @@ class ConfirmScreen(ModalScreen[bool]):
         body = self._body if isinstance(self._body, Text) else safe_block(self._body)
         with Vertical(id="dialog") as dialog:
             dialog.border_title = safe(self._title, max_length=60)
-            with VerticalScroll(id="body"):
+            with VerticalScroll(id="message"):
                 yield Static(body, markup=False)
             with Horizontal(id="buttons"):
                 yield Button(Text("Cancel"), id="cancel")

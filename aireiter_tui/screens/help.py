@@ -15,6 +15,7 @@ from textual.widgets import Static
 
 from aireiter_tui.domain.models import TaskStatus
 from aireiter_tui.widgets.formatting import (
+    NEVER_FETCHED,
     STALE_STYLE,
     STALE_SYMBOL,
     STATUS_STYLES,
@@ -39,13 +40,16 @@ class HelpRow:
 
 
 def status_legend() -> Text:
-    """Two lines explaining every status symbol the table uses."""
+    """Three lines explaining every status symbol the table uses."""
     legend = Text()
     for status in TaskStatus:
         if legend:
             legend.append("  ")
         legend.append(f"{STATUS_SYMBOLS[status]} ", style=STATUS_STYLES[status])
         legend.append(status.value)
+    # Its own line: appended to the first one it would wrap at 80 columns.
+    legend.append(f"\n{NEVER_FETCHED} ", style="dim")
+    legend.append("not fetched yet: no answer from the server so far")
     legend.append(f"\n{STALE_SYMBOL} ", style=STALE_STYLE)
     legend.append("could not refresh: the status shown is the last one known")
     return legend

@@ -9,27 +9,42 @@ from __future__ import annotations
 import asyncio
 import threading
 import webbrowser
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import ClassVar
 
 from rich.text import Text
 from textual import on, work
+from textual.app import SystemCommand
 from textual.binding import BindingType
+from textual.screen import Screen
 from textual.widgets import Input
 
 from aireiter_tui.bindings import ACTIONS, app_bindings, display_keys
 from aireiter_tui.dashboard import Dashboard
+from aireiter_tui.domain.models import TaskStatus
 from aireiter_tui.domain.sanitize import url_refusal
+from aireiter_tui.domain.session import Row
 from aireiter_tui.domain.view import SortKey, ViewSpec
 from aireiter_tui.screens.add_tasks import AddTasksResult, AddTasksScreen
 from aireiter_tui.screens.confirm import ConfirmScreen
 from aireiter_tui.screens.help import HelpRow, HelpScreen
 from aireiter_tui.screens.label import LabelScreen
 from aireiter_tui.screens.output_chooser import OutputChooserScreen
+from aireiter_tui.widgets.detail_pane import DetailPane
 from aireiter_tui.widgets.formatting import safe
 from aireiter_tui.widgets.task_table import TaskTable
 
 _BROWSER_LOCK = threading.Lock()
+
+
+def _no_output_reason(row: Row | None) -> str:
+    if row is None:
+        return "No task is selected."
+    if row.task is not None and row.task.status is TaskStatus.FAILED:
+        return "The selected task failed, so it has no output (its error is in the detail pane)."
+    if row.task is not None and row.task.status is TaskStatus.COMPLETED:
+        return "The selected task completed with no output URL."
+    return "The selected task has no output yet."
 
 
 def _open_browser(url: str) -> bool:
@@ -118,7 +133,7 @@ class AIReiterApp(Dashboard):
         row = self.selected_row()
         outputs = row.task.outputs if row and row.task else ()
         if not outputs:
-            self.notify("The selected task has no output yet.", markup=False)
+            self.notify(_no_output_reason(row), markup=False)
         elif len(outputs) == 1:
             self.open_url_safely(outputs[0].url)
         else:
@@ -158,7 +173,7 @@ class AIReiterApp(Dashboard):
         row = self.selected_row()
         outputs = row.task.outputs if row and row.task else ()
         if not outputs:
-            self.notify("The selected task has no output yet.", markup=False)
+            self.notify(_no_output_reason(row), markup=False)
             return
         if url_refusal(outputs[0].url) is not None:
             self.notify(
@@ -188,6 +203,9 @@ class AIReiterApp(Dashboard):
         self.query_one(TaskTable).focus()
 
     def action_clear_filter(self) -> None:
+        if isinstance(self.focused, DetailPane):
+            self.query_one(TaskTable).focus()  # Esc in the pane: back to the table first
+            return
         box = self.query_one("#filter", Input)
         box.value = ""
         box.remove_class("-visible")
@@ -215,8 +233,10 @@ class AIReiterApp(Dashboard):
             self._set_spec(sort=key, reverse=False)
 
     def on_task_table_selected(self, event: TaskTable.Selected) -> None:
+        # Enter: show the pane and move into it (Esc or Tab go back to the table).
         if not self.details_visible:
             self.action_toggle_details()
+        self.query_one(DetailPane).focus()
 
     def _set_spec(self, **changes: object) -> None:
         values = {
@@ -265,7 +285,20 @@ class AIReiterApp(Dashboard):
         rows += [
             HelpRow("↑ ↓ / j k", "Move the cursor", "Table"),
             HelpRow("PgUp PgDn Home End", "Move by pages, to the ends", "Table"),
-            HelpRow("Enter", "Show the detail pane", "Table"),
+            HelpRow("Enter", "Show the detail pane and move into it (Esc comes back)", "Table"),
+            HelpRow("Tab", "Move between the table and the detail pane", "Table"),
+            HelpRow("↑ ↓ PgUp PgDn", "In the detail pane: scroll it", "Table"),
             HelpRow("ctrl+p", "Command palette (every action, themes)", "App"),
         ]
         self.push_screen(HelpScreen(rows))
+
+    # --- command palette: every action ---------------------------------------------------
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        for action in ACTIONS:
+            if action.id == "quit":
+                continue
+            yield SystemCommand(action.label, action.description, self._palette(action.action))
+
+    def _palette(self, action: str) -> Callable[[], object]:
+        return lambda: self.run_action(action)

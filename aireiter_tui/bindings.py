@@ -4,6 +4,7 @@ command palette and the ``[keys]`` remapping in config.toml (by binding ``id``).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
@@ -59,13 +60,22 @@ ACTIONS: Final[tuple[Action, ...]] = (
     Action(
         "filter", "slash", "filter", "Filter", "Filter by text (ID, label, model, prompt)", "View"
     ),
+    # f and v are left out of the Footer so that "? Help" and "q Quit" fit in 80 columns.
     Action(
-        "status_filter", "f", "cycle_status_filter", "Status", "Cycle the status filter", "View"
+        "status_filter",
+        "f",
+        "cycle_status_filter",
+        "Status",
+        "Cycle the status filter",
+        "View",
+        False,
     ),
     Action("clear_filter", "escape", "clear_filter", "Clear", "Clear the filters", "View", False),
     Action("sort", "s", "cycle_sort", "Sort", "Sort by the next column", "View"),
     Action("reverse", "S", "reverse_sort", "Reverse", "Reverse the sort order", "View", False),
-    Action("details", "v", "toggle_details", "Details", "Show or hide the detail pane", "View"),
+    Action(
+        "details", "v", "toggle_details", "Details", "Show or hide the detail pane", "View", False
+    ),
     Action(
         "refresh", "r", "refresh_selected", "Refresh", "Refresh the selected task now", "Refresh"
     ),
@@ -96,3 +106,23 @@ def display_keys(keys: str) -> str:
         "escape": "Esc",
     }
     return " / ".join(names.get(key.strip(), key.strip()) for key in keys.split(","))
+
+
+def keymap_problems(keymap: Mapping[str, str]) -> list[str]:
+    """Sentences about a ``[keys]`` table that cannot do what its author meant."""
+    known = {action.id: action for action in ACTIONS}
+    problems = []
+    unknown = sorted(set(keymap) - set(known))
+    if unknown:
+        problems.append(
+            f"[keys] in the config names no action: {', '.join(unknown)}; "
+            f"the actions are {', '.join(known)}."
+        )
+    owners: dict[str, list[str]] = {}
+    for action in ACTIONS:
+        for key in keymap.get(action.id, action.keys).split(","):
+            owners.setdefault(key.strip(), []).append(action.id)
+    for key, ids in sorted(owners.items()):
+        if len(ids) > 1:
+            problems.append(f"[keys]: {display_keys(key)} is bound to {' and '.join(ids)}.")
+    return problems

@@ -23,7 +23,12 @@ from aireiter_tui.domain.config import ConfigError, Settings, load_settings
 from aireiter_tui.domain.models import IdKind, Task, TaskStatus
 from aireiter_tui.domain.sanitize import clean
 from aireiter_tui.domain.watchlist import WatchlistError, WatchlistStore, parse_id_list
-from aireiter_tui.errors import AIReiterError, AuthenticationError, TaskNotFoundError
+from aireiter_tui.errors import (
+    AIReiterError,
+    AuthenticationError,
+    InsecureURLError,
+    TaskNotFoundError,
+)
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_ACTIVE, EXIT_NETWORK = 0, 1, 2, 3, 4
 
@@ -232,7 +237,7 @@ async def _query(args: argparse.Namespace, settings: Settings, out: TextIO) -> i
             task = await client.query(**{kind: args.id})
     except AIReiterError as error:
         print(f"aireiter-tui: {error.human()}", file=sys.stderr)
-        if isinstance(error, AuthenticationError | TaskNotFoundError):
+        if isinstance(error, AuthenticationError | TaskNotFoundError | InsecureURLError):
             return EXIT_USAGE
         return EXIT_NETWORK
     _print_task(task, out, as_json=args.json)

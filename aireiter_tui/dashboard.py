@@ -13,49 +13,41 @@ import contextlib
 import gc
 import random
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
 from rich.text import Text
-from textual import work
-from textual.app import App, ComposeResult, SystemCommand
+from textual import events, work
+from textual.app import App, ComposeResult
 from textual.containers import Container
-from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
 from aireiter_tui.backend import Backend
-from aireiter_tui.bindings import ACTIONS
+from aireiter_tui.bindings import keymap_problems
 from aireiter_tui.domain.config import ConfigError, save_theme
 from aireiter_tui.domain.refresher import Refresher, RefreshOutcome
 from aireiter_tui.domain.scheduler import PollScheduler
 from aireiter_tui.domain.session import Row, Session, Transition
 from aireiter_tui.domain.view import ViewSpec, compute_order
 from aireiter_tui.domain.watchlist import WatchEntry
-from aireiter_tui.notices import finished_notices
+from aireiter_tui.notices import EMPTY_STATE, finished_notices
 from aireiter_tui.saver import WatchlistSaver
 from aireiter_tui.screens.label import ControlCharHighlighter
-from aireiter_tui.widgets.cells import COLUMNS, row_cells
+from aireiter_tui.widgets.cells import COLUMNS, refresh_note, row_cells
 from aireiter_tui.widgets.detail_pane import DetailPane
 from aireiter_tui.widgets.formatting import safe
 from aireiter_tui.widgets.status_bar import StatusBar
 from aireiter_tui.widgets.task_table import TaskTable
 
+#: From this many columns the detail pane sits beside the table, else below it.
+WIDE_LAYOUT = 150
 #: How often buffered refresh outcomes are applied to the screen (coalescing bursts).
 FLUSH_INTERVAL = 0.25
 #: Finished tasks are announced at most this often (see notices.finished_notices).
 ANNOUNCE_INTERVAL = 2.0
 #: How long edits and snapshots wait before the watchlist is written (debounce).
 SAVE_INTERVAL = 5.0
-
-EMPTY_STATE = """\
-No tasks are watched yet.
-
-  Press  a  to add task IDs (paste one or many; task_id or out_task_id).
-  From a script:  aireiter-tui add order_xxx order_yyy
-  To see the dashboard at work without a key:  aireiter-tui --demo
-
-Press  ?  for every key, ctrl+p for the command palette, q to quit."""
 
 
 class Dashboard(App[None]):
@@ -98,6 +90,7 @@ class Dashboard(App[None]):
         self._outcomes: list[RefreshOutcome] = []
         self._transitions: list[Transition] = []
         self.saver = WatchlistSaver(self, self.session, self._adopt)
+        self._connect_done = False
         self._wake = asyncio.Event()
         self._refresher: Refresher | None = None
         self._last_removed: list[Row] = []
@@ -126,8 +119,10 @@ class Dashboard(App[None]):
         yield Footer()
 
     async def on_mount(self) -> None:
-        if self.backend.settings.keymap:
-            self.set_keymap(self.backend.settings.keymap)
+        keymap = self.backend.settings.keymap
+        if keymap:
+            self.problems.extend(keymap_problems(keymap))
+            self.set_keymap(keymap)
         await self.backend.prepare()
         self.problems.extend(self.session.load())
         # The loaded watchlist lives as long as the app: keep the cyclic GC from scanning
@@ -161,6 +156,7 @@ class Dashboard(App[None]):
 
     async def _connect(self) -> None:
         await self.backend.connect()
+        self._connect_done = True
         if self.backend.problem:
             self.problems.append(self.backend.problem)
         self.refresh_chrome()
@@ -182,8 +178,14 @@ class Dashboard(App[None]):
         self.saver.save_on_quit()
         await self.backend.stop()
 
-    def on_resize(self) -> None:
-        self.query_one("#body").set_class(self.size.width >= 150, "-wide")
+    def on_resize(self, event: events.Resize) -> None:
+        # The event's size: self.size still holds the previous one while this runs.
+        self.query_one("#body").set_class(event.size.width >= WIDE_LAYOUT, "-wide")
+        # Narrow terminals: a compact footer without the palette hint (ctrl+p is on the
+        # help screen) keeps "? Help" and "q Quit" on screen.
+        footer = self.query_one(Footer)
+        footer.compact = event.size.width < 120
+        footer.show_command_palette = event.size.width >= 100
 
     def watch_theme(self, theme: str) -> None:
         path = self.backend.config_path
@@ -289,7 +291,12 @@ class Dashboard(App[None]):
         state = self.scheduler.state(self.monotonic())
         mode: str = state.mode
         if self.backend.client is None:
-            mode = "no-key"
+            if not self._connect_done:
+                mode = "connecting"
+            elif self.backend.settings.api_key is None and self.backend.simulator is None:
+                mode = "no-key"
+            else:
+                mode = "not-connected"
         self.query_one(StatusBar).show(
             where=self.backend.where, counts=self.session.counts(), state=state, mode=mode
         )
@@ -312,9 +319,7 @@ class Dashboard(App[None]):
         if not self.details_visible:
             return
         row = self.selected_row()
-        note = None
-        if row is not None and row.error is not None:
-            note = safe(f"⚠ could not refresh: {row.error.human()}", style="bold yellow")
+        note = refresh_note(row) if row is not None else None
         pane.show(row.entry if row else None, now=self.wall_clock(), note=note)
 
     def selected_row(self) -> Row | None:
@@ -337,14 +342,3 @@ class Dashboard(App[None]):
             self.scheduler.track(row.ref, row.task.status if row.task else None, now)
         if rows:
             self.rebuild_view()
-
-    # --- command palette ------------------------------------------------------------
-    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
-        for action in ACTIONS:
-            if action.id == "quit":
-                continue
-            yield SystemCommand(action.label, action.description, self._palette(action.action))
-
-    def _palette(self, action: str) -> Callable[[], object]:
-        return lambda: self.run_action(action)

@@ -1,4 +1,4 @@
-"""What to tell the user when watched tasks finish: the toasts, as plain data."""
+"""What the dashboard tells the user in words: the empty state, toasts for finished tasks."""
 
 from __future__ import annotations
 
@@ -9,6 +9,15 @@ from typing import Final, Literal
 from aireiter_tui.domain.models import TaskStatus
 from aireiter_tui.domain.sanitize import clean
 from aireiter_tui.domain.session import Transition
+
+EMPTY_STATE = """\
+No tasks are watched yet.
+
+  Press  a  to add task IDs (paste one or many; task_id or out_task_id).
+  From a script:  aireiter-tui add order_xxx order_yyy
+  To see the dashboard at work without a key:  aireiter-tui --demo
+
+Press  ?  for every key, ctrl+p for the command palette, q to quit."""
 
 #: Up to this many finished tasks are announced by name; more make one summary.
 ONE_BY_ONE: Final = 3

@@ -127,6 +127,9 @@ def test_counts() -> None:
     session.apply(TaskRef(IdKind.TASK_ID, "c"), None, NetworkError("x"))
     counts = session.counts()
     assert counts.total == 5 and counts.unfetched == 1 and counts.errors == 1
+    session.apply(TaskRef(IdKind.OUT_TASK_ID, "mine"), None, NetworkError("x"))
+    counts = session.counts()
+    assert counts.unfetched == 0 and counts.errors == 2  # a failed first fetch is an error
     assert counts.by_status[TaskStatus.UNKNOWN] == 1 and counts.credits == 100
 
 
@@ -163,7 +166,7 @@ def _recount(session: Session) -> tuple[object, ...]:
     credits = 0.0
     for row in session.rows.values():
         if row.task is None:
-            unfetched += 1
+            unfetched += row.error is None
         else:
             by_status[row.task.status] += 1
             credits += row.task.credits_used or 0.0

@@ -325,4 +325,8 @@ def validate_task_id(text: str) -> str | None:
         return "the ID contains control characters"
     if "," in text:
         return "the ID contains a comma"
+    if "://" in text:
+        return "this is a URL, not a task ID"
+    if "…" in text:
+        return "the ID was cut off ('…'): copy the whole ID (y copies the selected one)"
     return None

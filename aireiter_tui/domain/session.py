@@ -62,7 +62,7 @@ class Transition:
 
 @dataclass(slots=True)
 class Counts:
-    """Per-status totals for the header."""
+    """Per-status totals for the header (``unfetched``: never answered, and no error)."""
 
     by_status: dict[TaskStatus, int] = field(default_factory=dict)
     unfetched: int = 0
@@ -211,7 +211,8 @@ class Session:
         """Add (``sign`` 1) or take away (-1) one row's share of the counts."""
         counts, task = self._counts, row.entry.task
         if task is None:
-            counts.unfetched += sign
+            # Never answered: "new" until a refresh fails, then it counts as an error.
+            counts.unfetched += sign * (row.error is None)
         else:
             counts.by_status[task.status] += sign
             counts.credits += sign * (task.credits_used or 0.0)

@@ -109,7 +109,15 @@ def banner(sim: Simulator, refs: list[tuple[str, str]], out: TextIO) -> None:
     print(f"API key: {sim.api_key}", file=out)
     print(f"Tasks: {sim.task_count}", file=out)
     print("Try:", file=out)
-    print(f"  AIREITER_API_KEY={sim.api_key} aireiter-tui --base-url {base}", file=out)
+    env = f"AIREITER_API_KEY={sim.api_key} aireiter-tui --base-url {base}"
+    # Give the user IDs to watch: the watchlist starts empty and the IDs are random.
+    task_ids = [i for k, i in refs if k == "task_id"][:6]
+    out_ids = [i for k, i in refs if k == "out_task_id"][:3]
+    if task_ids:
+        print(f"  {env} add {' '.join(task_ids)}", file=out)
+    if out_ids:
+        print(f"  {env} add --out {' '.join(out_ids)}", file=out)
+    print(f"  {env}", file=out)
     print(
         f"  curl -s -X POST {base}/api/openapi/query "
         f"-H 'Authorization: Bearer {sim.api_key}' -H 'Content-Type: application/json' "

@@ -7,8 +7,10 @@ from typing import Final
 
 from rich.text import Text
 
+from aireiter_tui.domain.models import IdKind
 from aireiter_tui.domain.session import Row
 from aireiter_tui.domain.view import task_seconds
+from aireiter_tui.errors import TaskNotFoundError
 from aireiter_tui.widgets.formatting import (
     STALE_STYLE,
     STALE_SYMBOL,
@@ -17,13 +19,14 @@ from aireiter_tui.widgets.formatting import (
     format_duration,
     format_when,
     safe,
+    safe_block,
     status_text,
 )
 from aireiter_tui.widgets.task_table import Column
 
 #: Keys match :class:`~aireiter_tui.domain.view.SortKey` values, so a header click sorts.
 COLUMNS: Final = (
-    Column("name", "Task", 24, priority=0),
+    Column("name", "Task", 24, priority=0, grow_to=34),
     Column("model", "Model", 14, priority=2),
     Column("status", "Status", 15, priority=0),
     Column("prompt", "Prompt", 0, priority=1),
@@ -38,9 +41,10 @@ COLUMNS: Final = (
 def row_cells(row: Row, now: datetime) -> list[Text]:
     """One ``Text`` per column of :data:`COLUMNS`; network strings made safe."""
     task = row.task
-    name = safe(row.label, style="bold") if row.label else safe(row.ref.id)
-    if row.ref.kind.value == "out_task_id" and not row.label:
-        name.stylize("italic")
+    # A label leads, the ID follows (two tasks may share a label); out_task_ids in italic.
+    name = safe(row.ref.id, style="italic" if row.ref.kind is IdKind.OUT_TASK_ID else "")
+    if row.label:
+        name = safe(row.label, max_length=40, style="bold") + Text(" · ", style="dim") + name
     if task is None:
         return [
             name,
@@ -68,3 +72,17 @@ def row_cells(row: Row, now: datetime) -> list[Text]:
         Text(str(len(task.outputs)) if task.outputs else ""),
         Text(format_ago(row.checked_at, now), style="dim"),
     ]
+
+
+def refresh_note(row: Row) -> Text | None:
+    """For the detail pane: why the last refresh failed, and what to do about it."""
+    if row.error is None:
+        return None
+    message = f"⚠ could not refresh: {row.error.human()}"
+    if isinstance(row.error, TaskNotFoundError):
+        other = "task_id" if row.ref.kind is IdKind.OUT_TASK_ID else "out_task_id"
+        message += (
+            f"\nCheck the ID. If it is a {other}, remove it (d) and add it again as"
+            f" {other} (a, then ctrl+t)."
+        )
+    return safe_block(message, style="bold yellow")

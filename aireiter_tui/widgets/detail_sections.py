@@ -46,6 +46,9 @@ _NOTE_STYLE: Final = "dim"
 NOT_FETCHED_MESSAGE: Final = (
     "Not fetched yet — it will be queried on the next refresh (r refreshes it now)."
 )
+NOT_YET_ANSWERED_MESSAGE: Final = (
+    "No answer for this task yet (see below); it is retried with a growing delay (r tries now)."
+)
 NO_DATA_MESSAGE: Final = (
     "No task data received yet — it will be retried on the next refresh (r refreshes it now)."
 )
@@ -105,7 +108,10 @@ def summary_section(entry: WatchEntry, now: datetime, note: Text | None) -> Text
         _line(text, "Ignored", value)
     if task is None:
         text.append("\n")
-        message = NOT_FETCHED_MESSAGE if entry.checked_at is None else NO_DATA_MESSAGE
+        if note is not None:
+            message = NOT_YET_ANSWERED_MESSAGE
+        else:
+            message = NOT_FETCHED_MESSAGE if entry.checked_at is None else NO_DATA_MESSAGE
         text.append(message, style="italic")
         text.append("\n")
     if note is not None:

@@ -27,6 +27,8 @@ _MODES = {
     "offline": ("✖", "bold red", "offline"),
     "auth-blocked": ("✖", "bold red", "key refused"),
     "no-key": ("✖", "bold red", "no API key"),
+    "not-connected": ("✖", "bold red", "not connected"),
+    "connecting": ("…", "dim", "connecting"),
 }
 
 

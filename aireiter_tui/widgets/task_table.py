@@ -35,7 +35,12 @@ class Column:
     #: Lower numbers survive longer when the terminal is narrow.
     priority: int = 0
     justify: str = "left"
+    #: A fixed column may grow to this width when the flexible one has plenty of room.
+    grow_to: int = 0
 
+
+#: Columns with ``grow_to`` widen only once the flexible column has this much room.
+_ROOMY = 60
 
 CellProvider = Callable[[str], Sequence[Text]]
 """Returns the cells of the row with this key, one ``Text`` per column, in column order."""
@@ -140,7 +145,7 @@ class TaskTable(ScrollView, can_focus=True):
         self._index: dict[str, int] = {}
         self._cache: dict[str, Strip] = {}
         self._layout: list[tuple[int, Column, int]] = []
-        self._layout_width = -1
+        self._layout_width: tuple[int, str | None] = (-1, None)
         self.sorted_column: str | None = None
         self.sort_reverse = False
 
@@ -271,23 +276,31 @@ class TaskTable(ScrollView, can_focus=True):
         self._scroll_to_cursor()
 
     def _column_layout(self) -> list[tuple[int, Column, int]]:
-        """(index, column, width) per visible column: low-priority ones go when narrow."""
+        """(index, column, width) per visible column: low-priority ones go when narrow
+        (never the sorted one), and columns with ``grow_to`` widen when there is room."""
         width = self.scrollable_content_region.width
-        if width == self._layout_width:
+        if (width, self.sorted_column) == self._layout_width:
             return self._layout
-        columns = sorted(self._columns, key=lambda c: c.priority)
+        by_priority = sorted(self._columns, key=lambda c: (c.key != self.sorted_column, c.priority))
+        columns = by_priority
         while columns:
             fixed = sum(c.width + 1 for c in columns if c.width)
             flexible = [c for c in columns if not c.width]
             spare = width - fixed - len(flexible)
             if spare >= 12 * len(flexible) or len(columns) == 1:
                 break
-            columns.pop()
+            columns = columns[:-1]
         shown = [(i, c) for i, c in enumerate(self._columns) if c in columns]
-        fixed = sum(c.width + 1 for _, c in shown if c.width)
-        spare = max(4, width - fixed - 1)
-        self._layout = [(i, c, c.width or spare) for i, c in shown]
-        self._layout_width = width
+        widths = {c.key: c.width for _, c in shown}
+        spare = max(4, width - sum(w + 1 for w in widths.values() if w) - 1)
+        for _, column in shown:
+            # Room beyond what a prompt excerpt needs goes to columns that want more.
+            extra = min(max(0, spare - _ROOMY), max(0, column.grow_to - column.width))
+            if column.width and extra:
+                widths[column.key] += extra
+                spare -= extra
+        self._layout = [(i, c, widths[c.key] or spare) for i, c in shown]
+        self._layout_width = (width, self.sorted_column)
         return self._layout
 
     def _render_cells(self, cells: Sequence[Text | str], base: Style, sorted_style: Style) -> Strip:
@@ -310,12 +323,12 @@ class TaskTable(ScrollView, can_focus=True):
         header_style = self.get_component_rich_style("task-table--header")
         if y == 0:
             sorted_style = self.get_component_rich_style("task-table--sorted", partial=True)
-            labels = [
-                column.label + (" ▼" if self.sort_reverse else " ▲")
-                if column.key == self.sorted_column
-                else column.label
-                for column in self._columns
-            ]
+            labels = [column.label for column in self._columns]
+            for index, column, width in self._column_layout():
+                if column.key == self.sorted_column:
+                    # The arrow must show even in a narrow column: shorten the word.
+                    arrow = " ▼" if self.sort_reverse else " ▲"
+                    labels[index] = column.label[: max(1, width - len(arrow))] + arrow
             return self._render_cells(labels, header_style, sorted_style)
         index = int(self.scroll_y) + y - 1
         if index >= len(self._order):

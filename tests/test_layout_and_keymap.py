@@ -1,0 +1,72 @@
+"""Layout that follows the terminal size, the [keys] checks, and IDs that are not IDs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from app_fixtures import make_app
+from textual.widgets import Footer
+
+from aireiter_tui.bindings import ACTIONS, keymap_problems
+from aireiter_tui.dashboard import WIDE_LAYOUT
+from aireiter_tui.domain.config import Settings
+from aireiter_tui.domain.models import validate_task_id
+
+
+async def test_the_detail_pane_moves_beside_or_below_as_the_terminal_is_resized(
+    tmp_path: Path,
+) -> None:
+    app = make_app(tmp_path, Settings(), live=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        body = app.query_one("#body")
+        footer = app.query_one(Footer)
+        assert not body.has_class("-wide") and footer.compact
+        assert not footer.show_command_palette  # "? Help" and "q Quit" need the room
+        for width, wide in (
+            (WIDE_LAYOUT + 50, True),
+            (120, False),
+            (WIDE_LAYOUT, True),
+            (80, False),
+        ):
+            await pilot.resize_terminal(width, 40)
+            await pilot.pause()
+            # Judged on the new size, not on the one before the resize.
+            assert body.has_class("-wide") is wide, width
+        await pilot.resize_terminal(200, 60)
+        await pilot.pause()
+        assert not footer.compact and footer.show_command_palette
+
+
+async def test_a_keymap_mistake_is_shown_and_the_app_still_starts(tmp_path: Path) -> None:
+    settings = Settings(keymap={"nonexistent": "x", "add": "r"})
+    app = make_app(tmp_path, settings, live=False)
+    async with app.run_test(size=(120, 36)):
+        banner = str(app.query_one("#banner").render())
+        assert "nonexistent" in banner and "names no action" in banner
+
+
+def test_keymap_problems_name_unknown_actions_and_double_bindings() -> None:
+    assert keymap_problems({}) == []
+    assert keymap_problems({"refresh": "f5"}) == []
+    (unknown,) = keymap_problems({"nope": "x"})
+    assert "nope" in unknown and all(a.id in unknown for a in ACTIONS)
+    (double,) = keymap_problems({"add": "r"})
+    assert double == "[keys]: r is bound to add and refresh."
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("https://aireiter.com/tasks/order_abc", "URL"),
+        ("order_lwU2d-VkUq9-tlCCm…", "cut off"),
+    ],
+)
+def test_text_that_is_not_a_task_id_is_rejected_with_a_reason(text: str, reason: str) -> None:
+    problem = validate_task_id(text)
+    assert problem is not None and reason in problem
+
+
+def test_ordinary_ids_and_out_task_ids_pass() -> None:
+    for text in ("order_lwU2d-VkUq9-tlCCmrdYu", "my_task_123456", "京都-夜景-001", "a$b"):
+        assert validate_task_id(text) is None

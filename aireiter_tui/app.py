@@ -115,6 +115,7 @@ class AIReiterApp(Dashboard):
             self.scheduler.track(row.ref, row.task.status if row.task else None, now)
         self.rebuild_view()
         self.query_one(TaskTable).move_to_key(rows[0].ref.key)
+        self.notify(f"Watching {safe(rows[0].name, max_length=60).plain} again.", markup=False)
 
     def action_edit_label(self) -> None:
         row = self.selected_row()
@@ -174,15 +175,21 @@ class AIReiterApp(Dashboard):
         outputs = row.task.outputs if row and row.task else ()
         if not outputs:
             self.notify(_no_output_reason(row), markup=False)
-            return
-        if url_refusal(outputs[0].url) is not None:
+        elif len(outputs) == 1:
+            self._copy_url(outputs[0].url)
+        else:
+            chooser = OutputChooserScreen(outputs, title="Copy which output?")
+            self.push_screen(chooser, lambda url: self._copy_url(url) if url else None)
+
+    def _copy_url(self, url: str) -> None:
+        if url_refusal(url) is not None:
             self.notify(
                 "That output URL is not a plain http(s) link; not copied.",
                 severity="warning",
                 markup=False,
             )
             return
-        self.copy_to_clipboard(outputs[0].url)
+        self.copy_to_clipboard(url)
         self.notify("Output URL copied.", markup=False)
 
     # --- view -----------------------------------------------------------------------

@@ -72,7 +72,7 @@ ACTIONS: Final[tuple[Action, ...]] = (
     ),
     Action("clear_filter", "escape", "clear_filter", "Clear", "Clear the filters", "View", False),
     Action("sort", "s", "cycle_sort", "Sort", "Sort by the next column", "View"),
-    Action("reverse", "S", "reverse_sort", "Reverse", "Reverse the sort order", "View", False),
+    Action("reverse", "S", "reverse_sort", "Reverse sort", "Reverse the sort order", "View", False),
     Action(
         "details", "v", "toggle_details", "Details", "Show or hide the detail pane", "View", False
     ),

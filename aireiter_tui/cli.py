@@ -190,6 +190,12 @@ def _remove(args: argparse.Namespace, store: WatchlistStore) -> int:
     gone = {ref for ref in refs if any(entry.ref == ref for entry in entries)}
     store.save([entry for entry in entries if entry.ref not in gone], removed=gone)
     print(f"removed {len(gone)} task(s); {len(refs) - len(gone)} were not watched")
+    other = IdKind.TASK_ID if args.out else IdKind.OUT_TASK_ID
+    watched_as_other = {e.ref.id for e in entries if e.ref.kind is other}
+    for ref in refs:
+        if ref not in gone and ref.id in watched_as_other:
+            flag = "without --out" if args.out else "with --out"
+            print(f"  {ref.id} is watched as an {other.value}: run remove {flag}", file=sys.stderr)
     return EXIT_USAGE if rejected or (refs and not gone) else EXIT_OK
 
 

@@ -89,7 +89,12 @@ class Dashboard(App[None]):
         self.problems: list[str] = list(settings.warnings)
         self._outcomes: list[RefreshOutcome] = []
         self._transitions: list[Transition] = []
-        self.saver = WatchlistSaver(self, self.session, self._adopt)
+        self.saver = WatchlistSaver(
+            self,
+            self.session,
+            self._adopt,
+            busy=lambda: self._refresher is not None and self._refresher.running,
+        )
         self._connect_done = False
         self._wake = asyncio.Event()
         self._refresher: Refresher | None = None

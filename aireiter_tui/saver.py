@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 from textual.app import App
 
 from aireiter_tui.domain.session import Session
 from aireiter_tui.domain.watchlist import WatchEntry, WatchlistError
+
+#: Seconds a save may be put off while a refresh round is running.
+MAX_SAVE_DELAY = 30.0
 
 
 class WatchlistSaver:
@@ -23,10 +27,16 @@ class WatchlistSaver:
         app: App[None],
         session: Session,
         adopt: Callable[[list[WatchEntry]], None],
+        *,
+        busy: Callable[[], bool] = lambda: False,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._app = app
         self._session = session
         self._adopt = adopt
+        self._busy = busy
+        self._clock = clock
+        self._last_save = clock()
         self._saving = False
         self._failures = 0
         #: Why the save on quitting failed, for the command to print after the app exits.
@@ -35,11 +45,17 @@ class WatchlistSaver:
     def save_soon(self) -> None:
         """Start a save on a thread if there is something to save and none is running."""
         session = self._session
-        if session.dirty and not self._saving and not session.save_blocked:
-            self._saving = True
-            self._app.run_worker(
-                self._save, thread=True, group="save", exclusive=True, exit_on_error=False
-            )
+        if not session.dirty or self._saving or session.save_blocked:
+            return
+        # A save of 10,000 entries holds the interpreter for a good part of 0.4 s: during
+        # a refresh round it waits (the answers keep arriving) unless it is overdue.
+        if self._busy() and self._clock() - self._last_save < MAX_SAVE_DELAY:
+            return
+        self._saving = True
+        self._last_save = self._clock()
+        self._app.run_worker(
+            self._save, thread=True, group="save", exclusive=True, exit_on_error=False
+        )
 
     def _save(self) -> None:
         try:

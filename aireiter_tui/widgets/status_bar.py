@@ -21,7 +21,7 @@ from aireiter_tui.widgets.formatting import (
 #: Per mode: symbol, style, and the words shown.
 _MODES = {
     "live": ("●", "bold green", "live"),
-    "idle": ("●", "green", "live, all finished"),
+    "idle": ("●", "green", "live, nothing to poll"),
     "paused": ("⏸", "bold yellow", "paused"),
     "rate-limited": ("⏳", "bold yellow", "rate limited"),
     "offline": ("✖", "bold red", "offline"),
@@ -62,10 +62,11 @@ class StatusBar(Static):
                 line.append(f"  · next refresh in {format_duration(state.next_poll_in)}")
             if state.in_flight:
                 line.append(f" · {state.in_flight} in flight", style="dim")
-        if state is not None and state.reason and mode not in ("live", "idle"):
+        # A user pause needs no reason; the others name theirs (the banner has it in full).
+        if state is not None and state.reason and mode not in ("live", "idle", "paused"):
             line.append(" · ")
             line.append_text(safe(state.reason, max_length=120))
-        line.append(f"  {format_credits(counts.credits) or '0'} credits", style="bold")
+        line.append(f"  {format_credits(counts.credits) or '0'} credits used", style="bold")
         line.append("\n")
         # Below ~110 columns the words go and the symbols (explained on the help screen) stay.
         wide = self.size.width >= 110 or self.size.width == 0

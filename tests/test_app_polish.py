@@ -1,0 +1,74 @@
+"""Behaviour a first-time user asked for: copy from several outputs, undo says so,
+and the CLI points at --out when an ID is watched as the other kind."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from app_fixtures import (
+    all_fetched,
+    make_app,
+    record_notes,
+    running_sim,
+    seed_watchlist,
+    settings_for,
+    wait_for,
+)
+
+from aireiter_tui.cli import main
+from aireiter_tui.domain.models import IdKind, TaskRef
+from aireiter_tui.screens.confirm import ConfirmScreen
+from aireiter_tui.screens.output_chooser import OutputChooserScreen
+from aireiter_tui.simulator import Simulator
+
+SIZE = (120, 36)
+
+
+@pytest.fixture
+async def sim() -> AsyncIterator[Simulator]:
+    async with running_sim() as simulator:
+        yield simulator
+
+
+async def test_copy_url_with_several_outputs_asks_which(tmp_path: Path, sim: Simulator) -> None:
+    sim.submit("nano_banana_pro", {"prompt": "two", "output_n": 2}, "pair", hide_task_id=True)
+    sim.force_status("pair", "completed")
+    ref = TaskRef(IdKind.OUT_TASK_ID, "pair")
+    seed_watchlist(tmp_path / "watchlist.toml", [ref])
+    app = make_app(tmp_path, settings_for(sim))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: all_fetched(app), "fetched")
+        task = app.session.rows[ref.key].task
+        assert task is not None and len(task.outputs) == 2
+        await pilot.press("Y")
+        assert isinstance(app.screen, OutputChooserScreen)
+        await pilot.press("2")
+        await wait_for(pilot, lambda: app.clipboard == task.outputs[1].url, "the second URL")
+
+
+async def test_undo_says_what_came_back(tmp_path: Path, sim: Simulator) -> None:
+    ref = TaskRef(IdKind.TASK_ID, "order_back")
+    seed_watchlist(tmp_path / "watchlist.toml", [ref])
+    app = make_app(tmp_path, settings_for(sim), live=False)
+    async with app.run_test(size=SIZE) as pilot:
+        notes = record_notes(app)
+        await pilot.press("d")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("y")
+        await wait_for(pilot, lambda: ref.key not in app.session.rows, "removed")
+        await pilot.press("u")
+        await wait_for(pilot, lambda: ref.key in app.session.rows, "back")
+        assert any("order_back" in n.message and "again" in n.message for n in notes)
+
+
+def test_remove_points_at_the_other_kind(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))  # no user config in the way
+    watchlist = tmp_path / "w.toml"
+    assert main(["--watchlist", str(watchlist), "add", "--out", "shot-1"]) == 0
+    assert main(["--watchlist", str(watchlist), "remove", "shot-1"]) == 2
+    assert "is watched as an out_task_id: run remove with --out" in capsys.readouterr().err
+    assert main(["--watchlist", str(watchlist), "remove", "--out", "shot-1"]) == 0

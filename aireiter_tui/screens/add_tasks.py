@@ -11,11 +11,11 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Button, Input, RadioButton, RadioSet, Static, TextArea
 
 from aireiter_tui.domain.models import IdKind, TaskRef
 from aireiter_tui.domain.watchlist import parse_id_list
+from aireiter_tui.screens.dialog import DialogScreen
 from aireiter_tui.screens.label import (
     ControlCharHighlighter,
     LabelValidator,
@@ -74,7 +74,7 @@ class _IdsArea(TextArea):
         return visible_controls(self.document.get_line(line_index))
 
 
-class AddTasksScreen(ModalScreen[AddTasksResult | None]):
+class AddTasksScreen(DialogScreen[AddTasksResult | None]):
     """Paste task IDs, pick which kind of ID they are, optionally label them.
 
     IDs may be separated by spaces, commas, semicolons or line breaks. A live preview
@@ -104,19 +104,8 @@ class AddTasksScreen(ModalScreen[AddTasksResult | None]):
 
     DEFAULT_CSS = """
     AddTasksScreen {
-        align: center middle;
-        background: $background 60%;
-
         & > #dialog {
             width: 80;
-            max-width: 100%;
-            height: auto;
-            max-height: 100%;
-            border: thick $primary;
-            border-title-color: $text;
-            border-title-style: bold;
-            background: $surface;
-            padding: 0 1;
         }
         & .hint {
             color: $text-muted;
@@ -147,13 +136,6 @@ class AddTasksScreen(ModalScreen[AddTasksResult | None]):
         }
         & #preview.-error {
             color: $text-error;
-        }
-        & #buttons {
-            height: auto;
-            align-horizontal: right;
-            & > Button {
-                margin-left: 1;
-            }
         }
     }
     """

@@ -9,13 +9,13 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
+from aireiter_tui.screens.dialog import DialogScreen
 from aireiter_tui.widgets.formatting import safe, safe_block
 
 
-class ConfirmScreen(ModalScreen[bool]):
+class ConfirmScreen(DialogScreen[bool]):
     """Ask before doing something; dismisses with ``True`` to go ahead, ``False`` not to.
 
     ``y`` and Enter confirm (Enter on a focused button presses that button), ``n`` and
@@ -32,19 +32,8 @@ class ConfirmScreen(ModalScreen[bool]):
     # and app CSS outranks DEFAULT_CSS): a shared id once stretched this dialog to full height.
     DEFAULT_CSS = """
     ConfirmScreen {
-        align: center middle;
-        background: $background 60%;
-
         & > #dialog {
             width: 60;
-            max-width: 100%;
-            height: auto;
-            max-height: 100%;
-            border: thick $primary;
-            border-title-color: $text;
-            border-title-style: bold;
-            background: $surface;
-            padding: 0 1;
         }
         &.-danger > #dialog {
             border: thick $error;
@@ -53,13 +42,6 @@ class ConfirmScreen(ModalScreen[bool]):
             height: auto;
             max-height: 14;
             padding: 1 0;
-        }
-        & #buttons {
-            height: auto;
-            align-horizontal: right;
-            & > Button {
-                margin-left: 1;
-            }
         }
     }
     """

@@ -10,10 +10,10 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Grid, VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from aireiter_tui.domain.models import TaskStatus
+from aireiter_tui.screens.dialog import DialogScreen
 from aireiter_tui.widgets.formatting import (
     NEVER_FETCHED,
     STALE_STYLE,
@@ -63,7 +63,7 @@ def group_rows(rows: Sequence[HelpRow]) -> dict[str, list[HelpRow]]:
     return groups
 
 
-class HelpScreen(ModalScreen[None]):
+class HelpScreen(DialogScreen[None]):
     """Show the key reference. Escape, ``q`` or ``?`` close it."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -78,20 +78,9 @@ class HelpScreen(ModalScreen[None]):
 
     DEFAULT_CSS = """
     HelpScreen {
-        align: center middle;
-        background: $background 60%;
-
         & > #dialog {
             width: 76;
-            max-width: 100%;
-            height: auto;
-            max-height: 100%;
-            border: thick $primary;
-            border-title-color: $text;
-            border-title-style: bold;
             border-subtitle-color: $text-muted;
-            background: $surface;
-            padding: 0 1;
         }
         & .intro {
             height: auto;

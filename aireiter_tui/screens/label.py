@@ -11,11 +11,11 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.validation import ValidationResult, Validator
 from textual.widgets import Button, Input, Static
 
 from aireiter_tui.domain.sanitize import clean
+from aireiter_tui.screens.dialog import DialogScreen
 from aireiter_tui.widgets.formatting import safe
 
 MAX_LABEL_LENGTH: Final = 80
@@ -78,7 +78,7 @@ class LabelValidator(Validator):
         return self.failure(problem, value) if problem else self.success()
 
 
-class LabelScreen(ModalScreen[str | None]):
+class LabelScreen(DialogScreen[str | None]):
     """Edit a task's label.
 
     Dismisses with the new label (stripped), ``""`` to remove the label, or ``None``
@@ -93,43 +93,15 @@ class LabelScreen(ModalScreen[str | None]):
 
     DEFAULT_CSS = """
     LabelScreen {
-        align: center middle;
-        background: $background 60%;
-
         & > #dialog {
             width: 64;
-            max-width: 100%;
-            height: auto;
-            max-height: 100%;
-            border: thick $primary;
-            border-title-color: $text;
-            border-title-style: bold;
-            background: $surface;
-            padding: 0 1;
         }
         & #task-name {
             color: $text-muted;
             margin-bottom: 1;
         }
-        & #hint {
-            color: $text-muted;
-            height: auto;
-        }
-        & #problem {
-            color: $text-error;
-            height: auto;
-            display: none;
-        }
-        & #problem.-shown {
-            display: block;
-        }
         & #buttons {
-            height: auto;
-            align-horizontal: right;
             margin-top: 1;
-            & > Button {
-                margin-left: 1;
-            }
         }
     }
     """

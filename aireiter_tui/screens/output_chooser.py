@@ -10,12 +10,12 @@ from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from aireiter_tui.domain.models import TaskOutput
 from aireiter_tui.domain.sanitize import ELLIPSIS, clean, url_refusal
+from aireiter_tui.screens.dialog import DialogScreen
 from aireiter_tui.widgets.formatting import safe
 
 #: Number keys pick the first nine outputs directly.
@@ -42,7 +42,7 @@ def middle_ellipsis(text: str, width: int) -> str:
     return text[:head] + ELLIPSIS + (text[-tail:] if tail else "")
 
 
-class OutputChooserScreen(ModalScreen[str | None]):
+class OutputChooserScreen(DialogScreen[str | None]):
     """List a task's outputs and dismiss with the raw URL of the one picked.
 
     Outputs whose URL must not be opened are listed, disabled, with the reason. The
@@ -65,35 +65,12 @@ class OutputChooserScreen(ModalScreen[str | None]):
 
     DEFAULT_CSS = """
     OutputChooserScreen {
-        align: center middle;
-        background: $background 60%;
-
         & > #dialog {
             width: 100;
-            max-width: 100%;
-            height: auto;
-            max-height: 100%;
-            border: thick $primary;
-            border-title-color: $text;
-            border-title-style: bold;
-            background: $surface;
-            padding: 0 1;
         }
         & OptionList {
             height: auto;
             max-height: 16;
-        }
-        & #hint {
-            color: $text-muted;
-            height: auto;
-        }
-        & #problem {
-            color: $text-error;
-            height: auto;
-            display: none;
-        }
-        & #problem.-shown {
-            display: block;
         }
     }
     """

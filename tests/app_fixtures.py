@@ -141,3 +141,12 @@ def all_fetched(app: AIReiterApp) -> bool:
 def status_of(app: AIReiterApp, ref: TaskRef) -> str | None:
     row = app.session.rows.get(ref.key)
     return row.task.status_label if row and row.task else None
+
+
+def watch_two_output_task(tmp_path: Path, sim: Simulator) -> TaskRef:
+    """A completed task with two outputs, known by out_task_id, in the watchlist."""
+    sim.submit("nano_banana_pro", {"prompt": "two", "output_n": 2}, "pair", hide_task_id=True)
+    sim.force_status("pair", "completed")
+    ref = TaskRef(IdKind.OUT_TASK_ID, "pair")
+    seed_watchlist(tmp_path / "watchlist.toml", [ref])
+    return ref

@@ -35,6 +35,7 @@ from tests.app_fixtures import (
     status_of,
     table,
     wait_for,
+    watch_two_output_task,
 )
 
 MIX_ACTIVE = {"pending": 1.0}
@@ -237,10 +238,7 @@ async def test_open_single_output_in_the_browser(
 async def test_open_with_several_outputs_shows_the_chooser(
     tmp_path: Path, sim: Simulator, browser_log: Path
 ) -> None:
-    sim.submit("nano_banana_pro", {"prompt": "two", "output_n": 2}, "pair", hide_task_id=True)
-    sim.force_status("pair", "completed")
-    ref = TaskRef(IdKind.OUT_TASK_ID, "pair")
-    seed_watchlist(tmp_path / "watchlist.toml", [ref])
+    ref = watch_two_output_task(tmp_path, sim)
     app = make_app(tmp_path, settings_for(sim))
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: all_fetched(app), "fetched")

@@ -15,6 +15,7 @@ from app_fixtures import (
     seed_watchlist,
     settings_for,
     wait_for,
+    watch_two_output_task,
 )
 
 from aireiter_tui.cli import main
@@ -33,10 +34,7 @@ async def sim() -> AsyncIterator[Simulator]:
 
 
 async def test_copy_url_with_several_outputs_asks_which(tmp_path: Path, sim: Simulator) -> None:
-    sim.submit("nano_banana_pro", {"prompt": "two", "output_n": 2}, "pair", hide_task_id=True)
-    sim.force_status("pair", "completed")
-    ref = TaskRef(IdKind.OUT_TASK_ID, "pair")
-    seed_watchlist(tmp_path / "watchlist.toml", [ref])
+    ref = watch_two_output_task(tmp_path, sim)
     app = make_app(tmp_path, settings_for(sim))
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: all_fetched(app), "fetched")

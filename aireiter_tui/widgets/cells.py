@@ -11,6 +11,7 @@ from aireiter_tui.domain.models import IdKind
 from aireiter_tui.domain.session import Row
 from aireiter_tui.domain.view import task_seconds
 from aireiter_tui.errors import TaskNotFoundError
+from aireiter_tui.widgets.columns import Column
 from aireiter_tui.widgets.formatting import (
     STALE_STYLE,
     STALE_SYMBOL,
@@ -22,7 +23,6 @@ from aireiter_tui.widgets.formatting import (
     safe_block,
     status_text,
 )
-from aireiter_tui.widgets.task_table import Column
 
 #: Keys match :class:`~aireiter_tui.domain.view.SortKey` values, so a header click sorts.
 COLUMNS: Final = (

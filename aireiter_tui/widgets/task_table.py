@@ -10,7 +10,6 @@ height, and the cost of an update follows the number of changed rows.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import ClassVar
 
 from rich.segment import Segment
@@ -24,23 +23,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-
-@dataclass(frozen=True, slots=True)
-class Column:
-    """One table column. ``width`` 0 means "take the space left" (one such column)."""
-
-    key: str
-    label: str
-    width: int
-    #: Lower numbers survive longer when the terminal is narrow.
-    priority: int = 0
-    justify: str = "left"
-    #: A fixed column may grow to this width when the flexible one has plenty of room.
-    grow_to: int = 0
-
-
-#: Columns with ``grow_to`` widen only once the flexible column has this much room.
-_ROOMY = 60
+from aireiter_tui.widgets.columns import ROOMY, Column
 
 CellProvider = Callable[[str], Sequence[Text]]
 """Returns the cells of the row with this key, one ``Text`` per column, in column order."""
@@ -295,7 +278,7 @@ class TaskTable(ScrollView, can_focus=True):
         spare = max(4, width - sum(w + 1 for w in widths.values() if w) - 1)
         for _, column in shown:
             # Room beyond what a prompt excerpt needs goes to columns that want more.
-            extra = min(max(0, spare - _ROOMY), max(0, column.grow_to - column.width))
+            extra = min(max(0, spare - ROOMY), max(0, column.grow_to - column.width))
             if column.width and extra:
                 widths[column.key] += extra
                 spare -= extra

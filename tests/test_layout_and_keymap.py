@@ -70,3 +70,26 @@ def test_text_that_is_not_a_task_id_is_rejected_with_a_reason(text: str, reason:
 def test_ordinary_ids_and_out_task_ids_pass() -> None:
     for text in ("order_lwU2d-VkUq9-tlCCmrdYu", "my_task_123456", "京都-夜景-001", "a$b"):
         assert validate_task_id(text) is None
+
+
+async def test_the_table_fits_the_screen_in_both_layouts_so_the_cursor_stays_visible(
+    tmp_path: Path,
+) -> None:
+    from aireiter_tui.domain.models import IdKind, TaskRef
+    from aireiter_tui.widgets.task_table import TaskTable
+
+    app = make_app(tmp_path, Settings(), live=False)
+    async with app.run_test(size=(WIDE_LAYOUT + 10, 24)) as pilot:
+        app.session.add([TaskRef(IdKind.TASK_ID, f"order_{n:04d}") for n in range(200)])
+        app.rebuild_view()
+        table = app.query_one(TaskTable)
+        for width in (WIDE_LAYOUT + 10, 100):
+            await pilot.resize_terminal(width, 24)
+            await pilot.pause()
+            assert table.region.bottom <= 24, (width, table.region)
+            table.cursor_row = 0
+            await pilot.press(*["down"] * 30)
+            await pilot.pause()
+            top = int(table.scroll_y)
+            visible_rows = table.scrollable_content_region.height - 1
+            assert top <= table.cursor_row < top + visible_rows

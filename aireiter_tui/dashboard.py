@@ -160,7 +160,10 @@ class Dashboard(App[None]):
         await self._connect()
 
     async def _connect(self) -> None:
-        await self.backend.connect()
+        try:
+            await self.backend.connect()
+        except Exception as error:  # a bug here must not leave the header "connecting"
+            self.backend.problem = f"Could not set up the client ({type(error).__name__})."
         self._connect_done = True
         if self.backend.problem:
             self.problems.append(self.backend.problem)

@@ -93,3 +93,21 @@ async def test_the_table_fits_the_screen_in_both_layouts_so_the_cursor_stays_vis
             top = int(table.scroll_y)
             visible_rows = table.scrollable_content_region.height - 1
             assert top <= table.cursor_row < top + visible_rows
+
+
+async def test_a_client_that_cannot_be_set_up_is_reported_not_left_connecting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from aireiter_tui.backend import Backend
+    from aireiter_tui.domain.secret import ApiKey
+
+    async def broken(self: Backend) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(Backend, "connect", broken)
+    app = make_app(tmp_path, Settings(api_key=ApiKey("k")), live=False)
+    async with app.run_test(size=(120, 36)):
+        assert "Could not set up the client (RuntimeError)" in str(
+            app.query_one("#banner").render()
+        )
+        assert "not connected" in str(app.query_one("#status").render())

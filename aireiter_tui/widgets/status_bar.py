@@ -32,6 +32,9 @@ _MODES = {
 }
 
 
+_EXPLAINED = ("offline", "rate-limited", "auth-blocked")
+
+
 class StatusBar(Static):
     """Two lines: the connection and refresh state, then the per-status counts.
 
@@ -62,8 +65,9 @@ class StatusBar(Static):
                 line.append(f"  · next refresh in {format_duration(state.next_poll_in)}")
             if state.in_flight:
                 line.append(f" · {state.in_flight} in flight", style="dim")
-        # A user pause needs no reason; the others name theirs (the banner has it in full).
-        if state is not None and state.reason and mode not in ("live", "idle", "paused"):
+        # Only the scheduler's troubles name a reason here (the banner has it in full); a
+        # user pause needs none, and without a client the banner says why.
+        if state is not None and state.reason and mode in _EXPLAINED:
             line.append(" · ")
             line.append_text(safe(state.reason, max_length=120))
         line.append(f"  {format_credits(counts.credits) or '0'} credits used", style="bold")

@@ -210,14 +210,15 @@ class AIReiterApp(Dashboard):
         self.query_one(TaskTable).focus()
 
     def action_clear_filter(self) -> None:
-        if isinstance(self.focused, DetailPane):
-            self.query_one(TaskTable).focus()  # Esc in the pane: back to the table first
+        table = self.query_one(TaskTable)
+        if isinstance(self.focused, DetailPane) and table.display:
+            table.focus()  # Esc in the pane: back to the table first
             return
         box = self.query_one("#filter", Input)
         box.value = ""
         box.remove_class("-visible")
         self._set_spec(text="", status=ViewSpec().status)
-        self.query_one(TaskTable).focus()
+        table.focus()
 
     def action_cycle_status_filter(self) -> None:
         self._set_spec(status=self.spec.status.next())

@@ -111,3 +111,25 @@ async def test_a_client_that_cannot_be_set_up_is_reported_not_left_connecting(
             app.query_one("#banner").render()
         )
         assert "not connected" in str(app.query_one("#status").render())
+
+
+async def test_escape_clears_a_filter_that_hid_every_row_even_from_the_detail_pane(
+    tmp_path: Path,
+) -> None:
+    from aireiter_tui.domain.models import IdKind, TaskRef, parse_task
+    from aireiter_tui.domain.view import StatusFilter
+    from aireiter_tui.widgets.detail_pane import DetailPane
+
+    app = make_app(tmp_path, Settings(), live=False)
+    async with app.run_test(size=(120, 36)) as pilot:
+        ref = TaskRef(IdKind.TASK_ID, "order_done")
+        app.session.add([ref])
+        app.session.apply(ref, parse_task({"task_id": ref.id, "status": "completed"}), None)
+        app.rebuild_view()
+        await pilot.press("enter")  # into the detail pane
+        assert isinstance(app.focused, DetailPane)
+        app._set_spec(status=StatusFilter.PENDING)  # hides the only row (and the table)
+        await pilot.pause()
+        await pilot.press("escape")
+        assert app.spec.status is StatusFilter.ALL
+        assert app.query_one("#table").display

@@ -2,98 +2,40 @@
 
 Almost everything runs over ``httpx.MockTransport``; one test runs the default aiohttp
 transport against a tiny aiohttp server on 127.0.0.1, because httpx_aiohttp maps
-aiohttp's errors in surprising ways that only a real socket shows.
+aiohttp's errors in surprising ways that only a real socket shows. How each failure
+maps to an error is in ``test_client_errors.py``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import traceback
-from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime, timedelta
-from email.utils import format_datetime
-from pathlib import Path
-from typing import Any
+from datetime import UTC, datetime
 
 import httpx
 import pytest
 from aiohttp import web
 
-from aireiter_tui.client import AIReiterClient, check_base_url, parse_retry_after
+from aireiter_tui.client import AIReiterClient, check_base_url
 from aireiter_tui.domain.models import IdKind, TaskRef, TaskStatus
 from aireiter_tui.domain.secret import ApiKey
 from aireiter_tui.errors import (
     AIReiterError,
     AuthenticationError,
-    BadResponseError,
     InsecureURLError,
     NetworkError,
-    RateLimitedError,
     RequestTimeoutError,
-    ServerError,
-    TaskNotFoundError,
 )
-
-KEY = "sk-live-Zq9SECRETkey-0123456789abcdef"
-BASE = "https://api.example.test"
-# Copied verbatim from the reference page (/work/shared/api/000_20e6f17c70b5a3ca.txt).
-REFERENCE_RESPONSE = (Path(__file__).parent / "data" / "reference_response.json").read_text()
-Handler = Callable[[httpx.Request], httpx.Response]
-
-
-class Recorder:
-    """A MockTransport handler that records the requests and answers with ``respond``."""
-
-    def __init__(self, respond: Handler) -> None:
-        self.respond = respond
-        self.requests: list[httpx.Request] = []
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        return self.respond(request)
-
-
-def reply(status: int = 200, body: Any = None, **kwargs: Any) -> Handler:
-    """A handler answering ``status`` with ``body`` as JSON (bytes/str are sent as they are)."""
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        if isinstance(body, bytes | str):
-            return httpx.Response(status, content=body, **kwargs)
-        return httpx.Response(status, json=body, **kwargs)
-
-    return handler
-
-
-def envelope(data: Any, code: Any = 200, message: str = "") -> dict[str, Any]:
-    return {"statusCode": code, "message": message, "data": data}
-
-
-def make_client(handler: Handler, **kwargs: Any) -> AIReiterClient:
-    kwargs.setdefault("transport", httpx.MockTransport(handler))
-    return AIReiterClient(BASE, ApiKey(KEY), **kwargs)
-
-
-def assert_key_absent(exc: BaseException) -> None:
-    """The key is in no message, repr, traceback text, chained error or traceback local."""
-    texts = [str(exc), repr(exc), "".join(traceback.format_exception(exc))]
-    if isinstance(exc, AIReiterError):
-        texts.append(exc.human())
-    assert exc.__cause__ is None and exc.__context__ is None
-    tb = exc.__traceback__
-    while tb is not None:
-        texts.extend(repr(value) for value in tb.tb_frame.f_locals.values())
-        tb = tb.tb_next
-    for text in texts:
-        assert KEY not in text
-
-
-async def query_error(handler: Handler, **kwargs: Any) -> AIReiterError:
-    async with make_client(handler, **kwargs) as client:
-        with pytest.raises(AIReiterError) as info:
-            await client.query(task_id="order_abc")
-    assert_key_absent(info.value)
-    return info.value
+from tests.client_fixtures import (
+    BASE,
+    KEY,
+    REFERENCE_RESPONSE,
+    Recorder,
+    assert_key_absent,
+    envelope,
+    make_client,
+    reply,
+)
 
 
 async def test_reference_example_is_parsed() -> None:
@@ -149,172 +91,6 @@ async def test_no_key_fails_without_a_request(key: ApiKey | None) -> None:
     assert recorder.requests == []
 
 
-LEAK = f"invalid token Bearer {KEY} for this account"
-
-
-@pytest.mark.parametrize(
-    ("handler", "error"),
-    [
-        (reply(401, {"message": LEAK}), AuthenticationError),
-        (reply(403, f"forbidden: {KEY}"), AuthenticationError),
-        (reply(200, envelope(None, 401, LEAK)), AuthenticationError),
-        (reply(200, envelope(None, "403", LEAK)), AuthenticationError),
-        (reply(404, {"message": "gone"}), TaskNotFoundError),
-        (reply(404, b""), TaskNotFoundError),
-        (reply(200, envelope(None, 404, "")), TaskNotFoundError),
-        (reply(400, {"message": "Task not found"}), TaskNotFoundError),
-        (reply(200, envelope(None, 200, "task does not exist")), TaskNotFoundError),
-        (reply(200, envelope(None, 500, "task not found")), TaskNotFoundError),
-        (reply(500, {"message": f"boom {KEY}"}), ServerError),
-        (reply(503, b""), ServerError),
-        (reply(200, envelope(None, 500, f"internal {KEY}")), BadResponseError),
-        (reply(200, envelope({"status": "x"}, "weird")), BadResponseError),
-        (reply(200, b"definitely not json"), BadResponseError),
-        (reply(200, b"<html><body>login</body></html>"), BadResponseError),
-        (reply(200, [1, 2]), BadResponseError),
-        (reply(200, envelope(None)), BadResponseError),
-        (reply(200, envelope([{"status": "pending"}])), BadResponseError),
-        (reply(200, b""), BadResponseError),
-        (
-            reply(404, b"<html>nginx</html>", headers={"Content-Type": "text/html"}),
-            BadResponseError,
-        ),
-        (reply(400, f"bad request {KEY}"), BadResponseError),
-    ],
-)
-async def test_error_mapping(handler: Handler, error: type[AIReiterError]) -> None:
-    exc = await query_error(handler)
-    assert type(exc) is error
-    assert exc.message.endswith((".", "…")) or ": " in exc.message
-
-
-async def test_key_scrubbed_from_echoed_message() -> None:
-    exc = await query_error(reply(401, {"message": LEAK}))
-    assert "invalid token Bearer ******** for this account" in str(exc)
-    assert "(HTTP 401)" in str(exc)
-
-
-async def test_long_server_message_is_bounded_and_cleaned() -> None:
-    exc = await query_error(reply(200, envelope(None, 418, "\x1b[31mred" + "x" * 5000)))
-    assert len(exc.message) < 300 and "\x1b" not in exc.message and "status 418" in exc.message
-
-
-async def test_html_error_page_is_summarised() -> None:
-    page = "<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head></html>"
-    exc = await query_error(reply(502, page, headers={"Content-Type": "text/html"}))
-    assert isinstance(exc, ServerError) and exc.status_code == 502
-    assert "error page" in exc.message and "502" in exc.message and "<" not in exc.message
-
-
-@pytest.mark.parametrize(
-    ("header", "expected"),
-    [(None, None), ("7", 7.0), ("0", 0.0), ("99999999", 3600.0), ("soon", None), ("-3", None)],
-)
-async def test_rate_limit_retry_after(header: str | None, expected: float | None) -> None:
-    headers = {"Retry-After": header} if header is not None else {}
-    exc = await query_error(reply(429, {"message": "slow down"}, headers=headers))
-    assert isinstance(exc, RateLimitedError) and exc.retry_after == expected
-
-
-async def test_rate_limit_retry_after_http_date() -> None:
-    when = format_datetime(datetime.now(UTC) + timedelta(seconds=120), usegmt=True)
-    exc = await query_error(reply(429, b"", headers={"Retry-After": when}))
-    assert isinstance(exc, RateLimitedError) and exc.retry_after is not None
-    assert 100 <= exc.retry_after <= 120
-
-
-def test_parse_retry_after() -> None:
-    now = datetime(2025, 1, 1, 12, 0, 0, tzinfo=UTC)
-    assert parse_retry_after("Wed, 01 Jan 2025 12:00:30 GMT", now=now) == 30
-    assert parse_retry_after("Wed, 01 Jan 2025 11:00:00 GMT", now=now) == 0
-    assert parse_retry_after("Thu, 01 Jan 2026 12:00:00 GMT", now=now) == 3600
-    for bad in ("", "nan", "inf", "x" * 100, "Mon, 99 Foo 2025"):
-        assert parse_retry_after(bad, now=now) is None
-
-
-async def test_large_body_is_not_read_whole() -> None:
-    chunk, served = b"x" * 65536, []
-
-    async def five_megabytes() -> AsyncIterator[bytes]:
-        for _ in range(80):
-            served.append(1)
-            yield chunk
-
-    exc = await query_error(lambda request: httpx.Response(200, content=five_megabytes()))
-    assert isinstance(exc, BadResponseError)
-    assert exc.message == "The response was larger than 1 MB; not read."
-    assert len(served) <= 1_000_000 // len(chunk) + 2
-
-
-async def test_declared_large_body_is_refused_before_reading() -> None:
-    exc = await query_error(reply(200, b"{}" * 600), max_body_bytes=1000)
-    assert isinstance(exc, BadResponseError) and "0.001 MB" in exc.message
-
-
-async def test_redirect_is_not_followed() -> None:
-    recorder = Recorder(reply(302, b"", headers={"Location": "https://evil.example/steal"}))
-    exc = await query_error(recorder)
-    assert isinstance(exc, BadResponseError) and "evil.example" in exc.message
-    assert "not followed" in exc.message and len(recorder.requests) == 1
-
-
-def raising(exc: Exception) -> Handler:
-    def handler(request: httpx.Request) -> httpx.Response:
-        raise exc
-
-    return handler
-
-
-@pytest.mark.parametrize(
-    ("exc", "error", "words"),
-    [
-        (httpx.ReadTimeout("slow"), RequestTimeoutError, "timed out"),
-        (httpx.ConnectTimeout("slow"), RequestTimeoutError, "timed out"),
-        (httpx.PoolTimeout("busy"), RequestTimeoutError, "timed out"),
-        (httpx.ConnectError("[Errno 111] Connection refused"), NetworkError, "connect"),
-        (httpx.RemoteProtocolError("hung up"), NetworkError, "without answering"),
-        (httpx.ReadError("reset"), NetworkError, "reset"),
-        (httpx.UnsupportedProtocol("gopher"), NetworkError, "failed unexpectedly"),
-        (KeyError("bug in a transport"), AIReiterError, "failed unexpectedly"),
-    ],
-)
-async def test_transport_failures(exc: Exception, error: type[AIReiterError], words: str) -> None:
-    failure = await query_error(raising(exc))
-    assert type(failure) is error and words in failure.message
-    assert "order_abc" in failure.message or "connect" in failure.message
-
-
-async def test_dropped_connection_retried_once_for_query_not_submit() -> None:
-    recorder = Recorder(raising(httpx.RemoteProtocolError("Server disconnected")))
-    async with make_client(recorder) as client:
-        with pytest.raises(NetworkError):
-            await client.query(task_id="order_1")
-        assert len(recorder.requests) == 2
-        with pytest.raises(NetworkError):
-            await client.submit(model="m", params={}, out_task_id="mine_1")
-        assert len(recorder.requests) == 3
-
-
-async def test_body_cut_off_midway() -> None:
-    async def half() -> AsyncIterator[bytes]:
-        yield b'{"statusCode": 200, "data": {'
-        raise httpx.ReadError("connection reset")
-
-    exc = await query_error(lambda request: httpx.Response(200, content=half()))
-    assert type(exc) is NetworkError and "cut off" in exc.message and "order_abc" in exc.message
-
-
-async def test_whole_exchange_deadline_stops_a_trickling_server() -> None:
-    never = asyncio.Event()
-
-    async def trickle() -> AsyncIterator[bytes]:
-        yield b"{"
-        await never.wait()
-
-    exc = await query_error(lambda r: httpx.Response(200, content=trickle()), timeout=0.05)
-    assert isinstance(exc, RequestTimeoutError) and "0.05 s" in exc.message
-
-
 async def test_submit_sends_body_and_returns_data() -> None:
     data = {"task_id": "order_9", "out_task_id": "mine_9", "status": "pending"}
     recorder = Recorder(reply(200, envelope(data)))
@@ -341,22 +117,6 @@ async def test_submit_sends_body_and_returns_data() -> None:
         "callback_url": "https://cb.example/x",
         "metadata": {"k": 1},
     }
-
-
-@pytest.mark.parametrize(
-    ("handler", "error"),
-    [
-        (reply(401, {"message": LEAK}), AuthenticationError),
-        (reply(404, {"message": "no route"}), BadResponseError),
-        (reply(200, envelope(None)), BadResponseError),
-    ],
-)
-async def test_submit_error_mapping(handler: Handler, error: type[AIReiterError]) -> None:
-    async with make_client(handler) as client:
-        with pytest.raises(AIReiterError) as info:
-            await client.submit(model="m", params={}, out_task_id="mine_1")
-    assert type(info.value) is error
-    assert_key_absent(info.value)
 
 
 async def test_repr_and_closed_client() -> None:

@@ -1,20 +1,16 @@
-"""The watchlist store: round trips, damaged files, merging, locking and crash safety."""
+"""The watchlist store: round trips, damaged files, merging and the entries' own rules.
+
+Crash safety, locking between processes, write failures and the cache file are in
+``test_watchlist_files.py``.
+"""
 
 from __future__ import annotations
 
 import copy
-import errno
-import os
-import pickle
-import signal
-import subprocess
-import sys
 import tempfile
-import time
 import tomllib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -28,54 +24,7 @@ from aireiter_tui.domain.watchlist import (
     WatchlistStore,
     parse_id_list,
 )
-
-ROOT = Path(__file__).resolve().parents[1]
-T0 = datetime(2025, 12, 18, 10, 12, 11, tzinfo=UTC)
-URLS = (
-    "https://s1.pxz.ai/upload/nano_banana/20251217/lAI2Anos92Un0NLgGyDwl.png,"
-    "https://s1.pxz.ai/upload/nano_banana/20251217/p9DkzlcwX2pleV-kf5XK4.png,"
-    "https://s1.pxz.ai/upload/nano_banana/20251217/UMM7vnF_JPqmvqt8bO2Uo.jpeg"
-)
-# The `data` object of the example on the published query reference page.
-REFERENCE: dict[str, Any] = {
-    "task_id": "order_lwU2d-VkUq9-tlCCmrdYu",
-    "status": "completed",
-    "created_at": "2025-12-18T10:12:11.000Z",
-    "completed_at": "2025-12-18T10:13:41.000Z",
-    "input": {
-        "model": "nano_banana",
-        "params": {
-            "format": "jpeg",
-            "prompt": "dog",
-            "image_url": URLS,
-            "show_public": True,
-            "aspect_ratio": "16:9",
-        },
-        "showPublic": 0,
-        "attachments": [URLS],
-    },
-    "credits_used": 100,
-    "output": [
-        {
-            "url": "https://s1.pxz.ai/upload/image-generator/20251218/hYtdX7AInk4HgErJCgD-w-item-0.jpeg"
-        }
-    ],
-}
-
-
-def entry(ident: str, status: str = "pending", kind: IdKind = IdKind.TASK_ID) -> WatchEntry:
-    item = WatchEntry(TaskRef(kind, ident), None, T0)
-    item.record(parse_task({kind.value: ident, "status": status}), T0)
-    return item
-
-
-def ids(entries: list[WatchEntry]) -> list[str]:
-    return [item.ref.id for item in entries]
-
-
-def run_child(script: str, *args: str) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.Popen([sys.executable, "-c", script, *args], env=env)
+from tests.watchlist_fixtures import REFERENCE, T0, entry, ids
 
 
 def test_round_trip_reference_task(tmp_path: Path) -> None:
@@ -225,124 +174,6 @@ def test_merge_keeps_others_and_honours_removal(tmp_path: Path) -> None:
     assert ids(WatchlistStore(path).load()) == ["a", "c"]
 
 
-CHILD_ADD = """
-import sys
-from datetime import UTC, datetime
-from pathlib import Path
-from aireiter_tui.domain.models import IdKind, TaskRef
-from aireiter_tui.domain.watchlist import WatchEntry, WatchlistStore
-store = WatchlistStore(Path(sys.argv[1]))
-mine = []
-for n in range(int(sys.argv[3])):
-    mine.append(WatchEntry(TaskRef(IdKind.TASK_ID, f"{sys.argv[2]}-{n}"), None, datetime.now(UTC)))
-    mine = [e for e in store.save(mine) if e.ref.id.startswith(sys.argv[2])]
-"""
-
-
-def test_concurrent_adds_from_two_processes(tmp_path: Path) -> None:
-    path = tmp_path / "watchlist.toml"
-    children = [run_child(CHILD_ADD, str(path), name, "15") for name in ("p", "q")]
-    assert [child.wait() for child in children] == [0, 0]
-    found = set(ids(WatchlistStore(path).load()))
-    assert found == {f"{name}-{n}" for name in ("p", "q") for n in range(15)}
-
-
-CHILD_SAVE_LOOP = """
-import sys
-from datetime import UTC, datetime
-from pathlib import Path
-from aireiter_tui.domain.models import IdKind, TaskRef, parse_task
-from aireiter_tui.domain.watchlist import WatchEntry, WatchlistStore
-store = WatchlistStore(Path(sys.argv[1]))
-now = datetime.now(UTC)
-def make(n):
-    out = []
-    for i in range(n):
-        e = WatchEntry(TaskRef(IdKind.TASK_ID, f"t{i}"), "x" * 50, now)
-        e.record(parse_task({"task_id": f"t{i}", "status": "pending", "pad": "y" * 500}), now)
-        out.append(e)
-    return out
-small, large = make(100), make(300)
-n = 0
-while True:
-    n += 1
-    store.save(small if n % 2 else large, removed=[e.ref for e in large[100:]] if n % 2 else ())
-"""
-
-
-def test_killed_mid_save_leaves_old_or_new(tmp_path: Path) -> None:
-    path = tmp_path / "watchlist.toml"
-    for _ in range(3):
-        child = run_child(CHILD_SAVE_LOOP, str(path))
-        seen: set[int] = set()
-        while len(seen) < 4 and child.poll() is None:
-            if path.exists():
-                seen.add(path.stat().st_mtime_ns)
-            time.sleep(0.005)  # polling for a condition, not waiting a fixed time
-        os.kill(child.pid, signal.SIGKILL)
-        child.wait()
-        assert len(WatchlistStore(path).load()) in (100, 300)
-    leftovers = [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
-    WatchlistStore(path).save([])
-    assert [p.name for p in tmp_path.iterdir() if ".save-" in p.name] == []
-    assert all(".cache." in name or ".save-" in name for name in leftovers)
-
-
-@pytest.mark.parametrize("failing", ["replace", "fsync"])
-def test_write_failure_keeps_old_file(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failing: str
-) -> None:
-    path = tmp_path / "watchlist.toml"
-    store = WatchlistStore(path)
-    store.save([entry("old")])
-    before = path.read_bytes()
-
-    def fail(*args: object) -> None:
-        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-
-    monkeypatch.setattr(os, failing, fail)
-    with pytest.raises(WatchlistError) as caught:
-        store.save([entry("old"), entry("new")])
-    monkeypatch.undo()
-    message = str(caught.value)
-    assert str(path) in message and "no space left on device" in message
-    assert "previous file is unchanged" in message
-    assert path.read_bytes() == before
-    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
-    assert ids(WatchlistStore(path).load()) == ["old"]
-
-
-@pytest.mark.skipif(os.geteuid() == 0, reason="root ignores directory permissions")
-def test_read_only_directory(tmp_path: Path) -> None:
-    folder = tmp_path / "ro"
-    folder.mkdir()
-    store = WatchlistStore(folder / "watchlist.toml")
-    store.save([entry("a")])
-    before = store.path.read_bytes()
-    folder.chmod(0o500)
-    try:
-        with pytest.raises(WatchlistError, match="permission denied"):
-            store.save([entry("a"), entry("b")])
-        assert store.path.read_bytes() == before
-    finally:
-        folder.chmod(0o700)
-
-
-def test_damaged_or_hostile_cache_is_ignored(tmp_path: Path) -> None:
-    path = tmp_path / "watchlist.toml"
-    store = WatchlistStore(path)
-    store.save([entry("a")])
-    marker = tmp_path / "pwned"
-    for blob in (
-        b"garbage",
-        pickle.dumps({"format": 2}),
-        b"cos\nsystem\n(S'touch " + str(marker).encode() + b"'\ntR.",
-    ):
-        store.cache_path.write_bytes(blob)
-        assert ids(WatchlistStore(path).load()) == ["a"]
-    assert not marker.exists()
-
-
 def test_oversized_raw_keeps_the_summary(tmp_path: Path) -> None:
     path = tmp_path / "watchlist.toml"
     big = {**REFERENCE, "metadata": {"blob": "z" * 300_000}}
@@ -414,20 +245,3 @@ def test_any_text_loads_or_raises_watchlist_error(text: str) -> None:
         except WatchlistError:
             return
         assert isinstance(result, list)
-
-
-def test_saves_without_the_cache_drop_a_stale_one_and_a_later_save_writes_it(
-    tmp_path: Path,
-) -> None:
-    path = tmp_path / "w.toml"
-    store = WatchlistStore(path)
-    first = [WatchEntry(ref=TaskRef(IdKind.TASK_ID, "a"), label=None, added_at=T0)]
-    store.save(first)
-    assert store.cache_path.exists()
-    more = [*first, WatchEntry(ref=TaskRef(IdKind.TASK_ID, "b"), label=None, added_at=T0)]
-    store.save(more, write_cache=False)
-    assert not store.cache_path.exists()  # a stale cache must never be left behind
-    assert [e.ref.id for e in WatchlistStore(path).load()] == ["a", "b"]
-    store.save(more)  # nothing changed in the file, but the cache is due
-    assert store.cache_path.exists()
-    assert [e.ref.id for e in WatchlistStore(path).load()] == ["a", "b"]

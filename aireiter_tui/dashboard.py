@@ -21,7 +21,7 @@ from rich.text import Text
 from textual import events, work
 from textual.app import App, ComposeResult
 from textual.containers import Container
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Footer, Static
 
 from aireiter_tui.backend import Backend
 from aireiter_tui.bindings import keymap_problems
@@ -33,9 +33,9 @@ from aireiter_tui.domain.view import ViewSpec, compute_order
 from aireiter_tui.domain.watchlist import WatchEntry
 from aireiter_tui.notices import EMPTY_STATE, finished_notices
 from aireiter_tui.saver import WatchlistSaver
-from aireiter_tui.screens.label import ControlCharHighlighter
 from aireiter_tui.widgets.cells import COLUMNS, refresh_note, row_cells
 from aireiter_tui.widgets.detail_pane import DetailPane
+from aireiter_tui.widgets.filter_box import FilterBox
 from aireiter_tui.widgets.formatting import safe
 from aireiter_tui.widgets.status_bar import StatusBar
 from aireiter_tui.widgets.task_table import TaskTable
@@ -114,13 +114,7 @@ class Dashboard(App[None]):
                 yield TaskTable(COLUMNS, self._cells, id="table")
                 yield Static(EMPTY_STATE, id="empty", markup=False)
             yield DetailPane(id="details")
-        # The highlighter draws pasted control characters as symbols: Input would pass
-        # ESC sequences to the terminal as they are.
-        yield Input(
-            placeholder="Filter by ID, label, model or prompt",
-            id="filter",
-            highlighter=ControlCharHighlighter(),
-        )
+        yield FilterBox(id="filter")
         yield Footer()
 
     async def on_mount(self) -> None:

@@ -133,3 +133,24 @@ async def test_escape_clears_a_filter_that_hid_every_row_even_from_the_detail_pa
         await pilot.press("escape")
         assert app.spec.status is StatusFilter.ALL
         assert app.query_one("#table").display
+
+
+async def test_a_key_right_after_enter_in_the_filter_goes_to_the_table(tmp_path: Path) -> None:
+    from textual import events
+
+    from aireiter_tui.domain.models import IdKind, TaskRef
+    from aireiter_tui.domain.view import SortKey
+
+    app = make_app(tmp_path, Settings(), live=False)
+    async with app.run_test(size=(120, 36)) as pilot:
+        app.session.add([TaskRef(IdKind.TASK_ID, f"order_dog_{n}") for n in range(3)])
+        app.rebuild_view()
+        await pilot.press("slash", "d", "o", "g")
+        # As a paste or a fast typist delivers them: both queued before either is handled.
+        for key, character in (("enter", "\r"), ("s", "s")):
+            app.post_message(events.Key(key, character))
+        await pilot.pause()
+        await pilot.pause()
+        assert app.spec.text == "dog"
+        assert app.spec.sort is SortKey.NAME
+        assert app.focused is app.query_one("#table")  # and not moved on into the pane

@@ -10,6 +10,7 @@ import asyncio
 import threading
 import webbrowser
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import ClassVar
 
 from rich.text import Text
@@ -21,6 +22,7 @@ from textual.widgets import Input
 
 from aireiter_tui.bindings import ACTIONS, app_bindings, display_keys
 from aireiter_tui.dashboard import Dashboard
+from aireiter_tui.domain.config import ConfigError, save_theme
 from aireiter_tui.domain.models import TaskStatus
 from aireiter_tui.domain.sanitize import url_refusal
 from aireiter_tui.domain.session import Row
@@ -299,6 +301,24 @@ class AIReiterApp(Dashboard):
             HelpRow("ctrl+p", "Command palette (every action, themes)", "App"),
         ]
         self.push_screen(HelpScreen(rows))
+
+    # --- the theme picked in the palette is remembered -------------------------------
+    def watch_theme(self, theme: str) -> None:
+        path = self.backend.config_path
+        if path is not None and self.is_running and theme != self.backend.settings.theme:
+            self._remember_theme(path, theme)
+
+    @work(thread=True, exclusive=True, group="theme", exit_on_error=False)
+    def _remember_theme(self, path: Path, theme: str) -> None:
+        try:
+            save_theme(path, theme)
+        except (OSError, ConfigError) as error:
+            self.call_from_thread(
+                self.notify,
+                f"Could not remember the theme: {error}",
+                severity="warning",
+                markup=False,
+            )
 
     # --- command palette: every action ---------------------------------------------------
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:

@@ -15,17 +15,15 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from pathlib import Path
 
 from rich.text import Text
 from textual import events, work
-from textual.app import App, ComposeResult
+from textual.app import App, ComposeResult, ScreenStackError
 from textual.containers import Container
 from textual.widgets import Footer, Static
 
 from aireiter_tui.backend import Backend
 from aireiter_tui.bindings import keymap_problems
-from aireiter_tui.domain.config import ConfigError, save_theme
 from aireiter_tui.domain.refresher import Refresher, RefreshOutcome
 from aireiter_tui.domain.scheduler import PollScheduler
 from aireiter_tui.domain.session import Row, Session, Transition
@@ -189,23 +187,6 @@ class Dashboard(App[None]):
         footer.compact = event.size.width < 120
         footer.show_command_palette = event.size.width >= 100
 
-    def watch_theme(self, theme: str) -> None:
-        path = self.backend.config_path
-        if path is not None and self.is_running and theme != self.backend.settings.theme:
-            self._remember_theme(path, theme)
-
-    @work(thread=True, exclusive=True, group="theme", exit_on_error=False)
-    def _remember_theme(self, path: Path, theme: str) -> None:
-        try:
-            save_theme(path, theme)
-        except (OSError, ConfigError) as error:
-            self.call_from_thread(
-                self.notify,
-                f"Could not remember the theme: {error}",
-                severity="warning",
-                markup=False,
-            )
-
     # --- refresh --------------------------------------------------------------------
     @work(exclusive=True, group="refresh", exit_on_error=False)
     async def _refresh_loop(self) -> None:
@@ -234,9 +215,16 @@ class Dashboard(App[None]):
     def _queue_outcome(self, outcome: RefreshOutcome) -> None:
         self._outcomes.append(outcome)
 
+    def _widgets_gone(self) -> bool:
+        """True while the app shuts down: its timers may tick after the widgets went."""
+        try:
+            return not self.screen.query("#table")
+        except ScreenStackError:
+            return True
+
     def _flush_outcomes(self) -> None:
-        if not self._outcomes:
-            return
+        if not self._outcomes or self._widgets_gone():
+            return  # on the way out, on_unmount records what is left
         outcomes, self._outcomes = self._outcomes, []
         changed: list[str] = []
         transitions: list[Transition] = []
@@ -290,6 +278,8 @@ class Dashboard(App[None]):
 
     def refresh_chrome(self) -> None:
         """Status bar, banner and detail pane (cheap; runs every second and per flush)."""
+        if self._widgets_gone():
+            return
         state = self.scheduler.state(self.monotonic())
         mode: str = state.mode
         if self.backend.client is None:
@@ -332,6 +322,8 @@ class Dashboard(App[None]):
         self.update_details()
 
     def _tick(self) -> None:
+        if self._widgets_gone():
+            return
         # "elapsed" and "ago" move with the clock: repaint the visible rows only.
         self.query_one(TaskTable).invalidate_all()
         self.refresh_chrome()

@@ -154,3 +154,18 @@ async def test_a_key_right_after_enter_in_the_filter_goes_to_the_table(tmp_path:
         assert app.spec.text == "dog"
         assert app.spec.sort is SortKey.NAME
         assert app.focused is app.query_one("#table")  # and not moved on into the pane
+
+
+async def test_timers_that_tick_while_the_app_shuts_down_do_nothing(tmp_path: Path) -> None:
+    from aireiter_tui.domain.models import IdKind, TaskRef, parse_task
+    from aireiter_tui.domain.refresher import RefreshOutcome
+
+    app = make_app(tmp_path, Settings(), live=False)
+    ref = TaskRef(IdKind.TASK_ID, "order_late")
+    async with app.run_test(size=(120, 36)) as pilot:
+        app.session.add([ref])
+        await pilot.pause()
+        app._queue_outcome(RefreshOutcome(ref, parse_task({"status": "completed"})))
+    # The widgets are gone (as when a timer fires mid-shutdown): no NoMatches, no crash.
+    app._tick()
+    app._flush_outcomes()

@@ -235,8 +235,9 @@ async def test_open_single_output_in_the_browser(
     assert _opened(browser_log) == [task.outputs[0].url]
 
 
-async def test_open_with_several_outputs_shows_the_chooser(
-    tmp_path: Path, sim: Simulator, browser_log: Path
+@pytest.mark.parametrize("key", ["o", "Y"])
+async def test_several_outputs_show_the_chooser_to_open_or_copy(
+    tmp_path: Path, sim: Simulator, browser_log: Path, key: str
 ) -> None:
     ref = watch_two_output_task(tmp_path, sim)
     app = make_app(tmp_path, settings_for(sim))
@@ -244,11 +245,15 @@ async def test_open_with_several_outputs_shows_the_chooser(
         await wait_for(pilot, lambda: all_fetched(app), "fetched")
         task = app.session.rows[ref.key].task
         assert task is not None and len(task.outputs) == 2
-        await pilot.press("o")
+        await pilot.press(key)
         assert isinstance(app.screen, OutputChooserScreen)
         await pilot.press("2")
-        await wait_for(pilot, lambda: bool(_opened(browser_log)), "the browser to be started")
-    assert _opened(browser_log) == [task.outputs[1].url]
+        if key == "Y":
+            second = task.outputs[1].url
+            await wait_for(pilot, lambda: app.clipboard == second, "the second URL copied")
+        else:
+            await wait_for(pilot, lambda: bool(_opened(browser_log)), "the browser started")
+    assert _opened(browser_log) == ([task.outputs[1].url] if key == "o" else [])
 
 
 async def test_javascript_and_file_outputs_are_never_opened(

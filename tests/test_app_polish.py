@@ -1,5 +1,5 @@
-"""Behaviour a first-time user asked for: copy from several outputs, undo says so,
-and the CLI points at --out when an ID is watched as the other kind."""
+"""Behaviour a first-time user asked for: undo says so, and the CLI points at --out
+when an ID is watched as the other kind (copying from several outputs: test_app_keys)."""
 
 from __future__ import annotations
 
@@ -8,20 +8,17 @@ from pathlib import Path
 
 import pytest
 from app_fixtures import (
-    all_fetched,
     make_app,
     record_notes,
     running_sim,
     seed_watchlist,
     settings_for,
     wait_for,
-    watch_two_output_task,
 )
 
 from aireiter_tui.cli import main
 from aireiter_tui.domain.models import IdKind, TaskRef
 from aireiter_tui.screens.confirm import ConfirmScreen
-from aireiter_tui.screens.output_chooser import OutputChooserScreen
 from aireiter_tui.simulator import Simulator
 
 SIZE = (120, 36)
@@ -31,19 +28,6 @@ SIZE = (120, 36)
 async def sim() -> AsyncIterator[Simulator]:
     async with running_sim() as simulator:
         yield simulator
-
-
-async def test_copy_url_with_several_outputs_asks_which(tmp_path: Path, sim: Simulator) -> None:
-    ref = watch_two_output_task(tmp_path, sim)
-    app = make_app(tmp_path, settings_for(sim))
-    async with app.run_test(size=SIZE) as pilot:
-        await wait_for(pilot, lambda: all_fetched(app), "fetched")
-        task = app.session.rows[ref.key].task
-        assert task is not None and len(task.outputs) == 2
-        await pilot.press("Y")
-        assert isinstance(app.screen, OutputChooserScreen)
-        await pilot.press("2")
-        await wait_for(pilot, lambda: app.clipboard == task.outputs[1].url, "the second URL")
 
 
 async def test_undo_says_what_came_back(tmp_path: Path, sim: Simulator) -> None:
@@ -70,3 +54,21 @@ def test_remove_points_at_the_other_kind(
     assert main(["--watchlist", str(watchlist), "remove", "shot-1"]) == 2
     assert "is watched as an out_task_id: run remove with --out" in capsys.readouterr().err
     assert main(["--watchlist", str(watchlist), "remove", "--out", "shot-1"]) == 0
+
+
+async def test_a_new_label_moves_the_row_when_sorted_by_name(
+    tmp_path: Path, sim: Simulator
+) -> None:
+    from aireiter_tui.domain.view import SortKey
+
+    refs = [TaskRef(IdKind.TASK_ID, ident) for ident in ("order_a", "order_b")]
+    seed_watchlist(tmp_path / "watchlist.toml", refs)
+    app = make_app(tmp_path, settings_for(sim), live=False)
+    async with app.run_test(size=SIZE) as pilot:
+        app._set_spec(sort=SortKey.NAME)
+        await pilot.pause()
+        assert list(app.query_one("#table").order) == [r.key for r in refs]
+        app.session.set_label(refs[0].key, "zebra")
+        app.apply_changes([refs[0].key])
+        await pilot.pause()
+        assert list(app.query_one("#table").order) == [refs[1].key, refs[0].key]

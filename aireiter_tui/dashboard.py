@@ -27,7 +27,7 @@ from aireiter_tui.bindings import keymap_problems
 from aireiter_tui.domain.refresher import Refresher, RefreshOutcome
 from aireiter_tui.domain.scheduler import PollScheduler
 from aireiter_tui.domain.session import Row, Session, Transition
-from aireiter_tui.domain.view import ViewSpec, compute_order
+from aireiter_tui.domain.view import SortKey, ViewSpec, compute_order
 from aireiter_tui.domain.watchlist import WatchEntry
 from aireiter_tui.notices import EMPTY_STATE, finished_notices
 from aireiter_tui.saver import WatchlistSaver
@@ -240,7 +240,8 @@ class Dashboard(App[None]):
     def apply_changes(self, keys: Sequence[str]) -> None:
         """Repaint changed rows; re-sort/re-filter only when the order may depend on them."""
         if keys:
-            if self.spec.is_filtered or self.spec.sort.value not in ("added", "name"):
+            # Only insertion order is independent of the rows' data (a label renames too).
+            if self.spec.is_filtered or self.spec.sort is not SortKey.ADDED:
                 self.rebuild_view()
             else:
                 self.query_one(TaskTable).invalidate(keys)
@@ -263,7 +264,7 @@ class Dashboard(App[None]):
     def rebuild_view(self) -> None:
         table = self.query_one(TaskTable)
         order = compute_order(self.session.rows.items(), self.spec, self.wall_clock())
-        table.sorted_column = None if self.spec.sort.value == "added" else self.spec.sort.value
+        table.sorted_column = None if self.spec.sort is SortKey.ADDED else self.spec.sort.value
         table.sort_reverse = self.spec.reverse
         table.set_order(order)
         empty = self.query_one("#empty", Static)

@@ -136,14 +136,18 @@ def _storage(plan: Plan, entries: list[WatchEntry], folder: Path, out: list[Figu
     size = _n(len(entries))
     figures = storage.watchlist_figures(entries, folder, plan.repeats)
     rows = [
-        ("save (new file, TOML + cache)", figures.first_save),
+        ("save (new file: TOML + snapshot cache)", figures.first_save),
         ("load (cache valid: every start after the first)", figures.load_cached),
-        ("load (TOML only: first start, or after a hand edit)", figures.load_toml_only),
-        ("save after 1% changed (the app's debounced save)", figures.save_after_change),
+        ("load after a hand edit (TOML parsed, cached snapshots)", figures.load_hand_edited),
+        ("load without the cache (TOML only: IDs, labels)", figures.load_toml_only),
+        ("app's save: 1% of snapshots changed (journal)", figures.save_snapshots),
+        ("app's save: 1% of tasks relabelled (TOML)", figures.save_labels),
+        ("app's save on quit (cache rewritten whole)", figures.save_on_quit),
     ]
     for name, seconds in rows:
         out.append(Figure("watchlist", name, size, secs(seconds), "< 0.5 s", seconds < 0.5))
-    out.append(Figure("watchlist", "  file size", size, f"{figures.file_bytes / 1e6:.1f} MB"))
+    megabytes = f"TOML {figures.toml_bytes / 1e6:.1f} MB, cache {figures.cache_bytes / 1e6:.1f} MB"
+    out.append(Figure("watchlist", "  file sizes", size, megabytes))
 
 
 def _ui(plan: Plan, path: Path, entries: list[WatchEntry], out: list[Figure]) -> None:

@@ -41,6 +41,7 @@ import aireiter_tui.domain.watchlist as watchlist_module
 from aireiter_tui.client import AIReiterClient
 from aireiter_tui.client_mapping import interpret
 from aireiter_tui.domain.config import write_config
+from aireiter_tui.domain.models import IdKind, TaskRef
 from aireiter_tui.domain.refresher import RefreshOutcome
 from aireiter_tui.domain.secret import ApiKey
 from aireiter_tui.domain.watchlist import WatchlistStore
@@ -263,7 +264,7 @@ async def test_full_disk_on_save_notifies_keeps_running_and_retries(
     path = tmp_path / "w.toml"
     watch_all(sim, path)
     before = path.read_bytes()
-    real = watchlist_module._replace_atomically
+    real = watchlist_module.replace_atomically
     full = [True]
 
     def replace(target: Path, blob: bytes, prefix: str, *, durable: bool) -> None:
@@ -271,11 +272,12 @@ async def test_full_disk_on_save_notifies_keeps_running_and_retries(
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         real(target, blob, prefix, durable=durable)
 
-    monkeypatch.setattr(watchlist_module, "_replace_atomically", replace)
+    monkeypatch.setattr(watchlist_module, "replace_atomically", replace)
+    added = TaskRef(IdKind.TASK_ID, "added_while_the_disk_is_full")
     app = make_app(sim.base_url, KEY, path, FakeClock())
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: settled(app) and sim.request_count >= 3)
-        assert app.session.dirty  # the first answers make a save due
+        app.session.add([added])  # the TOML must change (snapshots live in the cache)
         await until(pilot, lambda: any(n.title == "Not saved" for n in app._notifications))
         message = next(n.message for n in app._notifications if n.title == "Not saved")
         assert "no space left on device" in message and "Nothing was lost" in message
@@ -284,7 +286,9 @@ async def test_full_disk_on_save_notifies_keeps_running_and_retries(
         full[0] = False
         await until(pilot, lambda: path.read_bytes() != before, what="a later save succeeds")
         assert not app.session.dirty
-    assert all(e.task is not None for e in WatchlistStore(path).load())
+    loaded = WatchlistStore(path).load()
+    assert loaded[-1].ref == added
+    assert all(e.task is not None for e in loaded[:-1])
 
 
 CHILD_ADD = """

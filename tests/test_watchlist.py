@@ -7,6 +7,7 @@ Crash safety, locking between processes, write failures and the cache file are i
 from __future__ import annotations
 
 import copy
+import json
 import tempfile
 import tomllib
 from datetime import UTC, datetime, timedelta
@@ -37,32 +38,39 @@ def test_round_trip_reference_task(tmp_path: Path) -> None:
     second = WatchEntry(TaskRef(IdKind.OUT_TASK_ID, "my_task_123456"), None, T0)
     WatchlistStore(path).save([first, second])
 
-    document = tomllib.loads(path.read_text(encoding="utf-8"))
+    # The TOML holds what the user owns, one line per task; the snapshots are cached.
+    text = path.read_text(encoding="utf-8")
+    assert text.count("\n  {id = ") == 2 and "snapshot" not in text
+    document = tomllib.loads(text)
     assert document["version"] == 1
-    snapshot = document["tasks"][0]["snapshot"]
-    assert snapshot["status"] == "completed" and snapshot["model"] == "nano_banana"
-    assert snapshot["outputs"] == [REFERENCE["output"][0]["url"]]
-    assert snapshot["credits_used"] == 100.0
-    assert document["tasks"][0]["added_at"] == T0
+    assert document["tasks"] == [
+        {"id": first.ref.id, "kind": "task_id", "label": first.label, "added_at": T0},
+        {"id": "my_task_123456", "kind": "out_task_id", "added_at": T0},
+    ]
 
-    for drop_cache in (False, True):
-        store = WatchlistStore(path)
-        if drop_cache:
-            store.cache_path.unlink()
-        loaded = store.load()
-        assert [e.ref for e in loaded] == [first.ref, second.ref]
-        again = loaded[0]
-        assert again.label == first.label and again.added_at == T0
-        assert again.checked_at == T0 + timedelta(seconds=90)
-        assert again.history == [
-            StatusChange("pending", T0),
-            StatusChange("completed", again.checked_at),
-        ]
-        assert again.task == parse_task(raw) and again.task is not None
-        assert again.task.raw == raw
-        assert len(again.task.input.attachments if again.task.input else ()) == 3
-        assert loaded[1].task is None and loaded[1].history == []
-        assert store.last_warnings == []
+    loaded = WatchlistStore(path).load()
+    assert [e.ref for e in loaded] == [first.ref, second.ref]
+    again = loaded[0]
+    assert again.label == first.label and again.added_at == T0
+    assert again.checked_at == T0 + timedelta(seconds=90)
+    assert again.history == [
+        StatusChange("pending", T0),
+        StatusChange("completed", again.checked_at),
+    ]
+    assert again.task == parse_task(raw) and again.task is not None
+    assert again.task.raw == raw
+    assert len(again.task.input.attachments if again.task.input else ()) == 3
+    assert loaded[1].task is None and loaded[1].history == []
+
+    # Without the cache nothing the user owns is lost; the tasks are queried again.
+    store = WatchlistStore(path)
+    store.cache_path.unlink()
+    without = store.load()
+    assert [(e.ref, e.label, e.added_at) for e in without] == [
+        (e.ref, e.label, e.added_at) for e in loaded
+    ]
+    assert all(e.task is None and e.history == [] for e in without)
+    assert store.last_warnings == []
 
 
 def test_missing_file(tmp_path: Path) -> None:
@@ -174,21 +182,55 @@ def test_merge_keeps_others_and_honours_removal(tmp_path: Path) -> None:
     assert ids(WatchlistStore(path).load()) == ["a", "c"]
 
 
-def test_oversized_raw_keeps_the_summary(tmp_path: Path) -> None:
+OLD_FORMAT = f"""# aireiter-tui watchlist
+version = 1
+
+[[tasks]]
+id = "order_old"
+kind = "task_id"
+added_at = 2025-12-18T10:12:11Z
+checked_at = 2025-12-18T10:20:00Z
+history = [
+  {{status = "completed", at = 2025-12-18T10:20:00Z}},
+]
+
+[tasks.snapshot]
+status = "completed"
+raw = '{json.dumps({**REFERENCE, "task_id": "order_old"})}'
+
+[[tasks]]
+id = "summary_only"
+kind = "task_id"
+label = "kept"
+added_at = 2025-12-18T10:12:11Z
+
+[tasks.snapshot]
+status = "completed"
+model = "nano_banana"
+prompt = "dog"
+completed_at = 2025-12-18T10:13:41Z
+outputs = ["https://example.com/a.png"]
+"""
+
+
+def test_files_written_by_earlier_versions_load_and_are_rewritten_slim(tmp_path: Path) -> None:
     path = tmp_path / "watchlist.toml"
-    big = {**REFERENCE, "metadata": {"blob": "z" * 300_000}}
-    item = WatchEntry(TaskRef(IdKind.TASK_ID, "big"), None, T0)
-    item.record(parse_task(big), T0)
-    WatchlistStore(path).save([item])
-    assert "raw" not in tomllib.loads(path.read_text())["tasks"][0]["snapshot"]
-    assert path.stat().st_size < 10_000
+    path.write_text(OLD_FORMAT, encoding="utf-8")
     store = WatchlistStore(path)
-    store.cache_path.unlink()
-    (loaded,) = store.load()
-    assert loaded.task is not None and loaded.task.status is TaskStatus.COMPLETED
-    assert [o.url for o in loaded.task.outputs] == [REFERENCE["output"][0]["url"]]
-    assert loaded.task.model == "nano_banana" and loaded.task.prompt == "dog"
-    assert loaded.task.completed_at == datetime(2025, 12, 18, 10, 13, 41, tzinfo=UTC)
+    old, summary_only = store.load()
+    assert old.task is not None and old.task.task_id == "order_old"
+    assert old.task.outputs[0].url == REFERENCE["output"][0]["url"]
+    assert [c.status for c in old.history] == ["completed"]
+    assert summary_only.label == "kept" and summary_only.task is not None
+    assert summary_only.task.status is TaskStatus.COMPLETED
+    assert [o.url for o in summary_only.task.outputs] == ["https://example.com/a.png"]
+    assert summary_only.task.completed_at == datetime(2025, 12, 18, 10, 13, 41, tzinfo=UTC)
+
+    store.save([old, summary_only])
+    assert "snapshot" not in path.read_text(encoding="utf-8")
+    again = WatchlistStore(path).load()
+    assert [e.task for e in again] == [old.task, summary_only.task]
+    assert again[0].history == old.history and again[1].label == "kept"
 
 
 def test_record_tracks_changes() -> None:

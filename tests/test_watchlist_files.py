@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from aireiter_tui.domain.models import IdKind, TaskRef
+from aireiter_tui.domain.models import parse_task
 from aireiter_tui.domain.watchlist import WatchEntry, WatchlistError, WatchlistStore
+from aireiter_tui.domain.watchlist_cache import read_cache
 from tests.watchlist_fixtures import T0, entry, ids
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,7 +30,7 @@ CHILD_ADD = """
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from aireiter_tui.domain.models import IdKind, TaskRef
+from aireiter_tui.domain.models import IdKind, TaskRef, parse_task
 from aireiter_tui.domain.watchlist import WatchEntry, WatchlistStore
 store = WatchlistStore(Path(sys.argv[1]))
 mine = []
@@ -143,18 +144,89 @@ def test_damaged_or_hostile_cache_is_ignored(tmp_path: Path) -> None:
     assert not marker.exists()
 
 
-def test_saves_without_the_cache_drop_a_stale_one_and_a_later_save_writes_it(
+def _status(entries: list[WatchEntry], ident: str) -> str | None:
+    (found,) = [e for e in entries if e.ref.id == ident]
+    return found.task.status_label if found.task else None
+
+
+def test_frequent_saves_journal_changed_snapshots_and_a_full_save_compacts(
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "w.toml"
     store = WatchlistStore(path)
-    first = [WatchEntry(ref=TaskRef(IdKind.TASK_ID, "a"), label=None, added_at=T0)]
-    store.save(first)
-    assert store.cache_path.exists()
-    more = [*first, WatchEntry(ref=TaskRef(IdKind.TASK_ID, "b"), label=None, added_at=T0)]
-    store.save(more, write_cache=False)
-    assert not store.cache_path.exists()  # a stale cache must never be left behind
-    assert [e.ref.id for e in WatchlistStore(path).load()] == ["a", "b"]
-    store.save(more)  # nothing changed in the file, but the cache is due
-    assert store.cache_path.exists()
-    assert [e.ref.id for e in WatchlistStore(path).load()] == ["a", "b"]
+    items = [entry(name) for name in ("a", "b", "c")]
+    store.save(items)
+    base_size, toml = store.cache_path.stat().st_size, path.read_bytes()
+
+    items[1].record(parse_task({"task_id": "b", "status": "completed"}), T0)
+    store.save(items, write_cache=False)
+    grown = store.cache_path.stat().st_size
+    assert base_size < grown < 2 * base_size  # one small frame appended
+    assert path.read_bytes() == toml  # the TOML holds no snapshots: untouched
+    assert _status(WatchlistStore(path).load(), "b") == "completed"
+
+    # A refresh that brings the same news in a new object is not worth a frame.
+    items[0].record(parse_task({"task_id": "a", "status": "pending"}), T0)
+    store.save(items, write_cache=False)
+    assert store.cache_path.stat().st_size == grown
+
+    store.save(items)  # on quit: the journal is folded into a new base
+    assert store.cache_path.stat().st_size < grown
+    assert [_status(WatchlistStore(path).load(), n) for n in "abc"] == [
+        "pending",
+        "completed",
+        "pending",
+    ]
+
+
+def test_a_journal_frame_cut_short_by_a_crash_is_ignored(tmp_path: Path) -> None:
+    path = tmp_path / "w.toml"
+    store = WatchlistStore(path)
+    items = [entry("a"), entry("b")]
+    store.save(items)
+    items[0].record(parse_task({"task_id": "a", "status": "processing"}), T0)
+    store.save(items, write_cache=False)
+    size = store.cache_path.stat().st_size
+    items[1].record(parse_task({"task_id": "b", "status": "failed"}), T0)
+    store.save(items, write_cache=False)
+    with store.cache_path.open("r+b") as handle:
+        handle.truncate(store.cache_path.stat().st_size - 5)
+    loaded = WatchlistStore(path).load()
+    assert [_status(loaded, "a"), _status(loaded, "b")] == ["processing", "pending"]
+    assert store.cache_path.stat().st_size > size - 5
+
+
+def test_the_journal_stays_smaller_than_the_list(tmp_path: Path) -> None:
+    path = tmp_path / "w.toml"
+    store = WatchlistStore(path)
+    items = [entry("a"), entry("b")]
+    store.save(items)
+    journal_lengths = []
+    for number in range(250):
+        status = ("pending", "processing")[number % 2]
+        items[0].record(parse_task({"task_id": "a", "status": status}), T0)
+        store.save(items, write_cache=False)
+        cached = read_cache(store.cache_path)
+        assert cached is not None
+        journal_lengths.append(cached.journaled)
+    # The first save brings no news (still pending); then one frame per save until the
+    # journal would pass max(entries, 100) snapshots, when the cache is rewritten whole.
+    assert journal_lengths[:3] == [0, 1, 2]
+    assert max(journal_lengths) == 100 and journal_lengths.count(0) == 3
+    assert _status(WatchlistStore(path).load(), "a") == "processing"
+
+
+def test_a_hand_edited_toml_keeps_the_cached_snapshots(tmp_path: Path) -> None:
+    path = tmp_path / "w.toml"
+    store = WatchlistStore(path)
+    store.save([entry("a", "completed"), entry("b", "failed")])
+    text = path.read_text(encoding="utf-8")
+    text = text.replace('{id = "b", kind = "task_id",', '{id = "b", kind = "task_id", label = "x",')
+    text = text.replace(
+        "]\n", '  {id = "new", kind = "task_id", added_at = 2026-01-01T00:00:00Z},\n]\n'
+    )
+    path.write_text(text, encoding="utf-8")
+    loaded = WatchlistStore(path).load()
+    assert ids(loaded) == ["a", "b", "new"]
+    assert [_status(loaded, n) for n in ("a", "b", "new")] == ["completed", "failed", None]
+    assert loaded[1].label == "x"

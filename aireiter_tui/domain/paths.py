@@ -1,4 +1,5 @@
-"""Where the config file and the watchlist live (XDG base directories, env overrides).
+"""Where the config file and the watchlist live (XDG base directories, env overrides),
+and how files there are replaced atomically.
 
 Each function takes the environment as a mapping so tests pass their own instead of
 patching ``os.environ``.
@@ -6,7 +7,9 @@ patching ``os.environ``.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Final
@@ -65,3 +68,29 @@ def demo_watchlist_path(env: Mapping[str, str] = os.environ) -> Path:
         # Someone pointed AIREITER_TUI_WATCHLIST at the demo file; still never share it.
         demo = demo.with_name("demo-watchlist.demo.toml")
     return demo
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def replace_atomically(target: Path, blob: bytes, prefix: str, *, durable: bool) -> None:
+    """Write ``blob`` to a temp file beside ``target`` and rename it over ``target``."""
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=prefix, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(blob)
+            handle.flush()
+            if durable:
+                os.fsync(handle.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    if durable:
+        _fsync_dir(target.parent)

@@ -26,7 +26,7 @@ from typing import Final
 
 from aireiter_tui.domain.models import IdKind, TaskRef, validate_task_id
 from aireiter_tui.domain.paths import replace_atomically
-from aireiter_tui.domain.watchlist_cache import SnapshotCache, attach, gc_paused
+from aireiter_tui.domain.watchlist_cache import CacheDamaged, SnapshotCache, attach, gc_paused
 from aireiter_tui.domain.watchlist_codec import (
     Encoder,
     FormatError,
@@ -116,7 +116,42 @@ class WatchlistStore:
         if data is None:
             self.last_warnings = []
             return []
+        return self._load(data, _digest(data))
+
+    def load_parts(self) -> Iterator[list[WatchEntry]]:
+        """The same entries as :meth:`load`, in parts of up to ``PART_SIZE`` when the cache
+        allows it (it matches the TOML and has no journal), so that a caller can show the
+        first part before reading the rest. Otherwise in one part.
+
+        Raises:
+            WatchlistError: as :meth:`load`, at the first ``next()``.
+        """
+        data = self._read()
+        if data is None:
+            self.last_warnings = []
+            return
         digest = _digest(data)
+        found = self._cache.parts(digest)
+        given: set[TaskRef] = set()
+        if found is not None:
+            header, parts = found
+            self.last_warnings = list(header.warnings)
+            entries: list[WatchEntry] = []
+            try:
+                for part in parts:
+                    entries.extend(part)
+                    given.update(entry.ref for entry in part)
+                    yield part
+            except CacheDamaged:
+                pass  # the rest comes from the TOML, without snapshots
+            else:
+                self._known = (digest, entries)
+                return
+        rest = [entry for entry in self._load(data, digest) if entry.ref not in given]
+        if rest:
+            yield rest
+
+    def _load(self, data: bytes, digest: str) -> list[WatchEntry]:
         with gc_paused():
             entries = self._decode(data, digest)
         if any("skipped" in warning for warning in self.last_warnings):
@@ -219,8 +254,8 @@ class WatchlistStore:
 
     def _decode(self, data: bytes, digest: str) -> list[WatchEntry]:
         cached = self._cache.read()
-        if cached is not None and cached.digest == digest:
-            entries, self.last_warnings = cached.entries, cached.warnings
+        if cached is not None and cached.header.digest == digest:
+            entries, self.last_warnings = cached.entries, list(cached.header.warnings)
         else:
             entries, self.last_warnings = self._parse(data)
             if cached is not None:

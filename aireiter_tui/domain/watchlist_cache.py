@@ -20,6 +20,7 @@ import contextlib
 import gc
 import io
 import operator
+import os
 import pickle
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, fields
@@ -31,7 +32,7 @@ from aireiter_tui.domain.models import Task, TaskFailure, TaskInput, TaskOutput,
 from aireiter_tui.domain.paths import replace_atomically
 from aireiter_tui.domain.watchlist_codec import StatusChange, WatchEntry, visible_state
 
-_CACHE_FORMAT: Final = 3
+_CACHE_FORMAT: Final = 4
 _CACHE_CLASSES: Final = {
     ("aireiter_tui.domain.models", "Task"),
     ("aireiter_tui.domain.models", "TaskInput"),
@@ -92,18 +93,59 @@ class _CacheUnpickler(pickle.Unpickler):
         raise pickle.UnpicklingError(f"{module}.{name} is not allowed in the cache")
 
 
+#: Entries per pickle in the base: a reader can show the first part before the rest.
+PART_SIZE: Final = 1000
+
+
+class CacheDamaged(Exception):
+    """A part of the base could not be read (the caller falls back to the TOML)."""
+
+
+@dataclass(frozen=True)
+class Header:
+    """The base's first pickle: what it was written for and how long the rest is."""
+
+    digest: str
+    """The digest of the TOML the base was written with."""
+    warnings: list[str]
+    parts: int
+    end: int
+    """Where the base ends in the file (any journal frames follow)."""
+
+
 @dataclass
 class Cached:
     """A cache as read: the base's entries with the journal applied to them."""
 
-    digest: str
-    """The digest of the TOML the base was written with."""
+    header: Header
     entries: list[WatchEntry]
-    warnings: list[str]
     snapshots: dict[TaskRef, Snapshot]
     """Every task's latest snapshot, also those only the journal knows."""
     journaled: int
     """How many snapshots the journal holds (the store rewrites a base when it grows)."""
+
+
+def _read_header(handle: BinaryIO) -> Header | None:
+    head = _CacheUnpickler(handle).load()
+    if not isinstance(head, dict) or head.get("format") != _CACHE_FORMAT:
+        return None
+    digest, parts, length = head["digest"], head["parts"], head["length"]
+    if not isinstance(digest, str) or not isinstance(parts, int) or not isinstance(length, int):
+        return None
+    warnings = [str(text) for text in head["warnings"]]
+    return Header(digest, warnings, parts, handle.tell() + length)
+
+
+def _read_parts(handle: BinaryIO, header: Header) -> Iterator[list[WatchEntry]]:
+    for _ in range(header.parts):
+        try:
+            with gc_paused():
+                part = _CacheUnpickler(handle).load()
+        except Exception as error:
+            raise CacheDamaged(type(error).__name__) from None
+        if not isinstance(part, list) or not all(isinstance(e, WatchEntry) for e in part):
+            raise CacheDamaged("not a list of entries")
+        yield part
 
 
 def _valid_snapshot(item: Any) -> bool:
@@ -142,21 +184,16 @@ def read_cache(path: Path) -> Cached | None:
     """The cache at ``path``, or ``None`` if it is missing, damaged or of another format."""
     try:
         with path.open("rb") as handle, gc_paused():
-            base = _CacheUnpickler(handle).load()
-            if not isinstance(base, dict) or base.get("format") != _CACHE_FORMAT:
+            header = _read_header(handle)
+            if header is None:
                 return None
-            entries, digest = base["entries"], base["digest"]
-            if not isinstance(digest, str) or not isinstance(entries, list):
-                return None
-            if not all(isinstance(entry, WatchEntry) for entry in entries):
-                return None
+            entries = [entry for part in _read_parts(handle, header) for entry in part]
             snapshots = {entry.ref: snapshot_of(entry) for entry in entries}
             journaled = _read_journal(handle, snapshots)
             if journaled:
                 for entry in entries:
                     entry.task, entry.checked_at, entry.history = snapshots[entry.ref]
-            warnings = [str(text) for text in base["warnings"]]
-        return Cached(digest, entries, warnings, snapshots, journaled)
+        return Cached(header, entries, snapshots, journaled)
     except Exception:
         # Any damage to the base (truncation, an old format, tampering) only means the
         # TOML is parsed and the tasks are queried again.
@@ -174,8 +211,10 @@ def _dump(value: Any) -> bytes:
 
 def dump_base(digest: str, entries: Sequence[WatchEntry], warnings: list[str]) -> bytes:
     """A whole cache (a base and no journal) for the TOML file with this digest."""
-    base = {"format": _CACHE_FORMAT, "digest": digest, "warnings": warnings}
-    return _dump({**base, "entries": list(entries)})
+    parts = [_dump(list(entries[at : at + PART_SIZE])) for at in range(0, len(entries), PART_SIZE)]
+    length = sum(map(len, parts))
+    head = {"format": _CACHE_FORMAT, "digest": digest, "warnings": warnings}
+    return b"".join([_dump({**head, "parts": len(parts), "length": length}), *parts])
 
 
 def dump_frame(entries: Sequence[WatchEntry]) -> bytes:
@@ -227,8 +266,36 @@ class SnapshotCache:
             self._held = {
                 ref: _held(task, history) for ref, (task, _, history) in cached.snapshots.items()
             }
-        self._base_digest, self._journaled = cached.digest, cached.journaled
+        self._base_digest, self._journaled = cached.header.digest, cached.journaled
         return cached
+
+    def parts(self, digest: str) -> tuple[Header, Iterator[list[WatchEntry]]] | None:
+        """The base's entries part by part, if it was written for the TOML with ``digest``
+        and no journal follows it; ``None`` otherwise (then :meth:`read` the whole file).
+
+        The iterator raises :class:`CacheDamaged` if a part cannot be read.
+        """
+        try:
+            handle = self.path.open("rb")
+        except OSError:
+            return None
+        try:
+            header = _read_header(handle)
+            size = os.fstat(handle.fileno()).st_size
+        except Exception:
+            header = None
+        if header is None or header.digest != digest or size != header.end:
+            handle.close()
+            return None
+        return header, self._parts(handle, header)
+
+    def _parts(self, handle: BinaryIO, header: Header) -> Iterator[list[WatchEntry]]:
+        held: dict[TaskRef, _Held] = {}
+        with handle:
+            for part in _read_parts(handle, header):
+                held.update((entry.ref, _held(entry.task, entry.history)) for entry in part)
+                yield part
+        self._held, self._base_digest, self._journaled = held, header.digest, 0
 
     def update(
         self, digest: str, entries: Sequence[WatchEntry], warnings: list[str], *, rewrite: bool

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import webbrowser
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
 from textual import on, work
@@ -27,14 +26,14 @@ from aireiter_tui.domain.models import TaskStatus
 from aireiter_tui.domain.sanitize import url_refusal
 from aireiter_tui.domain.session import Row
 from aireiter_tui.domain.view import SortKey, ViewSpec
-from aireiter_tui.screens.add_tasks import AddTasksResult, AddTasksScreen
-from aireiter_tui.screens.confirm import ConfirmScreen
-from aireiter_tui.screens.help import HelpRow, HelpScreen
-from aireiter_tui.screens.label import LabelScreen
-from aireiter_tui.screens.output_chooser import OutputChooserScreen
 from aireiter_tui.widgets.detail_pane import DetailPane
 from aireiter_tui.widgets.formatting import safe
 from aireiter_tui.widgets.task_table import TaskTable
+
+# The dialogs (and webbrowser) are imported when first used: the first frame needs none
+# of them, and their imports (TextArea, RadioSet, OptionList...) delay it by ~25 ms.
+if TYPE_CHECKING:
+    from aireiter_tui.screens.add_tasks import AddTasksResult
 
 _BROWSER_LOCK = threading.Lock()
 
@@ -52,6 +51,8 @@ def _no_output_reason(row: Row | None) -> str:
 def _open_browser(url: str) -> bool:
     # webbrowser registers the known browsers on first use without a lock: two first
     # opens at once could see an empty list and report that no browser exists.
+    import webbrowser
+
     with _BROWSER_LOCK:
         return webbrowser.open(url, 2)
 
@@ -65,6 +66,8 @@ class AIReiterApp(Dashboard):
 
     # --- watchlist ------------------------------------------------------------------
     def action_add_tasks(self) -> None:
+        from aireiter_tui.screens.add_tasks import AddTasksScreen
+
         existing = [row.ref for row in self.session.rows.values()]
         self.push_screen(AddTasksScreen(existing), self._tasks_added)
 
@@ -85,6 +88,8 @@ class AIReiterApp(Dashboard):
         row = self.selected_row()
         if row is None:
             return
+        from aireiter_tui.screens.confirm import ConfirmScreen
+
         body = Text("Stop watching ")
         body.append_text(safe(row.name, max_length=80, style="bold"))
         body.append("? The task itself is not cancelled. Press u to undo.")
@@ -120,6 +125,8 @@ class AIReiterApp(Dashboard):
         self.notify(f"Watching {safe(rows[0].name, max_length=60).plain} again.", markup=False)
 
     def action_edit_label(self) -> None:
+        from aireiter_tui.screens.label import LabelScreen
+
         row = self.selected_row()
         if row is None:
             return
@@ -133,6 +140,8 @@ class AIReiterApp(Dashboard):
 
     # --- outputs --------------------------------------------------------------------
     def action_open_output(self) -> None:
+        from aireiter_tui.screens.output_chooser import OutputChooserScreen
+
         row = self.selected_row()
         outputs = row.task.outputs if row and row.task else ()
         if not outputs:
@@ -173,6 +182,8 @@ class AIReiterApp(Dashboard):
             self.notify("Task ID copied.", markup=False)
 
     def action_copy_url(self) -> None:
+        from aireiter_tui.screens.output_chooser import OutputChooserScreen
+
         row = self.selected_row()
         outputs = row.task.outputs if row and row.task else ()
         if not outputs:
@@ -288,6 +299,8 @@ class AIReiterApp(Dashboard):
 
     # --- help -----------------------------------------------------------------------
     def action_help(self) -> None:
+        from aireiter_tui.screens.help import HelpRow, HelpScreen
+
         keymap = self.backend.settings.keymap
         rows = [
             HelpRow(display_keys(keymap.get(a.id, a.keys)), a.description, a.group) for a in ACTIONS

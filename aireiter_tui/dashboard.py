@@ -15,16 +15,17 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import events, work
 from textual.app import App, ComposeResult, ScreenStackError
 from textual.containers import Container
+from textual.dom import NoScreen
 from textual.widgets import Footer, Static
 
 from aireiter_tui.backend import Backend
 from aireiter_tui.bindings import keymap_problems
-from aireiter_tui.domain.refresher import Refresher, RefreshOutcome
 from aireiter_tui.domain.scheduler import PollScheduler
 from aireiter_tui.domain.session import Row, Session, Transition
 from aireiter_tui.domain.view import SortKey, ViewSpec, compute_order
@@ -37,6 +38,9 @@ from aireiter_tui.widgets.filter_box import FilterBox
 from aireiter_tui.widgets.formatting import safe
 from aireiter_tui.widgets.status_bar import StatusBar
 from aireiter_tui.widgets.task_table import TaskTable
+
+if TYPE_CHECKING:  # imported on connecting, after the first frame
+    from aireiter_tui.domain.refresher import Refresher, RefreshOutcome
 
 #: From this many columns the detail pane sits beside the table, else below it.
 WIDE_LAYOUT = 150
@@ -97,6 +101,8 @@ class Dashboard(App[None]):
         self._wake = asyncio.Event()
         self._refresher: Refresher | None = None
         self._last_removed: list[Row] = []
+        self._table: TaskTable | None = None
+        self._banner_shown: tuple[str, bool] | None = None
         if settings.theme in self.available_themes:
             self.theme = settings.theme
         else:
@@ -107,9 +113,13 @@ class Dashboard(App[None]):
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status")
         yield Static(id="banner", markup=False)
-        with Container(id="body"):
+        # The layout class the first resize would set, set now: adding it after mounting
+        # restyles every widget in the body (~10 ms before the first frame).
+        wide = "-wide" if self.size.width >= WIDE_LAYOUT else None
+        with Container(id="body", classes=wide):
             with Container(id="list"):
-                yield TaskTable(COLUMNS, self._cells, id="table")
+                self._table = TaskTable(COLUMNS, self._cells, id="table")
+                yield self._table
                 yield Static(EMPTY_STATE, id="empty", markup=False)
             yield DetailPane(id="details")
         yield FilterBox(id="filter")
@@ -126,15 +136,15 @@ class Dashboard(App[None]):
         # its ~100,000 objects again and again (a full pass cost 0.25 s at 10,000 tasks,
         # a freeze of the UI felt as key presses answered late).
         gc.freeze()
-        now = self.monotonic()
-        for row in self.session.rows.values():
-            task = row.task
-            self.scheduler.track(
-                row.ref,
-                task.status if task else None,
-                now,
-                created_at=task.created_at if task else None,
-            )
+        # Now, not after the first frame: a key pressed at once (R, r, p) needs the tasks.
+        self.scheduler.track_many(
+            (
+                (row.ref, task.status, task.created_at) if task else (row.ref, None, None)
+                for row in self.session.rows.values()
+                for task in (row.entry.task,)
+            ),
+            self.monotonic(),
+        )
         self.query_one(TaskTable).focus()
         self.rebuild_view()
         self.set_interval(FLUSH_INTERVAL, self._flush_outcomes)
@@ -161,6 +171,8 @@ class Dashboard(App[None]):
             self.problems.append(self.backend.problem)
         self.refresh_chrome()
         if self.backend.client is not None and self.live:
+            from aireiter_tui.domain.refresher import Refresher
+
             self._refresher = Refresher(
                 self.backend.client,
                 self.scheduler,
@@ -216,10 +228,14 @@ class Dashboard(App[None]):
         self._outcomes.append(outcome)
 
     def _widgets_gone(self) -> bool:
-        """True while the app shuts down: its timers may tick after the widgets went."""
+        """True while the app shuts down (its timers may tick after the widgets went), and
+        while another screen is on top (the main screen's widgets are not queryable)."""
+        if self._table is None:
+            return True
+        # The table's own links, not a query: a query walks every node, per flush and tick.
         try:
-            return not self.screen.query("#table")
-        except ScreenStackError:
+            return self._table.screen is not self.screen
+        except (ScreenStackError, NoScreen):
             return True
 
     def _flush_outcomes(self) -> None:
@@ -302,8 +318,12 @@ class Dashboard(App[None]):
                 f"Showing {self.query_one(TaskTable).row_count} of "
                 f"{len(self.session.rows)} · {self.spec.describe()} · Esc clears"
             )
-        banner.update(safe("\n".join(lines[:3]) if lines else "", max_length=400) if lines else "")
-        banner.display = bool(lines)
+        text = "\n".join(lines[:3])
+        # Unchanged most of the time: an update would lay out the whole screen again.
+        if (text, bool(lines)) != self._banner_shown:
+            self._banner_shown = (text, bool(lines))
+            banner.update(safe(text, max_length=400) if lines else "")
+            banner.display = bool(lines)
         self.update_details()
 
     def update_details(self) -> None:

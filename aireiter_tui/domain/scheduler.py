@@ -46,6 +46,7 @@ from aireiter_tui.errors import (
 )
 
 _COMPACT_MIN: Final = 64
+_TERMINAL: Final = frozenset(status for status in TaskStatus if status.is_terminal)
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +134,35 @@ class PollScheduler(GateReadout):
             self._unschedule(entry)
         elif entry.due_at is None:
             self._schedule(ref, entry, now)
+
+    def track_many(
+        self, items: Iterable[tuple[TaskRef, TaskStatus | None, datetime | None]], now: float
+    ) -> None:
+        """:meth:`track` for each ``(ref, status, created_at)``, e.g. a loaded watchlist.
+
+        The same rules, at a fraction of the cost for 10,000 refs: a ref seen for the
+        first time gets its entry directly, and the due ones join the heap in one heapify.
+        """
+        entries, tokens = self._entries, self._tokens
+        wall = self._wall_clock()  # once: the ages differ by microseconds at most
+        fresh: list[tuple[float, int, TaskRef]] = []
+        for ref, status, created_at in items:
+            if ref in entries:
+                self.track(ref, status, now, created_at=created_at)
+                continue
+            entry = entries[ref] = _Entry(status)
+            if status in _TERMINAL:
+                continue
+            if status is not None and created_at is not None:
+                entry.since = now - max(0.0, wall - created_at.timestamp())
+            elif status is not None:
+                entry.since = now
+            entry.due_at = now
+            entry.token = next(tokens)
+            fresh.append((now, entry.token, ref))
+        self._scheduled += len(fresh)
+        self._heap.extend(fresh)
+        heapq.heapify(self._heap)
 
     def forget(self, ref: TaskRef) -> bool:
         """Stop watching ``ref``; a reply already in flight for it will be ignored."""

@@ -6,9 +6,11 @@ output, so no string from the network is ever parsed as markup or reaches the te
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 from typing import Final
 
+from rich.highlighter import Highlighter
 from rich.text import Text
 
 from aireiter_tui.domain.models import TaskStatus
@@ -109,3 +111,43 @@ def format_credits(value: float | None) -> str:
     if value is None:
         return ""
     return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
+
+
+# Control characters as the editors (filter, label and add inputs) draw them: tabs are the
+# editor's business, everything else is shown.
+_DISPLAY_CONTROL_RE: Final = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+PLACEHOLDER_STYLE: Final = "bold reverse"
+
+
+def _placeholder(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    if code < 0x20:
+        return chr(0x2400 + code)  # ␛ for ESC, ␇ for BEL
+    return "\u2421" if code == 0x7F else "\ufffd"
+
+
+def visible_controls(raw: str) -> Text:
+    """``raw`` as ``Text`` with each control character drawn as a highlighted symbol.
+
+    Textual's ``Input`` and ``TextArea`` send ESC and C1 bytes of their value straight
+    to the terminal, so a pasted escape sequence would be executed. The value itself
+    keeps the raw characters (so they can be refused with a reason); only what is
+    drawn changes. One character becomes one, so cursor and selection offsets hold.
+    """
+    text = Text(_DISPLAY_CONTROL_RE.sub(_placeholder, raw), end="", no_wrap=True)
+    for match in _DISPLAY_CONTROL_RE.finditer(raw):
+        text.stylize(PLACEHOLDER_STYLE, match.start(), match.end())
+    return text
+
+
+class ControlCharHighlighter(Highlighter):
+    """An ``Input`` highlighter that draws control characters as visible symbols."""
+
+    def highlight(self, text: Text) -> None:
+        # Rich has already dropped BEL, BS, VT, FF and CR from ``text`` (harmless, and
+        # the validator still sees them in the value); ESC and C1 are still here.
+        shown = visible_controls(text.plain)
+        if shown.spans:
+            text.plain = shown.plain
+            for span in shown.spans:
+                text.stylize(span.style, span.start, span.end)

@@ -52,6 +52,8 @@ class StatusBar(Static):
     }
     """
 
+    _shown: Text | None = None
+
     def show(self, *, where: str, counts: Counts, state: SchedulerState | None, mode: str) -> None:
         """Render the bar. ``mode`` overrides ``state.mode`` (e.g. ``no-key``)."""
         symbol, style, words = _MODES.get(mode, ("●", "dim", mode))
@@ -86,4 +88,7 @@ class StatusBar(Static):
         noun = " error" if counts.errors == 1 else " errors"
         errors = f"{STALE_SYMBOL} {counts.errors}{noun if wide else ''}"
         line.append(errors, STALE_STYLE if counts.errors else "dim")
-        self.update(line)
+        if line != self._shown:
+            self._shown = line
+            # Two lines tall and as wide as the screen whatever they say: no layout pass.
+            self.update(line, layout=False)

@@ -1,41 +1,40 @@
-"""The dashboard's core: wiring, the background refresh worker, rendering the session.
+"""The dashboard's core: wiring, reading the watchlist, the background refresh worker.
 
 State flows one way: the refresh worker streams outcomes into a buffer; a timer applies
 the buffer to the :class:`~aireiter_tui.domain.session.Session` at most a few times a
 second, repaints only the rows that changed, and marks the watchlist for a debounced
-save on a thread. The user's actions and bindings are in :mod:`aireiter_tui.app`.
+save on a thread. How the session is drawn is in :mod:`aireiter_tui.dashboard_view`; the
+user's actions and bindings are in :mod:`aireiter_tui.app`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import random
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from rich.text import Text
 from textual import events, work
-from textual.app import App, ComposeResult, ScreenStackError
+from textual.app import ComposeResult
 from textual.containers import Container
-from textual.dom import NoScreen
 from textual.widgets import Footer, Static
 
 from aireiter_tui.backend import Backend
 from aireiter_tui.bindings import keymap_problems
+from aireiter_tui.dashboard_view import DashboardView
+from aireiter_tui.domain.loading import PartLoader
 from aireiter_tui.domain.scheduler import PollScheduler
 from aireiter_tui.domain.session import Row, Session, Transition
-from aireiter_tui.domain.view import SortKey, ViewSpec, compute_order
+from aireiter_tui.domain.view import SortKey, ViewSpec
 from aireiter_tui.domain.watchlist import WatchEntry
 from aireiter_tui.notices import EMPTY_STATE, finished_notices
 from aireiter_tui.saver import WatchlistSaver
-from aireiter_tui.widgets.cells import COLUMNS, refresh_note, row_cells
+from aireiter_tui.widgets.cells import COLUMNS
 from aireiter_tui.widgets.detail_pane import DetailPane
 from aireiter_tui.widgets.filter_box import FilterBox
-from aireiter_tui.widgets.formatting import safe
 from aireiter_tui.widgets.status_bar import StatusBar
 from aireiter_tui.widgets.task_table import TaskTable
 
@@ -50,9 +49,11 @@ FLUSH_INTERVAL = 0.25
 ANNOUNCE_INTERVAL = 2.0
 #: How long edits and snapshots wait before the watchlist is written (debounce).
 SAVE_INTERVAL = 5.0
+#: Seconds of reading the watchlist per frame after the first (about 5 ms per 1,000 tasks).
+LOAD_SLICE = 0.03
 
 
-class Dashboard(App[None]):
+class Dashboard(DashboardView):
     """Everything but the key actions (see :class:`aireiter_tui.app.AIReiterApp`)."""
 
     def __init__(
@@ -96,7 +97,9 @@ class Dashboard(App[None]):
             self.session,
             self._adopt,
             busy=lambda: self._refresher is not None and self._refresher.running,
+            loading=lambda: not self.loader.done,
         )
+        self.loader = PartLoader(self.session, on_rows=self._track, keep_frozen=True)
         self._connect_done = False
         self._wake = asyncio.Event()
         self._refresher: Refresher | None = None
@@ -131,20 +134,13 @@ class Dashboard(App[None]):
             self.problems.extend(keymap_problems(keymap))
             self.set_keymap(keymap)
         await self.backend.prepare()
-        self.problems.extend(self.session.load())
-        # The loaded watchlist lives as long as the app: keep the cyclic GC from scanning
-        # its ~100,000 objects again and again (a full pass cost 0.25 s at 10,000 tasks,
-        # a freeze of the UI felt as key presses answered late).
-        gc.freeze()
-        # Now, not after the first frame: a key pressed at once (R, r, p) needs the tasks.
-        self.scheduler.track_many(
-            (
-                (row.ref, task.status, task.created_at) if task else (row.ref, None, None)
-                for row in self.session.rows.values()
-                for task in (row.entry.task,)
-            ),
-            self.monotonic(),
-        )
+        # The first part of a long list is painted before the rest is read, a part a frame.
+        # Tracked now, not after the first frame: a key pressed at once (R, r, p) needs them.
+        self.loader.start()
+        if not self.live:
+            self.loader.finish()  # snapshot scenes: everything at once
+        if self.loader.done:
+            self._loaded()
         self.query_one(TaskTable).focus()
         self.rebuild_view()
         self.set_interval(FLUSH_INTERVAL, self._flush_outcomes)
@@ -152,8 +148,9 @@ class Dashboard(App[None]):
         self.set_interval(SAVE_INTERVAL, self.saver.save_soon)
         self.set_interval(ANNOUNCE_INTERVAL, self._announce_pending)
         if self.live:
-            # The cached table is painted first; connecting (imports, client) comes after.
-            self.call_after_refresh(self._connect_in_background)
+            # The first part is painted first; the rest, then connecting (imports, client)
+            # come after.
+            self.call_after_refresh(self._load_rest)
         else:
             await self._connect()
 
@@ -187,6 +184,7 @@ class Dashboard(App[None]):
         outcomes, self._outcomes = self._outcomes, []
         for outcome in outcomes:
             self.session.apply(outcome.ref, outcome.task, outcome.error)
+        self.loader.finish()  # quitting at once: the whole list is saved, in its order
         self.saver.save_on_quit()
         await self.backend.stop()
 
@@ -227,17 +225,6 @@ class Dashboard(App[None]):
     def _queue_outcome(self, outcome: RefreshOutcome) -> None:
         self._outcomes.append(outcome)
 
-    def _widgets_gone(self) -> bool:
-        """True while the app shuts down (its timers may tick after the widgets went), and
-        while another screen is on top (the main screen's widgets are not queryable)."""
-        if self._table is None:
-            return True
-        # The table's own links, not a query: a query walks every node, per flush and tick.
-        try:
-            return self._table.screen is not self.screen
-        except (ScreenStackError, NoScreen):
-            return True
-
     def _flush_outcomes(self) -> None:
         if not self._outcomes or self._widgets_gone():
             return  # on the way out, on_unmount records what is left
@@ -270,90 +257,42 @@ class Dashboard(App[None]):
         if transitions and self.backend.settings.bell:
             self.bell()
 
-    # --- rendering ------------------------------------------------------------------
-    def _cells(self, key: str) -> Sequence[Text]:
-        row = self.session.rows.get(key)
-        if row is None:
-            return ()
-        return row_cells(row, self.wall_clock())
-
-    def rebuild_view(self) -> None:
-        table = self.query_one(TaskTable)
-        order = compute_order(self.session.rows.items(), self.spec, self.wall_clock())
-        table.sorted_column = None if self.spec.sort is SortKey.ADDED else self.spec.sort.value
-        table.sort_reverse = self.spec.reverse
-        table.set_order(order)
-        empty = self.query_one("#empty", Static)
-        if not order:
-            if self.session.rows:
-                empty.update(f"No task matches {self.spec.describe()}.\nPress Escape to clear it.")
-            else:
-                empty.update(EMPTY_STATE)
-        table.display = bool(order)
-        empty.display = not order
-        self.refresh_chrome()
-
-    def refresh_chrome(self) -> None:
-        """Status bar, banner and detail pane (cheap; runs every second and per flush)."""
-        if self._widgets_gone():
-            return
-        state = self.scheduler.state(self.monotonic())
-        mode: str = state.mode
-        if self.backend.client is None:
-            if not self._connect_done:
-                mode = "connecting"
-            elif self.backend.settings.api_key is None and self.backend.simulator is None:
-                mode = "no-key"
-            else:
-                mode = "not-connected"
-        self.query_one(StatusBar).show(
-            where=self.backend.where, counts=self.session.counts(), state=state, mode=mode
+    # --- rows read from the watchlist, or added to it by others -----------------------
+    def _track(self, rows: list[Row]) -> None:
+        tasks = ((row.ref, row.entry.task) for row in rows)
+        self.scheduler.track_many(
+            (
+                (ref, task.status, task.created_at) if task else (ref, None, None)
+                for ref, task in tasks
+            ),
+            self.monotonic(),
         )
-        banner = self.query_one("#banner", Static)
-        lines = list(self.problems)
-        if mode in ("offline", "auth-blocked", "rate-limited") and state.reason:
-            lines.insert(0, state.reason)
-        if self.spec.is_filtered:
-            lines.append(
-                f"Showing {self.query_one(TaskTable).row_count} of "
-                f"{len(self.session.rows)} · {self.spec.describe()} · Esc clears"
-            )
-        text = "\n".join(lines[:3])
-        # Unchanged most of the time: an update would lay out the whole screen again.
-        if (text, bool(lines)) != self._banner_shown:
-            self._banner_shown = (text, bool(lines))
-            banner.update(safe(text, max_length=400) if lines else "")
-            banner.display = bool(lines)
-        self.update_details()
 
-    def update_details(self) -> None:
-        pane = self.query_one(DetailPane)
-        pane.display = self.details_visible
-        if not self.details_visible:
-            return
-        row = self.selected_row()
-        note = refresh_note(row) if row is not None else None
-        pane.show(row.entry if row else None, now=self.wall_clock(), note=note)
+    def _loaded(self) -> None:
+        self.problems.extend(self.loader.problems)
+        self.wake_refresh()
 
-    def selected_row(self) -> Row | None:
-        key = self.query_one(TaskTable).cursor_key
-        return self.session.rows.get(key) if key is not None else None
+    def _load_rest(self) -> None:
+        """Read the rest of a long watchlist, a slice of time per frame; then connect."""
+        if not self.loader.done:
+            if self._widgets_gone():  # shutting down, or a dialog opened at once
+                if self.is_running:
+                    self.set_timer(0.1, self._load_rest)
+                return
+            deadline = time.perf_counter() + LOAD_SLICE
+            while not self.loader.done and time.perf_counter() < deadline:
+                self.loader.step()
+            if self.loader.done:
+                self._loaded()
+            self.rebuild_view()
+            if not self.loader.done:
+                self.call_after_refresh(self._load_rest)
+                return
+        # After the frame: the client's imports hold the loop for ~0.15 s.
+        self.call_after_refresh(self._connect_in_background)
 
-    def on_task_table_cursor_moved(self, event: TaskTable.CursorMoved) -> None:
-        self.update_details()
-
-    def _tick(self) -> None:
-        if self._widgets_gone():
-            return
-        # "elapsed" and "ago" move with the clock: repaint the visible rows only.
-        self.query_one(TaskTable).invalidate_all()
-        self.refresh_chrome()
-
-    # --- others' additions -----------------------------------------------------------
     def _adopt(self, entries: list[WatchEntry]) -> None:
         rows = self.session.adopt(entries)
-        now = self.monotonic()
-        for row in rows:
-            self.scheduler.track(row.ref, row.task.status if row.task else None, now)
+        self._track(rows)
         if rows:
             self.rebuild_view()

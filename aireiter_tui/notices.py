@@ -1,4 +1,5 @@
-"""What the dashboard tells the user in words: the empty state, toasts for finished tasks."""
+"""What the dashboard tells the user in words: the empty state, the banner, toasts for
+finished tasks."""
 
 from __future__ import annotations
 
@@ -18,6 +19,28 @@ No tasks are watched yet.
   To see the dashboard at work without a key:  aireiter-tui --demo
 
 Press  ?  for every key, ctrl+p for the command palette, q to quit."""
+
+#: The modes in which the scheduler's reason (why nothing is sent) leads the banner.
+_BLOCKED: Final = ("offline", "auth-blocked", "rate-limited")
+
+
+def banner_lines(
+    problems: Sequence[str],
+    mode: str,
+    reason: str | None,
+    filtered: str | None,
+    shown: int,
+    total: int,
+) -> list[str]:
+    """The banner above the table (at most 3 lines; none hides it): why nothing is
+    refreshed, then the problems found (config, watchlist, client), then the filter."""
+    lines = list(problems)
+    if mode in _BLOCKED and reason:
+        lines.insert(0, reason)
+    if filtered is not None:
+        lines.append(f"Showing {shown} of {total} · {filtered} · Esc clears")
+    return lines[:3]
+
 
 #: Up to this many finished tasks are announced by name; more make one summary.
 ONE_BY_ONE: Final = 3

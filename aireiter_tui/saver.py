@@ -30,12 +30,14 @@ class WatchlistSaver:
         adopt: Callable[[list[WatchEntry]], None],
         *,
         busy: Callable[[], bool] = lambda: False,
+        loading: Callable[[], bool] = lambda: False,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._app = app
         self._session = session
         self._adopt = adopt
         self._busy = busy
+        self._loading = loading
         self._clock = clock
         self._last_save = clock()
         self._saving = False
@@ -46,8 +48,8 @@ class WatchlistSaver:
     def save_soon(self) -> None:
         """Start a save on a thread if there is something to save and none is running."""
         session = self._session
-        if not session.dirty or self._saving or session.save_blocked:
-            return
+        if not session.dirty or self._saving or session.save_blocked or self._loading():
+            return  # (a list not yet read to its end must not be saved)
         # A save holds the interpreter for a while (0.06 s at 10,000 entries, more when
         # the cache is rewritten): during a refresh round it waits (the answers keep
         # arriving) unless it is overdue.

@@ -252,37 +252,50 @@ def _startup(plan: Plan, path: Path, rows: int, folder: Path, out: list[Figure])
         bares.append(startup.measure("bare", path, folder))
     path.with_name(path.name + ".cache").unlink()
     cold = startup.measure("app", path, folder)
-    app_s = median([s.seconds for s in apps])
-    bare_s = median([s.seconds for s in bares])
+    first = median([s.first for s in apps])
+    complete = median([s.complete for s in apps])
+    bare = median([s.first for s in bares])
     rss = max(s.rss_mb for s in [*apps, cold])
     out += [
         Figure(
             "start-up",
-            f"process start -> first frame with the tasks (median of {repeats})",
+            f"process start -> first frame showing tasks (median of {repeats})",
             size,
-            secs(app_s),
+            secs(first),
+        ),
+        Figure(
+            "start-up",
+            "process start -> first frame with all tasks read",
+            size,
+            secs(complete),
             "< 1 s",
-            app_s < 1,
+            complete < 1,
         ),
         Figure(
             "start-up",
             "bare Textual app (Header, DataTable, Footer), same way",
             "-",
-            secs(bare_s),
+            secs(bare),
         ),
         Figure(
             "start-up",
-            "  app / bare app",
+            "  first frame / bare app",
             size,
-            f"{app_s / bare_s:.2f}x",
+            f"{first / bare:.2f}x",
             "<= 1.5x",
-            app_s / bare_s <= 1.5,
+            first / bare <= 1.5,
         ),
-        Figure("start-up", "first start without the cache (1 run)", size, secs(cold.seconds)),
+        Figure("start-up", "  all tasks read / bare app", size, f"{complete / bare:.2f}x"),
+        Figure(
+            "start-up",
+            "without the cache (IDs only, queried again; 1 run)",
+            size,
+            secs(cold.complete),
+        ),
         Figure("start-up", "python -c pass (floor)", "-", secs(startup.interpreter_start())),
         Figure(
             "memory",
-            "peak RSS at first frame (VmHWM; max of all runs)",
+            "peak RSS with every task read (VmHWM; max of all runs)",
             size,
             f"{rss:.0f} MB",
             "< 300 MB",

@@ -2,10 +2,12 @@
 
 The parent reads ``time.monotonic()`` just before starting the child; the child runs
 the app headless (every frame encoded as for a terminal, see :mod:`bench.painting`)
-and, at the first frame that shows the loaded table, writes ``time.monotonic()`` (the
-same system-wide clock) and its peak RSS to a file, then exits. The baseline is a bare
-Textual app (Header, an empty DataTable with the same columns, Footer) timed the same
-way. Run as ``python -m bench.startup {app|bare} WATCHLIST OUT`` from the repository.
+and writes ``time.monotonic()`` (the same system-wide clock) at the first frame that
+shows tasks and at the first frame after every task was read (the app reads a long
+list in parts, painting the first at once), and its peak RSS, to a file, then exits.
+The baseline is a bare Textual app (Header, an empty DataTable with the same columns,
+Footer) timed the same way. Run as ``python -m bench.startup {app|bare} WATCHLIST OUT``
+from the repository.
 """
 
 from __future__ import annotations
@@ -46,13 +48,16 @@ def _peak_rss_kb() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
-def _report(app: App[Any], renderable: RenderableType | None, out: Path) -> bool:
+def _stamp(app: App[Any], renderable: RenderableType | None) -> float:
+    """Encode the frame as for a terminal, then read the clock."""
     if isinstance(renderable, CompositorUpdate):
         renderable.render_segments(app.console)
-    record = {"painted": time.monotonic(), "rss_kb": _peak_rss_kb()}
+    return time.monotonic()
+
+
+def _report(out: Path, first: float, complete: float) -> None:
+    record = {"first": first, "complete": complete, "rss_kb": _peak_rss_kb()}
     out.write_text(json.dumps(record), encoding="utf-8")
-    app.exit()
-    return True
 
 
 class _Bare(App[None]):
@@ -74,7 +79,10 @@ class _Bare(App[None]):
     def _display(self, screen: Screen[Any], renderable: RenderableType | None) -> None:
         super()._display(screen, renderable)
         if renderable is not None and not self.done:
-            self.done = _report(self, renderable, self.out)
+            painted = _stamp(self, renderable)
+            _report(self.out, painted, painted)
+            self.done = True
+            self.exit()
 
 
 def _run_child(kind: str, watchlist: Path, out: Path) -> None:
@@ -90,27 +98,37 @@ def _run_child(kind: str, watchlist: Path, out: Path) -> None:
 
     class FirstFrame(AIReiterApp):
         CSS_PATH = APP_CSS
-        done = False
+        first = 0.0
+        reported = False
 
         def _display(self, screen: Screen[Any], renderable: RenderableType | None) -> None:
             super()._display(screen, renderable)
-            if renderable is None or self.done:
+            if renderable is None or self.reported:
                 return
             tables = self.query(TaskTable)
-            if tables and tables.first().row_count:  # the first frame showing the tasks
-                self.done = _report(self, renderable, out)
+            if not tables or not tables.first().row_count:
+                return
+            painted = _stamp(self, renderable)
+            self.first = self.first or painted  # the first frame showing tasks
+            if self.loader.done:  # the first frame with every task read
+                _report(out, self.first, painted)
+                self.reported = True
+                self.exit()
 
     FirstFrame(Backend(Settings(), WatchlistStore(watchlist))).run(headless=True, size=SIZE)
 
 
 @dataclass(frozen=True, slots=True)
 class Start:
-    seconds: float
+    first: float
+    """Process start to the first frame showing tasks (the first part of a long list)."""
+    complete: float
+    """... to the first frame after every task was read."""
     rss_mb: float
 
 
 def measure(kind: str, watchlist: Path, folder: Path) -> Start:
-    """Start one child and return its start-to-first-frame time and peak RSS."""
+    """Start one child and return its start-to-frame times and peak RSS."""
     out = folder / f"first-frame-{kind}.json"
     out.unlink(missing_ok=True)
     command = [sys.executable, "-m", "bench.startup", kind, str(watchlist), str(out)]
@@ -119,7 +137,7 @@ def measure(kind: str, watchlist: Path, folder: Path) -> Start:
     if done.returncode or not out.exists():
         raise RuntimeError(f"startup child {kind} failed:\n{done.stderr[-2000:]}")
     record = json.loads(out.read_text(encoding="utf-8"))
-    return Start(record["painted"] - started, record["rss_kb"] / 1024)
+    return Start(record["first"] - started, record["complete"] - started, record["rss_kb"] / 1024)
 
 
 def interpreter_start() -> float:

@@ -10,6 +10,10 @@ import pytest
 from textual import events
 from textual.widgets import Static
 
+from aireiter_tui.domain.config import Settings
+from aireiter_tui.domain.models import IdKind, TaskRef, TaskStatus, parse_task
+from aireiter_tui.domain.watchlist import WatchEntry, WatchlistStore
+from aireiter_tui.domain.watchlist_cache import PART_SIZE
 from aireiter_tui.simulator import Simulator
 from tests.app_fixtures import (
     SIZE,
@@ -22,6 +26,7 @@ from tests.app_fixtures import (
     table,
     wait_for,
 )
+from tests.watchlist_fixtures import T0
 
 
 @pytest.fixture
@@ -111,3 +116,56 @@ async def test_corrupt_watchlist_is_left_alone_and_the_app_keeps_running(
     # Not moved aside, no cache or temporary file beside it.
     names = {p.name for p in tmp_path.iterdir() if p.name.startswith("watchlist")}
     assert names - {"watchlist.toml.lock"} == {"watchlist.toml"}
+
+
+def _long_watchlist(path: Path, count: int) -> list[WatchEntry]:
+    entries = []
+    for number in range(count):
+        entry = WatchEntry(TaskRef(IdKind.TASK_ID, f"t{number:05}"), None, T0)
+        entry.record(parse_task({"task_id": entry.ref.id, "status": "completed"}), T0)
+        entries.append(entry)
+    WatchlistStore(path).save(entries)
+    return entries
+
+
+async def test_a_long_list_is_drawn_from_its_first_part_then_read_whole(tmp_path: Path) -> None:
+    path = tmp_path / "watchlist.toml"
+    entries = _long_watchlist(path, 2 * PART_SIZE + 300)
+    app = make_app(tmp_path, Settings())
+    sizes: list[int] = []
+    rebuild = app.rebuild_view
+
+    def counted() -> None:
+        sizes.append(len(app.session.rows))
+        rebuild()
+
+    app.rebuild_view = counted  # type: ignore[method-assign]
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.loader.done, "the whole list read")
+        await pilot.pause()
+        assert sizes[0] == PART_SIZE and sizes[-1] == len(entries)
+        assert list(table(app).order) == [e.ref.key for e in entries]
+        assert app.session.counts().by_status[TaskStatus.COMPLETED] == len(entries)
+        assert app.scheduler.state(app.monotonic()).tracked == len(entries)
+
+
+async def test_quitting_before_the_list_is_read_saves_it_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "watchlist.toml"
+    entries = _long_watchlist(path, PART_SIZE + 300)
+    before = path.read_bytes()
+    app = make_app(tmp_path, Settings())
+    monkeypatch.setattr(app, "_load_rest", lambda: None)  # the rest never comes in time
+    async with app.run_test(size=SIZE) as pilot:
+        assert len(app.session.rows) == PART_SIZE and not app.loader.done
+        app.session.set_label(entries[0].ref.key, "edited")
+        await pilot.press("q")
+        await wait_for(pilot, lambda: not app.is_running, "quit")
+    assert path.read_bytes() == before.replace(
+        b'{id = "t00000", kind = "task_id", ',
+        b'{id = "t00000", kind = "task_id", label = "edited", ',
+    )
+    loaded = WatchlistStore(path).load()
+    assert [e.ref for e in loaded] == [e.ref for e in entries]
+    assert all(e.task is not None for e in loaded)

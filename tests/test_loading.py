@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -38,11 +39,31 @@ def test_a_long_list_comes_in_parts_and_ends_with_every_row_counted(tmp_path: Pa
     assert list(session.rows) == [f"task_id:t{n}" for n in range(2500)]
 
 
-def test_a_short_list_is_done_after_the_first_part(tmp_path: Path) -> None:
+def test_each_row_is_handed_on_once_in_order_and_frozen_if_asked(tmp_path: Path) -> None:
     path = tmp_path / "w.toml"
-    _save(path, 3)
-    loader = PartLoader(_session(path))
-    assert len(loader.start()) == 3 and loader.done
+    _save(path, PART_SIZE + 7)
+    seen: list[str] = []
+    session = _session(path)
+    loader = PartLoader(session, on_rows=lambda rows: seen.extend(r.ref.key for r in rows))
+    loader.start()
+    assert len(seen) == PART_SIZE
+    loader.finish()
+    assert seen == list(session.rows) and len(seen) == PART_SIZE + 7
+
+    frozen = gc.get_freeze_count()
+    try:
+        PartLoader(_session(path), keep_frozen=True).finish()
+        assert gc.get_freeze_count() > frozen
+    finally:
+        gc.unfreeze()
+
+
+def test_a_list_of_one_part_is_done_after_it(tmp_path: Path) -> None:
+    for count in (3, PART_SIZE):
+        path = tmp_path / f"w{count}.toml"
+        _save(path, count)
+        loader = PartLoader(_session(path))
+        assert len(loader.start()) == count and loader.done
 
 
 def test_finish_reads_the_rest_so_a_save_keeps_the_order(tmp_path: Path) -> None:

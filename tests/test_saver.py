@@ -35,14 +35,17 @@ class StandIn:
         self.notes.append(message)
 
 
-def _saver(tmp_path: Path, *, busy: bool = False) -> tuple[WatchlistSaver, Session, StandIn, list]:
+def _saver(
+    tmp_path: Path, *, busy: bool = False, loading: list[bool] | None = None
+) -> tuple[WatchlistSaver, Session, StandIn, list]:
     session = Session(WatchlistStore(tmp_path / "w.toml"), lambda: NOW)
-    app, clock = StandIn(), [0.0]
+    app, clock, still_loading = StandIn(), [0.0], loading or [False]
     saver = WatchlistSaver(
         cast(App[None], app),
         session,
         lambda entries: None,
         busy=lambda: busy,
+        loading=lambda: still_loading[0],
         clock=lambda: clock[0],
     )
     return saver, session, app, clock
@@ -65,6 +68,18 @@ def test_during_a_round_a_save_waits_until_it_is_overdue(tmp_path: Path) -> None
     saver.save_soon()
     assert app.workers == 0 and session.dirty
     clock[0] = MAX_SAVE_DELAY + 1
+    saver.save_soon()
+    assert app.workers == 1 and not session.dirty
+
+
+def test_no_save_while_the_list_is_still_being_read_however_overdue(tmp_path: Path) -> None:
+    loading = [True]
+    saver, session, app, clock = _saver(tmp_path, loading=loading)
+    session.add([TaskRef(IdKind.TASK_ID, "a")])
+    clock[0] = 10 * MAX_SAVE_DELAY
+    saver.save_soon()
+    assert app.workers == 0 and session.dirty
+    loading[0] = False
     saver.save_soon()
     assert app.workers == 1 and not session.dirty
 

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from aireiter_tui.domain.loading import PartLoader
 from aireiter_tui.domain.models import IdKind, TaskRef, TaskStatus, parse_task
 from aireiter_tui.domain.session import Session
 from aireiter_tui.domain.view import SortKey, StatusFilter, ViewSpec, compute_order
@@ -139,12 +140,12 @@ def test_save_remove_undo_and_reload(tmp_path: Path) -> None:
     removed = session.remove([TaskRef(IdKind.TASK_ID, "a").key])
     session.save()
     again = Session(WatchlistStore(tmp_path / "w.toml"), lambda: NOW)
-    assert again.load() == []
+    assert _load(again) == []
     assert [row.ref.id for row in again.rows.values()] == ["b", "c", "d", "mine"]
     session.restore(removed)
     session.save()
     third = Session(WatchlistStore(tmp_path / "w.toml"), lambda: NOW)
-    third.load()
+    _load(third)
     assert third.rows[TaskRef(IdKind.TASK_ID, "a").key].task is not None
     assert third.rows[TaskRef(IdKind.OUT_TASK_ID, "mine").key].label == "Boat batch"
 
@@ -153,11 +154,17 @@ def test_unreadable_watchlist_blocks_saving_and_is_left_alone(tmp_path: Path) ->
     path = tmp_path / "w.toml"
     path.write_bytes(b"this is [not toml")
     session = Session(WatchlistStore(path), lambda: NOW)
-    messages = session.load()
+    messages = _load(session)
     assert messages and str(path) in messages[0] and "not saved" in messages[0]
     session.add([TaskRef(IdKind.TASK_ID, "new")])
     assert session.save() == []
     assert path.read_bytes() == b"this is [not toml"
+
+
+def _load(session: Session) -> list[str]:
+    loader = PartLoader(session)
+    loader.finish()
+    return loader.problems
 
 
 def _recount(session: Session) -> tuple[object, ...]:

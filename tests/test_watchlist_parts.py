@@ -25,8 +25,12 @@ def test_a_valid_cache_is_read_in_parts_with_the_same_entries_as_load(tmp_path: 
     items = _saved(path, 2 * PART_SIZE + 500)
     store = WatchlistStore(path)
     parts = list(store.load_parts())
-    assert [len(part) for part in parts] == [PART_SIZE, PART_SIZE, 500]
-    loaded = [e for part in parts for e in part]
+    assert [(len(part), last) for part, last in parts] == [
+        (PART_SIZE, False),
+        (PART_SIZE, False),
+        (500, True),
+    ]
+    loaded = [e for part, _ in parts for e in part]
     assert ids(loaded) == ids(items) and _statuses(loaded) == _statuses(items)
     assert loaded == WatchlistStore(path).load()
     # The store knows the file it read: a save with no changes writes nothing.
@@ -40,12 +44,12 @@ def test_a_journal_or_a_hand_edit_means_one_part_with_everything_applied(tmp_pat
     items = _saved(path, PART_SIZE + 10)
     items[3].record(parse_task({"task_id": "t3", "status": "failed"}), T0)
     WatchlistStore(path).save(items, write_cache=False)  # appends a journal frame
-    (part,) = list(WatchlistStore(path).load_parts())
-    assert _statuses(part) == _statuses(items)
+    ((part, last),) = list(WatchlistStore(path).load_parts())
+    assert _statuses(part) == _statuses(items) and last
 
     path.write_text(path.read_text().replace("]\n", '  {id = "x", kind = "task_id"},\n]\n'))
     store = WatchlistStore(path)
-    (part,) = list(store.load_parts())
+    ((part, _),) = list(store.load_parts())
     assert ids(part) == [*ids(items), "x"]
     assert _statuses(part) == [*_statuses(items), None]
     assert any("added_at" in warning for warning in store.last_warnings)
@@ -59,7 +63,7 @@ def test_a_damaged_part_gives_the_rest_from_the_toml_once_each(tmp_path: Path) -
     middle = len(blob) * 2 // 3  # inside the second or third part; the size is unchanged
     blob[middle : middle + 64] = b"\x00" * 64
     cache.write_bytes(bytes(blob))
-    parts = list(WatchlistStore(path).load_parts())
+    parts = [part for part, _ in WatchlistStore(path).load_parts()]
     loaded = [e for part in parts for e in part]
     assert ids(loaded) == ids(items)  # every task exactly once, in the file's order
     assert len(parts) >= 2 and _statuses(parts[0]) == _statuses(items[:PART_SIZE])

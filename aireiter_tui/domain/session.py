@@ -85,20 +85,6 @@ class Session:
         self.save_blocked: str | None = None
 
     # --- loading and saving ---------------------------------------------------------
-    def load(self) -> list[str]:
-        """Read the watchlist; returns messages for the user (empty when all went well)."""
-        if self.store is None:
-            return []
-        try:
-            entries = self.store.load()
-        except WatchlistError as error:
-            self.save_blocked = str(error)
-            return [f"{error} The file is left as it is; changes in this session are not saved."]
-        for entry in entries:
-            if entry.ref.key not in self.rows:
-                self._insert(Row(entry))
-        return list(self.store.last_warnings)
-
     def entries_to_save(self) -> tuple[list[WatchEntry], set[TaskRef]]:
         """What a save writes: a copy of the entry list and the refs removed meanwhile."""
         return [row.entry for row in self.rows.values()], set(self._removed)

@@ -118,10 +118,11 @@ class WatchlistStore:
             return []
         return self._load(data, _digest(data))
 
-    def load_parts(self) -> Iterator[list[WatchEntry]]:
+    def load_parts(self) -> Iterator[tuple[list[WatchEntry], bool]]:
         """The same entries as :meth:`load`, in parts of up to ``PART_SIZE`` when the cache
         allows it (it matches the TOML and has no journal), so that a caller can show the
-        first part before reading the rest. Otherwise in one part.
+        first part before reading the rest. Otherwise in one part. Each part comes with
+        whether it is the last.
 
         Raises:
             WatchlistError: as :meth:`load`, at the first ``next()``.
@@ -138,10 +139,10 @@ class WatchlistStore:
             self.last_warnings = list(header.warnings)
             entries: list[WatchEntry] = []
             try:
-                for part in parts:
+                for number, part in enumerate(parts, 1):
                     entries.extend(part)
                     given.update(entry.ref for entry in part)
-                    yield part
+                    yield part, number == header.parts
             except CacheDamaged:
                 pass  # the rest comes from the TOML, without snapshots
             else:
@@ -149,7 +150,7 @@ class WatchlistStore:
                 return
         rest = [entry for entry in self._load(data, digest) if entry.ref not in given]
         if rest:
-            yield rest
+            yield rest, True
 
     def _load(self, data: bytes, digest: str) -> list[WatchEntry]:
         with gc_paused():

@@ -90,11 +90,12 @@ class TaskRef:
 
     kind: IdKind
     id: str
+    key: str = field(init=False, repr=False, compare=False)
+    """A stable string key (for table rows and dictionaries)."""
 
-    @property
-    def key(self) -> str:
-        """A stable string key (for table rows and dictionaries)."""
-        return f"{self.kind.value}:{self.id}"
+    def __post_init__(self) -> None:
+        # Computed once: every refresh outcome looks its row up by it.
+        object.__setattr__(self, "key", f"{self.kind.value}:{self.id}")
 
     @classmethod
     def from_key(cls, key: str) -> TaskRef:

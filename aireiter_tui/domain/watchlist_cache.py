@@ -60,7 +60,7 @@ def snapshot_of(entry: WatchEntry) -> Snapshot:
 def _reducer(cls: type) -> Callable[[Any], tuple[Any, ...]]:
     # Pickling a slots dataclass the default way calls dataclasses.fields() per object
     # (in Python); rebuilding it with its own __init__ from a tuple is several times faster.
-    values = operator.attrgetter(*(f.name for f in fields(cls)))
+    values = operator.attrgetter(*(f.name for f in fields(cls) if f.init))
     return lambda obj: (cls, values(obj))
 
 

@@ -27,9 +27,8 @@ from aireiter_tui.bindings import keymap_problems
 from aireiter_tui.dashboard_view import DashboardView
 from aireiter_tui.domain.loading import PartLoader
 from aireiter_tui.domain.scheduler import PollScheduler
-from aireiter_tui.domain.session import Row, Session, Transition
+from aireiter_tui.domain.session import Row, Saved, Session, Transition
 from aireiter_tui.domain.view import SortKey, ViewSpec
-from aireiter_tui.domain.watchlist import WatchEntry
 from aireiter_tui.notices import EMPTY_STATE, finished_notices
 from aireiter_tui.saver import WatchlistSaver
 from aireiter_tui.widgets.cells import COLUMNS
@@ -291,8 +290,10 @@ class Dashboard(DashboardView):
         # After the frame: the client's imports hold the loop for ~0.15 s.
         self.call_after_refresh(self._connect_in_background)
 
-    def _adopt(self, entries: list[WatchEntry]) -> None:
-        rows = self.session.adopt(entries)
-        self._track(rows)
-        if rows:
+    def _adopt(self, saved: Saved) -> None:
+        """Show what another process did to the file, as the last save merged it."""
+        self._track(self.session.adopt(saved.added))
+        for row in self.session.forget(saved.dropped):
+            self.scheduler.forget(row.ref)
+        if saved:
             self.rebuild_view()

@@ -101,7 +101,8 @@ class DashboardView(App[None]):
         if (text, bool(lines)) != self._banner_shown:
             self._banner_shown = (text, bool(lines))
             banner = self.query_one("#banner", Static)
-            banner.update(safe(text, max_length=400) if lines else "")
+            # One problem per line: each folded and cut on its own, never run together.
+            banner.update(Text("\n").join(safe(line, max_length=300) for line in lines))
             banner.display = bool(lines)
         self.update_details()
 

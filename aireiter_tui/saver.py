@@ -7,8 +7,8 @@ from collections.abc import Callable
 
 from textual.app import App
 
-from aireiter_tui.domain.session import Session
-from aireiter_tui.domain.watchlist import WatchEntry, WatchlistError
+from aireiter_tui.domain.session import Saved, Session
+from aireiter_tui.domain.watchlist import WatchlistError
 
 #: Seconds a save may be put off while a refresh round is running.
 MAX_SAVE_DELAY = 30.0
@@ -27,7 +27,7 @@ class WatchlistSaver:
         self,
         app: App[None],
         session: Session,
-        adopt: Callable[[list[WatchEntry]], None],
+        adopt: Callable[[Saved], None],
         *,
         busy: Callable[[], bool] = lambda: False,
         loading: Callable[[], bool] = lambda: False,

@@ -21,6 +21,7 @@ from tests.app_fixtures import (
     make_app,
     refs_of,
     running_sim,
+    seed_watchlist,
     settings_for,
     status_of,
     table,
@@ -116,6 +117,46 @@ async def test_corrupt_watchlist_is_left_alone_and_the_app_keeps_running(
     # Not moved aside, no cache or temporary file beside it.
     names = {p.name for p in tmp_path.iterdir() if p.name.startswith("watchlist")}
     assert names - {"watchlist.toml.lock"} == {"watchlist.toml"}
+
+
+async def test_what_another_process_removes_or_relabels_is_taken_over(
+    tmp_path: Path, sim: Simulator
+) -> None:
+    refs = refs_of(sim.add_tasks(3, status_mix={"completed": 1.0}))
+    path = tmp_path / "watchlist.toml"
+    seed_watchlist(path, refs)
+    app = make_app(tmp_path, settings_for(sim))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: all_fetched(app), "fetched")
+        # Meanwhile `aireiter-tui remove` and a label set in a second dashboard:
+        other = WatchlistStore(path)
+        first, _, third = other.load()
+        third.label = "from elsewhere"
+        other.save([first, third], removed=[refs[1]])
+        app.session.set_label(refs[0].key, "mine")
+        app.saver.save_soon()
+        await wait_for(pilot, lambda: refs[1].key not in app.session.rows, "the removal")
+        assert app.session.rows[refs[2].key].label == "from elsewhere"
+        assert list(table(app).order) == [refs[0].key, refs[2].key]
+        assert app.scheduler.state(app.monotonic()).tracked == 2
+        await pilot.press("q")
+        await wait_for(pilot, lambda: not app.is_running, "quit")
+    saved = [(e.ref, e.label) for e in WatchlistStore(path).load()]
+    assert saved == [(refs[0], "mine"), (refs[2], "from elsewhere")]
+
+
+async def test_each_problem_has_its_own_line_in_the_banner(tmp_path: Path) -> None:
+    path = tmp_path / "watchlist.toml"
+    path.write_text('tasks = [{id = "ok"}, 5, {id = "bad id"}]\n', encoding="utf-8")
+    app = make_app(tmp_path, Settings())
+    async with app.run_test(size=SIZE):
+        lines = str(app.query_one("#banner", Static).render()).splitlines()
+    (copy,) = tmp_path.glob("watchlist.toml.skipped-*")
+    assert lines == [
+        "task 2: skipped, it is not a table",
+        "task 3: skipped, the ID contains spaces",
+        f"the file as it was is kept in {copy}",
+    ]
 
 
 def _long_watchlist(path: Path, count: int) -> list[WatchEntry]:

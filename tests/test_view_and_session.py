@@ -157,7 +157,7 @@ def test_unreadable_watchlist_blocks_saving_and_is_left_alone(tmp_path: Path) ->
     messages = _load(session)
     assert messages and str(path) in messages[0] and "not saved" in messages[0]
     session.add([TaskRef(IdKind.TASK_ID, "new")])
-    assert session.save() == []
+    assert not session.save()
     assert path.read_bytes() == b"this is [not toml"
 
 

@@ -163,6 +163,14 @@ def test_bad_entries_are_skipped(tmp_path: Path) -> None:
     assert list(tmp_path.glob("watchlist.toml.skipped-*")) == copies
 
 
+def test_a_line_added_by_hand_may_leave_out_the_kind(tmp_path: Path) -> None:
+    path = tmp_path / "watchlist.toml"
+    path.write_text('tasks = [{id = "order_abc", added_at = 2026-01-01T00:00:00Z}]\n')
+    store = WatchlistStore(path)
+    (loaded,) = store.load()
+    assert loaded.ref == TaskRef(IdKind.TASK_ID, "order_abc") and store.last_warnings == []
+
+
 def test_duplicates_ignored(tmp_path: Path) -> None:
     store = WatchlistStore(tmp_path / "watchlist.toml")
     merged = store.save([entry("a"), entry("b"), entry("a", "completed")])
@@ -231,6 +239,27 @@ def test_files_written_by_earlier_versions_load_and_are_rewritten_slim(tmp_path:
     again = WatchlistStore(path).load()
     assert [e.task for e in again] == [old.task, summary_only.task]
     assert again[0].history == old.history and again[1].label == "kept"
+
+
+def test_removals_and_labels_made_elsewhere_are_taken_over(tmp_path: Path) -> None:
+    path = tmp_path / "watchlist.toml"
+    mine, theirs = WatchlistStore(path), WatchlistStore(path)
+    a, b, c, d = (entry(name) for name in "abcd")
+    mine.save([a, b, c, d])
+    there = {e.ref.id: e for e in theirs.load()}
+    there["c"].label, there["a"].label = "theirs", "theirs too"
+    theirs.save([there["a"], there["c"], there["d"]], removed=[b.ref])
+    a.label, d.label = "mine", "mine"  # a: changed on both sides, ours wins
+    merged = mine.save([a, b, c, d])
+    assert [(e.ref.id, e.label) for e in merged] == [("a", "mine"), ("c", "theirs"), ("d", "mine")]
+    assert mine.last_merge.dropped == [b.ref] and mine.last_merge.relabelled == [c.ref]
+    assert c.label == "theirs"  # the caller's entry carries it: the screen can show it
+    again = [(e.ref.id, e.label) for e in WatchlistStore(path).load()]
+    assert again == [("a", "mine"), ("c", "theirs"), ("d", "mine")]
+    # Our own later change to a label we took over is kept.
+    c.label = None
+    mine.save([a, c, d])
+    assert [e.label for e in WatchlistStore(path).load()] == ["mine", None, "mine"]
 
 
 def test_record_tracks_changes() -> None:

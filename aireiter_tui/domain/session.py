@@ -60,6 +60,18 @@ class Transition:
     message: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class Saved:
+    """What a save found that other processes had done to the file meanwhile."""
+
+    added: list[WatchEntry] = field(default_factory=list)
+    dropped: list[TaskRef] = field(default_factory=list)
+    relabelled: list[TaskRef] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.added or self.dropped or self.relabelled)
+
+
 @dataclass(slots=True)
 class Counts:
     """Per-status totals for the header (``unfetched``: never answered, and no error)."""
@@ -89,13 +101,14 @@ class Session:
         """What a save writes: a copy of the entry list and the refs removed meanwhile."""
         return [row.entry for row in self.rows.values()], set(self._removed)
 
-    def save(self, *, write_cache: bool = True) -> list[WatchEntry]:
-        """Write now (blocking; call from a thread in the UI). Returns others' additions.
+    def save(self, *, write_cache: bool = True) -> Saved:
+        """Write now (blocking; call from a thread in the UI). Returns what the file had
+        from other processes: apply it with :meth:`adopt` and :meth:`forget` (UI thread).
 
         ``write_cache=False`` for frequent saves: see :meth:`WatchlistStore.save`.
         """
         if self.store is None or self.save_blocked:
-            return []
+            return Saved()
         entries, removed = self.entries_to_save()
         self.dirty = False
         try:
@@ -105,7 +118,19 @@ class Session:
             raise
         self._removed -= removed
         known = {entry.ref for entry in entries}
-        return [entry for entry in merged if entry.ref not in known]
+        merge = self.store.last_merge
+        added = [entry for entry in merged if entry.ref not in known]
+        return Saved(added, merge.dropped, merge.relabelled)
+
+    def forget(self, refs: Iterable[TaskRef]) -> list[Row]:
+        """Drop rows another process removed from the file (not an undoable removal)."""
+        gone = []
+        for ref in refs:
+            row = self.rows.pop(ref.key, None)
+            if row is not None:
+                self._tally(row, -1)
+                gone.append(row)
+        return gone
 
     def adopt(self, entries: Iterable[WatchEntry]) -> list[Row]:
         """Take in entries another process added to the file."""

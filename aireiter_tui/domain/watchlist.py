@@ -30,6 +30,7 @@ from aireiter_tui.domain.watchlist_cache import CacheDamaged, SnapshotCache, att
 from aireiter_tui.domain.watchlist_codec import (
     Encoder,
     FormatError,
+    Merge,
     StatusChange,
     WatchEntry,
     decode,
@@ -99,10 +100,15 @@ class WatchlistStore:
         self.cache_path = path.with_name(path.name + ".cache")
         self.last_warnings: list[str] = []
         """Entries skipped or repaired by the last load (or save that had to re-read)."""
+        self.last_merge = Merge()
+        """What the last save took over from changes another process made to the file."""
         self._encoder = Encoder()
         # The hash of the bytes this process last read or wrote, and their entries: a
         # save that finds the same bytes on disk need not parse them again.
         self._known: tuple[str, list[WatchEntry]] | None = None
+        # Each ref's label in those bytes: the base of the next save's three-way merge
+        # (the entries themselves may be the caller's, changed since).
+        self._base: dict[TaskRef, str | None] | None = None
         self._cache = SnapshotCache(self.cache_path)
 
     def load(self) -> list[WatchEntry]:
@@ -146,7 +152,7 @@ class WatchlistStore:
             except CacheDamaged:
                 pass  # the rest comes from the TOML, without snapshots
             else:
-                self._known = (digest, entries)
+                self._remember(digest, entries)
                 return
         rest = [entry for entry in self._load(data, digest) if entry.ref not in given]
         if rest:
@@ -185,7 +191,7 @@ class WatchlistStore:
                 raise WatchlistError(
                     f"{self.path}: could not be moved aside ({_reason(error)})"
                 ) from None
-        self._known = None
+        self._known = self._base = None
         return target
 
     def save(
@@ -197,20 +203,24 @@ class WatchlistStore:
     ) -> list[WatchEntry]:
         """Merge ``entries`` with what is on disk and write the result atomically.
 
-        Entries on disk that are neither in ``entries`` nor in ``removed`` were added by
-        another process and are kept. Duplicate refs are ignored (the first one wins).
-        The snapshots that changed are appended to the cache's journal; with
-        ``write_cache=True`` the cache is instead rewritten whole when anything in it is
-        out of date (about 0.2 s at 10,000 entries: the dashboard does it on quit).
+        The merge is three-way, against the file as this store last read or wrote it:
+        entries another process added are kept (after ``entries``); entries it removed
+        are dropped from ``entries`` too, and a label it changed is taken over where
+        ``entries`` did not change it (see :attr:`last_merge`). Entries in ``removed``
+        are dropped. Duplicate refs are ignored (the first one wins). The snapshots that
+        changed are appended to the cache's journal; with ``write_cache=True`` the cache
+        is instead rewritten whole when anything in it is out of date (about 0.2 s at
+        10,000 entries: the dashboard does it on quit).
 
         Returns:
-            The merged list that was written: ``entries`` followed by the others' additions.
+            The merged list that was written.
 
         Raises:
             WatchlistError: the file on disk cannot be read (it is never overwritten) or
                 the new one cannot be written (the old one is left intact).
         """
         gone = set(removed)
+        self.last_merge = Merge()
         with self._locked():
             data = self._read()
             on_disk: list[WatchEntry] = []
@@ -220,7 +230,10 @@ class WatchlistStore:
                 if self._known is not None and self._known[0] == digest:
                     on_disk = self._known[1]
                 else:
+                    base = self._base
                     on_disk = self._decode(data, digest)
+                    if base is not None:
+                        entries = self.last_merge.rebase(entries, base, on_disk)
             merged: list[WatchEntry] = []
             seen: set[TaskRef] = set()
             for entry in [*entries, *(e for e in on_disk if e.ref not in gone)]:
@@ -229,6 +242,10 @@ class WatchlistStore:
                     merged.append(entry)
             self._write(merged, digest, write_cache=write_cache)
         return merged
+
+    def _remember(self, digest: str, entries: list[WatchEntry]) -> None:
+        self._known = (digest, entries)
+        self._base = {entry.ref: entry.label for entry in entries}
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
@@ -261,7 +278,7 @@ class WatchlistStore:
             entries, self.last_warnings = self._parse(data)
             if cached is not None:
                 attach(entries, cached.snapshots)
-        self._known = (digest, entries)
+        self._remember(digest, entries)
         return entries
 
     def _parse(self, data: bytes) -> tuple[list[WatchEntry], list[str]]:
@@ -299,7 +316,7 @@ class WatchlistStore:
                     "the previous file is unchanged"
                 ) from None
             self.last_warnings = []
-        self._known = (digest, entries)
+        self._remember(digest, entries)
         # The cache is only ever a shortcut: failing to write it loses nothing.
         with contextlib.suppress(OSError, pickle.PicklingError):
             # A file that had to be written with replacement characters differs from the

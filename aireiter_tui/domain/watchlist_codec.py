@@ -15,7 +15,7 @@ TOML's basic-string escapes).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -199,7 +199,8 @@ def _entry(index: int, item: Any, warnings: list[str]) -> WatchEntry | None:
         return None
     where = f"task {clean(ident, max_length=60, single_line=True)}"
     try:
-        kind = IdKind(str(item.get("kind")))
+        # Left out (a line added by hand), it is the usual kind.
+        kind = IdKind(str(item.get("kind", IdKind.TASK_ID.value)))
     except ValueError:
         warnings.append(f'{where}: skipped, "kind" must be "task_id" or "out_task_id"')
         return None
@@ -210,7 +211,8 @@ def _entry(index: int, item: Any, warnings: list[str]) -> WatchEntry | None:
         label = None
     added_at = _when(item.get("added_at"))
     if added_at is None:
-        warnings.append(f"{where}: no valid added_at, using the current time")
+        if "added_at" in item:  # left out (a line added by hand) needs no word
+            warnings.append(f"{where}: no valid added_at, using the current time")
         added_at = datetime.now(UTC)
     history = []
     raw_history = item.get("history")
@@ -226,6 +228,38 @@ def _entry(index: int, item: Any, warnings: list[str]) -> WatchEntry | None:
         checked_at=_when(item.get("checked_at")),
         history=history[-HISTORY_LIMIT:],
     )
+
+
+@dataclass
+class Merge:
+    """What a save took over from another process's changes to the file."""
+
+    dropped: list[TaskRef] = field(default_factory=list)
+    """Watched here, removed there since this store last read or wrote the file."""
+    relabelled: list[TaskRef] = field(default_factory=list)
+    """Labels changed there and not here: the entries passed to the save now carry them."""
+
+    def rebase(
+        self,
+        ours: Sequence[WatchEntry],
+        base: dict[TaskRef, str | None],
+        theirs: Sequence[WatchEntry],
+    ) -> list[WatchEntry]:
+        """``ours`` with the changes from ``base`` (each ref's label in the file as last
+        read or written) to ``theirs`` (the file now) applied."""
+        now = {entry.ref: entry for entry in theirs}
+        kept = []
+        for entry in ours:
+            there = now.get(entry.ref)
+            if entry.ref in base and there is None:
+                self.dropped.append(entry.ref)
+                continue
+            was = base.get(entry.ref, entry.label)
+            if there is not None and there.label != was and entry.label == was:
+                entry.label = there.label
+                self.relabelled.append(entry.ref)
+            kept.append(entry)
+        return kept
 
 
 def decode(document: Any) -> tuple[list[WatchEntry], list[str]]:

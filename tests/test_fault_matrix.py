@@ -198,6 +198,32 @@ async def test_whole_service_failing_goes_offline_and_backs_off(world: World) ->
         await assert_saved(pilot, app, world)
 
 
+async def test_one_task_failing_never_makes_the_app_offline(world: World) -> None:
+    """The failing task backs off, so its retries come in rounds of their own: each such
+    round fails whole, yet the header must stay live (no banner flapping in and out)."""
+    sim, clock, victim = world.sim, world.clock, world.victim
+    app = make_app(sim.base_url, sim.api_key, world.path, clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: settled(app) and sim.request_count >= TASKS)
+        sim.set_fault(Fault.HTTP_503, task_id=victim.id)
+        sim.reset_counters()
+        scheduler, end_round = app.scheduler, app.scheduler.end_round
+        modes: list[str] = []
+
+        def watched_end_round(now: float) -> None:  # the mode after every round
+            end_round(now)
+            modes.append(scheduler.state(now).mode)
+
+        scheduler.end_round = watched_end_round  # type: ignore[method-assign]
+        # Small steps: each round holds only the tasks due within one, often one task.
+        for _ in range(320):
+            await step(pilot, app, clock, 0.05)
+            assert banner_text(app) == ""
+        assert set(modes) == {"live"} and len(modes) >= 20
+        assert sim.requests_by_task[victim.id] >= 3
+        assert isinstance(app.session.rows[victim.key].error, ServerError)
+
+
 async def test_server_down_at_start_then_up(tmp_path: Path) -> None:
     world = World(tmp_path)
     port = free_port()

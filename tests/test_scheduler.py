@@ -316,6 +316,72 @@ def test_offline_after_a_round_where_every_reply_failed() -> None:
     assert s.offline_since is None and s.state(6.0).mode == "live" and s.next_retry_at is None
 
 
+def test_a_few_failed_queries_among_many_tasks_do_not_mean_offline() -> None:
+    """Tasks fall due at different times, so a round may hold one task: its 503 says
+    nothing about the server while the other tasks get answers."""
+    s = make(jitter=0.0)
+    for i in range(20):
+        s.track(ref(i), TaskStatus.PROCESSING, float(i) / 10)
+    now = 0.0
+    for i in range(20):  # one task per round; every third fails, as a flaky server does
+        now = i / 10
+        (r,) = s.due(now)
+        if i % 3 == 0:
+            s.on_error(r, ServerError("The server returned an error page (HTTP 503).", 503), now)
+        else:
+            s.on_success(r, task(TaskStatus.PROCESSING), now)
+        s.end_round(now)
+        assert s.state(now).mode == "live", i
+    # Seven different tasks failing in a row, no answer between: still not proof.
+    for _ in range(7):
+        (r,) = s.due(10.0, limit=1)
+        s.on_error(r, ServerError("503", 503), 10.0)
+        s.end_round(10.0)
+    assert s.state(10.0).mode == "live"
+    (r,) = s.due(10.5, limit=1)  # the eighth: the server as a whole is failing
+    s.on_error(r, ServerError("The server returned an error page (HTTP 503).", 503), 10.5)
+    s.end_round(10.5)
+    assert s.state(10.5).mode == "offline" and s.offline_since == 10.5
+
+
+def test_one_polled_task_failing_goes_offline_only_after_several_tries() -> None:
+    s = make(jitter=0.0)
+    s.track(ref(0), TaskStatus.PROCESSING, 0.0)
+    s.track(ref(1), TaskStatus.COMPLETED, 0.0)  # not polled: does not count
+    for n, now in enumerate((0.0, 2.0, 6.0), 1):
+        assert s.due(now) == [ref(0)]
+        s.on_error(ref(0), NetworkError("refused"), now)
+        s.end_round(now)
+        assert (s.state(now).mode == "offline") is (n == 3), n
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        TaskNotFoundError("unknown"),
+        RateLimitedError("429", retry_after=0.001),
+        None,  # a task
+    ],
+)
+def test_any_answer_ends_the_run_of_failures(answer: Exception | None) -> None:
+    s = make(jitter=0.0)
+    for i in range(4):
+        s.track(ref(i), TaskStatus.PROCESSING, 0.0)
+    taken = s.due(0.0)
+    for r in taken[:2]:
+        s.on_error(r, ServerError("503", 503), 0.0)
+    if isinstance(answer, Exception):
+        s.on_error(taken[2], answer, 0.0)  # type: ignore[arg-type]
+    else:
+        s.on_success(taken[2], task(TaskStatus.PROCESSING), 0.0)
+    s.on_error(taken[3], ServerError("503", 503), 0.0)
+    s.end_round(0.0)
+    for r in s.due(1.0):  # two more failures: four in all, but not in a row
+        s.on_error(r, ServerError("503", 503), 1.0)
+    s.end_round(1.0)
+    assert s.offline_since is None
+
+
 def test_steady_state_polls_only_the_active_tasks() -> None:
     s = make(interval=5.0)
     active = {ref(i) for i in range(0, 10_000, 100)}

@@ -11,8 +11,13 @@ monotonic seconds from the caller.
   once, and a successful query resets the doubling.
 - The auth stop: a refused key stops everything until :meth:`PollGate.resume_after_auth_change`
   (the key changed, or the user asked for a refresh).
-- Offline is not a hold but a label: a round whose every reply failed marks it, until a
-  round gets an answer (a "task not found" is an answer). The tasks' own backoff keeps
+- Offline is not a hold but a label, and it needs evidence that the server as a whole is
+  down, not that some queries failed: a round whose every reply failed marks it only once
+  the failures since the last answer number at least ``OFFLINE_FAILURES`` and span at
+  least ``OFFLINE_TASKS`` different tasks (or every polled task, when fewer are polled).
+  A server failing 30 % of its queries thus leaves the app live with those rows marked,
+  while a server that is down fails every task of the first round. Any answer (a "task
+  not found" or a 429 is one) ends the streak and the label. The tasks' own backoff keeps
   the retries cheap meanwhile.
 
 None of these charge the task whose query met them: it stays due behind the gate.
@@ -20,6 +25,8 @@ None of these charge the task whose query met them: it stays due behind the gate
 
 from __future__ import annotations
 
+from collections.abc import Hashable
+from dataclasses import dataclass
 from typing import Final, Literal
 
 from aireiter_tui.errors import (
@@ -32,6 +39,23 @@ from aireiter_tui.errors import (
 Mode = Literal["live", "paused", "rate-limited", "offline", "auth-blocked", "idle"]
 
 MAX_RETRY_AFTER: Final = 3600.0  # a bogus Retry-After must not freeze polling for days
+#: Failed queries in a row (no answer between) before the server counts as offline, however
+#: few tasks are polled: one task failing once or twice is that task's trouble.
+OFFLINE_FAILURES: Final = 3
+#: Different tasks among those failures: one task's own trouble is that row's, not the
+#: server's (fewer suffice when fewer tasks are polled at all).
+OFFLINE_TASKS: Final = 8
+
+
+@dataclass(frozen=True, slots=True)
+class SchedulerState:
+    """A snapshot of the scheduler for the status bar: what polling is doing and why."""
+
+    mode: Mode
+    in_flight: int
+    tracked: int
+    next_poll_in: float | None
+    reason: str
 
 
 class PollGate:
@@ -43,7 +67,7 @@ class PollGate:
         pause_reason: why the 429 pause lasts as long as it does, for the status bar.
         auth_blocked: the key was refused; nothing goes out until it changes.
         last_error: the last error that says something about the server as a whole.
-        offline_since: when the first of the current run of failed rounds ended, or None.
+        offline_since: when the round that proved the server down ended, or None.
         failed_rounds: rounds in a row whose every reply failed.
     """
 
@@ -58,6 +82,8 @@ class PollGate:
         self.failed_rounds = 0
         self._rate_streak = 0
         self._round_ok = self._round_failed = 0
+        self._streak = 0  # failed queries since the last answer
+        self._streak_tasks: set[Hashable] = set()  # which tasks; at most OFFLINE_TASKS kept
 
     def closed(self, now: float) -> bool:
         """True while nothing may go out, not even a manual request: auth stop or 429 pause."""
@@ -77,24 +103,31 @@ class PollGate:
 
     def on_answer(self) -> None:
         """A query got its answer: the server is reachable and no longer limiting us."""
-        self._round_ok += 1
+        self._answered()
         self._rate_streak = 0
 
-    def on_error(self, error: AIReiterError, now: float) -> None:
-        """Record what a failed query tells about the server as a whole."""
+    def on_error(self, error: AIReiterError, now: float, task: Hashable = None) -> None:
+        """Record what a failed query (of ``task``) tells about the server as a whole."""
         if isinstance(error, TaskNotFoundError):
-            self._round_ok += 1  # the server answered: we are online
+            self._answered()  # the server answered: we are online
             return
         if isinstance(error, RateLimitedError):
+            self._answered()  # a 429 is an answer too: the server is up, only busy
             self._pause_for_rate_limit(error, now)
         elif isinstance(error, AuthenticationError):
+            self._answered()
             self.auth_blocked = True
         else:
             self._round_failed += 1
+            self._streak += 1
+            if len(self._streak_tasks) < OFFLINE_TASKS:
+                self._streak_tasks.add(task)
         self.last_error = error
 
-    def end_round(self, now: float) -> None:
-        """Called after each round: a round where every reply failed means offline."""
+    def end_round(self, now: float, polled: int | None = None) -> None:
+        """Called after each round: a round where every reply failed means offline once
+        the streak of failures is evidence enough (module docstring); ``polled``: how many
+        tasks are being polled at all (None: as many as it takes)."""
         ok, failed = self._round_ok, self._round_failed
         self._round_ok = self._round_failed = 0
         if ok:
@@ -102,8 +135,16 @@ class PollGate:
             self.offline_since = None
         elif failed:
             self.failed_rounds += 1
-            if self.offline_since is None:
+            tasks_needed = OFFLINE_TASKS if polled is None else min(OFFLINE_TASKS, polled)
+            tasks_seen = len(self._streak_tasks)
+            evidence = self._streak >= OFFLINE_FAILURES and tasks_seen >= tasks_needed
+            if evidence and self.offline_since is None:
                 self.offline_since = now
+
+    def _answered(self) -> None:
+        self._round_ok += 1
+        self._streak = 0
+        self._streak_tasks.clear()
 
     def resume_after_auth_change(self) -> None:
         """The key changed (or the user asked to retry): polling may start again."""

@@ -11,16 +11,12 @@ outnumber them 3:1. ``due(now, limit)`` is O((k + s) log h) for k refs returned 
 items dropped (h: heap size); a reschedule is O(log h) amortised; an idle tick is O(1).
 Terminal tasks never enter the heap: 10,000 tracked with 100 active keep h near 100.
 
-Errors: ``RateLimitedError`` pauses ALL polling for ``retry_after`` (capped at an hour),
-else 30 s doubling per further 429 (capped at ``backoff_max``; 429s of requests already in
-flight during a pause count once). ``AuthenticationError`` stops all polling until
-:meth:`PollScheduler.resume_after_auth_change` or a manual request. Neither charges the
-task, which stays due behind the global gate. ``TaskNotFoundError`` retries at
-``slow_interval`` without growth (right after submit the ID may not exist yet; a typo
-stays cheap to watch). Anything else (network, 5xx, bad response) backs the task off
-``min(backoff_max, backoff_base * 2**(n-1)) * (1 ± jitter)``; a round whose every reply
-failed so marks the scheduler offline until a round gets an answer. The global gate (user
-pause, 429 pause, auth stop, offline) is :class:`~aireiter_tui.domain.poll_gate.PollGate`.
+Errors: a 429 or a refused key holds ALL polling back (:class:`~aireiter_tui.domain.
+poll_gate.PollGate` says how long) without charging the task: it stays due behind the gate.
+``TaskNotFoundError`` retries at ``slow_interval`` without growth (right after submit the
+ID may not exist yet; a typo stays cheap to watch). Anything else (network, 5xx, bad
+response) backs the task off ``min(backoff_max, backoff_base * 2**(n-1)) * (1 ± jitter)``;
+only a run of such failures across several tasks marks the server offline (the gate's call).
 """
 
 from __future__ import annotations
@@ -38,6 +34,7 @@ from aireiter_tui.domain.models import Task, TaskRef, TaskStatus
 from aireiter_tui.domain.poll_gate import MAX_RETRY_AFTER as MAX_RETRY_AFTER
 from aireiter_tui.domain.poll_gate import GateReadout, PollGate
 from aireiter_tui.domain.poll_gate import Mode as Mode
+from aireiter_tui.domain.poll_gate import SchedulerState as SchedulerState
 from aireiter_tui.errors import (
     AIReiterError,
     AuthenticationError,
@@ -47,17 +44,6 @@ from aireiter_tui.errors import (
 
 _COMPACT_MIN: Final = 64
 _TERMINAL: Final = frozenset(status for status in TaskStatus if status.is_terminal)
-
-
-@dataclass(frozen=True, slots=True)
-class SchedulerState:
-    """A snapshot for the status bar: what polling is doing and why."""
-
-    mode: Mode
-    in_flight: int
-    tracked: int
-    next_poll_in: float | None
-    reason: str
 
 
 @dataclass(slots=True)
@@ -259,7 +245,7 @@ class PollScheduler(GateReadout):
         if entry is None or not entry.in_flight:
             return False
         self._land(entry)
-        self._gate.on_error(error, now)
+        self._gate.on_error(error, now, ref)
         delay = 0.0  # rate limit and auth: due at once, the global gate holds it back
         if isinstance(error, TaskNotFoundError):
             entry.errors += 1
@@ -278,8 +264,8 @@ class PollScheduler(GateReadout):
         return min(self.backoff_max, self.backoff_base * 2.0**exponent) * self._jitter_factor()
 
     def end_round(self, now: float) -> None:
-        """Called after each round: a round where every reply failed means offline."""
-        self._gate.end_round(now)
+        """Called after each round: may mark offline (see :class:`PollGate`)."""
+        self._gate.end_round(now, polled=self._scheduled + self._in_flight)
 
     def set_paused(self, paused: bool) -> None:
         """While paused by the user only manual requests go out."""

@@ -198,10 +198,13 @@ class TaskTable(ScrollView, can_focus=True):
     def _scroll_to_cursor(self) -> None:
         visible = max(1, self.scrollable_content_region.height - 1)
         top = int(self.scroll_y)
+        # force: right after set_order the scrollbar still reflects the old order (none
+        # for a one-row filter), and without one Textual ignores the scroll.
         if self.cursor_row < top:
-            self.scroll_to(y=self.cursor_row, animate=False, immediate=True)
+            self.scroll_to(y=self.cursor_row, animate=False, immediate=True, force=True)
         elif self.cursor_row >= top + visible:
-            self.scroll_to(y=self.cursor_row - visible + 1, animate=False, immediate=True)
+            y = self.cursor_row - visible + 1
+            self.scroll_to(y=y, animate=False, immediate=True, force=True)
 
     def _page(self) -> int:
         return max(1, self.scrollable_content_region.height - 2)

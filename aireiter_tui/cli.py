@@ -3,7 +3,8 @@
 Plain ``aireiter-tui`` opens the dashboard; ``add``/``remove``/``list``/``query`` work on
 the same watchlist and client from scripts; ``simulate`` runs the embedded simulator.
 Exit status: 0 ok (``query``: completed), 1 task failed, 2 usage/config/auth error or
-unknown task, 3 task pending or processing, 4 network or server error.
+unknown task, 3 task pending or processing, 4 network or server error; 141 when whoever
+reads the output closed it early (``| head``), as for a command killed by SIGPIPE.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import argparse
 import asyncio
 import json
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -31,6 +33,7 @@ from aireiter_tui.errors import (
 )
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_ACTIVE, EXIT_NETWORK = 0, 1, 2, 3, 4
+EXIT_BROKEN_PIPE = 128 + signal.SIGPIPE.value if hasattr(signal, "SIGPIPE") else 141
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -126,19 +129,39 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     for warning in settings.warnings:
         print(f"aireiter-tui: warning: {warning}", file=sys.stderr)
+    if args.command is None:
+        return _dashboard(args, settings, config)
     try:
-        if args.command == "add":
-            return _add(args, _store(args))
-        if args.command == "remove":
-            return _remove(args, _store(args))
-        if args.command == "list":
-            return _list(args, _store(args), sys.stdout)
-        if args.command == "query":
-            return asyncio.run(_query(args, settings, sys.stdout))
+        status = _headless(args, settings)
+        sys.stdout.flush()  # here, not at exit: a closed pipe must be caught here too
+    except BrokenPipeError:
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
     except WatchlistError as error:
         print(f"aireiter-tui: {error}", file=sys.stderr)
         return EXIT_USAGE
-    return _dashboard(args, settings, config)
+    return status
+
+
+def _headless(args: argparse.Namespace, settings: Settings) -> int:
+    if args.command == "add":
+        return _add(args, _store(args))
+    if args.command == "remove":
+        return _remove(args, _store(args))
+    if args.command == "list":
+        return _list(args, _store(args), sys.stdout)
+    return asyncio.run(_query(args, settings, sys.stdout))
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null: the interpreter flushes it at exit, and what is still
+    buffered for the closed pipe would fail again as an "Exception ignored" message."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # no file descriptor behind stdout (embedded, tests)
+        pass
 
 
 def _dashboard(args: argparse.Namespace, settings: Settings, config: Path) -> int:

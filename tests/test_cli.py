@@ -97,6 +97,28 @@ def test_add_list_remove(files: tuple[Path, Path], capsys: pytest.CaptureFixture
     ]
 
 
+@pytest.mark.parametrize("flags", [[], ["--json"]])
+def test_list_into_a_pipe_closed_early_ends_quietly(
+    files: tuple[Path, Path], flags: list[str]
+) -> None:
+    """``aireiter-tui list | head -1``: no traceback, no "Exception ignored" at exit."""
+    ids = [f"order_pipe{n:05d}" for n in range(3000)]  # far more than a pipe's buffer
+    assert main(["add", *ids]) == 0
+    with subprocess.Popen(
+        [sys.executable, "-m", "aireiter_tui", "list", *flags],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    ) as reader:
+        assert reader.stdout is not None and reader.stderr is not None
+        first = reader.stdout.readline()
+        reader.stdout.close()  # what head does after its line: later writes hit EPIPE
+        err = reader.stderr.read().decode()
+        status = reader.wait()
+    assert b"order_pipe00000" in first
+    assert err == ""
+    assert status in (0, 141)
+
+
 @pytest.mark.parametrize(
     ("status", "code"),
     [("completed", 0), ("failed", 1), ("pending", 3), ("processing", 3)],

@@ -191,7 +191,7 @@ class AIReiterApp(Dashboard):
         elif len(outputs) == 1:
             self._copy_url(outputs[0].url)
         else:
-            chooser = OutputChooserScreen(outputs, title="Copy which output?")
+            chooser = OutputChooserScreen(outputs, purpose="copy")
             self.push_screen(chooser, lambda url: self._copy_url(url) if url else None)
 
     def _copy_url(self, url: str) -> None:

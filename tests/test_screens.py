@@ -5,6 +5,9 @@ The add-tasks dialog has its own module, ``test_screens_add.py``.
 
 from __future__ import annotations
 
+from typing import Literal
+
+import pytest
 from textual.widgets import Input, OptionList, Static
 
 from aireiter_tui.domain.models import OutputKind, TaskOutput
@@ -127,6 +130,25 @@ async def test_chooser_number_key_and_arrows_pick() -> None:
         app.show(OutputChooserScreen(OUTPUTS))
         await pilot.press("down", "enter")
         assert await finish(pilot, app, 2) == OUTPUTS[2].url
+
+
+@pytest.mark.parametrize(
+    ("purpose", "title", "hint", "refused"),
+    [
+        ("open", "Open which output?", "1-4 or Enter opens", "won't open"),
+        ("copy", "Copy which output?", "1-4 or Enter copies", "won't copy"),
+    ],
+)
+async def test_chooser_words_say_what_picking_does(
+    purpose: Literal["open", "copy"], title: str, hint: str, refused: str
+) -> None:
+    app = Host(OutputChooserScreen(OUTPUTS, purpose=purpose))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert app.screen.query_one("#dialog").border_title == title
+        assert shown(app.screen.query_one("#hint", Static)).startswith(hint)
+        prompt = app.screen.query_one(OptionList).get_option_at_index(0).prompt
+        assert f"{refused}:" in str(prompt)
 
 
 async def test_chooser_refused_entry_cannot_be_picked() -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import ClassVar, Final
+from typing import ClassVar, Final, Literal
 
 from rich.text import Text
 from textual import events, on
@@ -20,6 +20,11 @@ from aireiter_tui.widgets.formatting import safe
 
 #: Number keys pick the first nine outputs directly.
 MAX_NUMBER_KEYS: Final = 9
+#: What picking does, in the dialog's words: (title, the hint's verb, a refusal's verb).
+_WORDS: Final = {
+    "open": ("Open which output?", "opens", "won't open"),
+    "copy": ("Copy which output?", "copies", "won't copy"),
+}
 _KIND_WIDTH: Final = 6
 # Until the list has been laid out we do not know its width; this fits an 80-column terminal.
 _DEFAULT_URL_WIDTH: Final = 56
@@ -43,19 +48,20 @@ def middle_ellipsis(text: str, width: int) -> str:
 
 
 class OutputChooserScreen(DialogScreen[str | None]):
-    """List a task's outputs and dismiss with the raw URL of the one picked.
+    """List a task's outputs and dismiss with the raw URL of the one picked (to open it,
+    or to copy it: ``purpose`` only changes the words).
 
     Outputs whose URL must not be opened are listed, disabled, with the reason. The
     caller still validates the returned URL before opening it.
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "cancel", "Cancel", id="output_chooser.cancel", tooltip="Open nothing"),
+        Binding("escape", "cancel", "Cancel", id="output_chooser.cancel", tooltip="Pick nothing"),
         *(
             Binding(
                 str(number),
                 f"pick({number - 1})",
-                f"Open #{number}",
+                f"Pick #{number}",
                 show=False,
                 id=f"output_chooser.pick_{number}",
             )
@@ -75,17 +81,25 @@ class OutputChooserScreen(DialogScreen[str | None]):
     }
     """
 
-    def __init__(self, outputs: Sequence[TaskOutput], *, title: str = "Open which output?") -> None:
+    def __init__(
+        self,
+        outputs: Sequence[TaskOutput],
+        *,
+        purpose: Literal["open", "copy"] = "open",
+        title: str | None = None,
+    ) -> None:
         """Build the dialog.
 
         Args:
             outputs: The task's outputs, in the order the API listed them.
-            title: Shown in the dialog's border.
+            purpose: What the caller does with the URL picked (the title and hint say it).
+            title: Shown in the dialog's border instead of the purpose's question.
         """
         super().__init__()
         self._outputs = tuple(outputs)
         self._refusals = tuple(url_refusal(output.url) for output in self._outputs)
-        self._title = title
+        question, self._verb, self._refused = _WORDS[purpose]
+        self._title = question if title is None else title
         self._url_width = _DEFAULT_URL_WIDTH
 
     def compose(self) -> ComposeResult:
@@ -100,7 +114,7 @@ class OutputChooserScreen(DialogScreen[str | None]):
             return Text("This task has no outputs. Escape closes.")
         keys = min(len(self._outputs), MAX_NUMBER_KEYS)
         numbers = "1" if keys == 1 else f"1-{keys}"
-        return Text(f"{numbers} or Enter opens · Escape cancels")
+        return Text(f"{numbers} or Enter {self._verb} · Escape cancels")
 
     def _prompt(self, index: int) -> Text:
         output = self._outputs[index]
@@ -112,7 +126,7 @@ class OutputChooserScreen(DialogScreen[str | None]):
         prompt.append(url, style="dim strike" if refusal else "")
         if refusal:
             prompt.append("\n" + " " * (3 + _KIND_WIDTH + 1))
-            prompt.append(safe(f"won't open: {refusal}", max_length=self._url_width))
+            prompt.append(safe(f"{self._refused}: {refusal}", max_length=self._url_width))
         return prompt
 
     def _options(self) -> list[Option]:
@@ -154,7 +168,7 @@ class OutputChooserScreen(DialogScreen[str | None]):
             return
         refusal = self._refusals[index]
         if refusal is not None:
-            self._say(f"#{index + 1} won't open: {refusal}")
+            self._say(f"#{index + 1} {self._refused}: {refusal}")
             self.app.bell()
             return
         self.dismiss(self._outputs[index].url)

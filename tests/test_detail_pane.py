@@ -15,7 +15,10 @@ from textual.geometry import Region
 from textual.widgets import Static
 
 from aireiter_tui.domain.models import IdKind, Task, TaskRef, parse_task
+from aireiter_tui.domain.session import Row
 from aireiter_tui.domain.watchlist import StatusChange, WatchEntry
+from aireiter_tui.errors import TaskNotFoundError
+from aireiter_tui.widgets.cells import refresh_note
 from aireiter_tui.widgets.detail_pane import DetailPane
 from aireiter_tui.widgets.detail_sections import MAX_SECTION_CHARS
 
@@ -312,3 +315,17 @@ async def test_the_pane_scrolls_with_the_keyboard(key: str) -> None:
         await pilot.press(key)
         await pilot.wait_for_scheduled_animations()
         assert pane.scroll_y > 0
+
+
+@pytest.mark.parametrize(
+    ("kind", "advice"),
+    [
+        (IdKind.TASK_ID, "If it is an out_task_id, remove it"),
+        (IdKind.OUT_TASK_ID, "If it is a task_id, remove it"),
+    ],
+)
+def test_the_hint_for_an_unknown_task_names_the_other_kind(kind: IdKind, advice: str) -> None:
+    added = datetime(2025, 1, 1, tzinfo=UTC)
+    entry = WatchEntry(ref=TaskRef(kind, "order_abc"), label=None, added_at=added)
+    note = refresh_note(Row(entry, TaskNotFoundError("The service does not know this task.")))
+    assert note is not None and advice in note.plain

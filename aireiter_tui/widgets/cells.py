@@ -81,8 +81,9 @@ def refresh_note(row: Row) -> Text | None:
     message = f"⚠ could not refresh: {row.error.human()}"
     if isinstance(row.error, TaskNotFoundError):
         other = "task_id" if row.ref.kind is IdKind.OUT_TASK_ID else "out_task_id"
+        article = "a" if row.ref.kind is IdKind.OUT_TASK_ID else "an"
         message += (
-            f"\nCheck the ID. If it is a {other}, remove it (d) and add it again as"
+            f"\nCheck the ID. If it is {article} {other}, remove it (d) and add it again as"
             f" {other} (a, then ctrl+t)."
         )
     return safe_block(message, style="bold yellow")

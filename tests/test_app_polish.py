@@ -15,11 +15,15 @@ from app_fixtures import (
     settings_for,
     wait_for,
 )
+from textual.app import App, ComposeResult
 
 from aireiter_tui.cli import main
-from aireiter_tui.domain.models import IdKind, TaskRef
+from aireiter_tui.domain.models import IdKind, TaskRef, TaskStatus
+from aireiter_tui.domain.scheduler import SchedulerState
+from aireiter_tui.domain.session import Counts
 from aireiter_tui.screens.confirm import ConfirmScreen
 from aireiter_tui.simulator import Simulator
+from aireiter_tui.widgets.status_bar import StatusBar
 
 SIZE = (120, 36)
 
@@ -72,3 +76,37 @@ async def test_a_new_label_moves_the_row_when_sorted_by_name(
         app.apply_changes([refs[0].key])
         await pilot.pause()
         assert list(app.query_one("#table").order) == [refs[1].key, refs[0].key]
+
+
+class _BarHost(App[None]):
+    def compose(self) -> ComposeResult:
+        yield StatusBar()
+
+
+async def test_status_bar_groups_thousands_and_tells_sent_from_queued() -> None:
+    """A big watchlist mid-round: counts read like the credits beside them, and only the
+    queries on the wire count as in flight (the rest of the round is queued)."""
+    counts = Counts(
+        by_status={TaskStatus.COMPLETED: 2549, TaskStatus.PROCESSING: 451},
+        unfetched=1200,
+        errors=1001,
+        credits=796_810,
+        total=3000,
+    )
+    state = SchedulerState("live", 32, 3000, 1.0, "", queued=2674)
+    app = _BarHost()
+    async with app.run_test(size=(160, 10)) as pilot:
+        bar = app.query_one(StatusBar)
+        bar.show(where="https://aireiter.com", counts=counts, state=state, mode="live")
+        await pilot.pause()
+        text = str(bar.render())
+        for words in (
+            "· 32 in flight, 2,674 queued",
+            "796,810 credits used",
+            "3,000 watched",
+            "2,549 completed",
+            "451 processing",
+            "… 1,200 new",
+            "1,001 errors",
+        ):
+            assert words in text, (words, text)

@@ -234,6 +234,19 @@ async def test_cancelled_round_hands_every_ref_back() -> None:
     assert len(again.results) == 6
 
 
+async def test_state_tells_queries_on_the_wire_from_those_waiting_for_a_worker() -> None:
+    scheduler, client, clock, refresher = setup(6, concurrency=2)
+    client.gate = asyncio.Event()
+    round_ = asyncio.create_task(refresher.run_round())
+    await until(lambda: len(client.calls) == 2)
+    state = scheduler.state(clock.now)
+    assert (state.in_flight, state.queued) == (2, 4)  # six taken, two workers
+    client.gate.set()
+    await round_
+    state = scheduler.state(clock.now)
+    assert (state.in_flight, state.queued) == (0, 0)
+
+
 async def test_offline_after_a_round_of_network_errors() -> None:
     scheduler, client, clock, refresher = setup(3)
     for i in range(3):

@@ -49,13 +49,18 @@ OFFLINE_TASKS: Final = 8
 
 @dataclass(frozen=True, slots=True)
 class SchedulerState:
-    """A snapshot of the scheduler for the status bar: what polling is doing and why."""
+    """A snapshot of the scheduler for the status bar: what polling is doing and why.
+
+    ``in_flight``: queries sent and not answered yet; ``queued``: refs taken for the round
+    that wait for one of the refresher's workers (not sent yet).
+    """
 
     mode: Mode
     in_flight: int
     tracked: int
     next_poll_in: float | None
     reason: str
+    queued: int = 0
 
 
 class PollGate:

@@ -99,6 +99,9 @@ class Refresher:
         self._client = client
         self._scheduler = scheduler
         self._concurrency = concurrency
+        # A round takes every due ref, but only this many are sent at once: the scheduler
+        # tells the status bar which are on the wire and which wait.
+        scheduler.max_sending = concurrency
         self._clock = clock
         self.on_outcome = on_outcome
         self._lock = asyncio.Lock()

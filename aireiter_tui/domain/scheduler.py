@@ -89,6 +89,8 @@ class PollScheduler(GateReadout):
         self._tokens = itertools.count(1)
         self._scheduled = self._in_flight = 0
         self._requested: dict[TaskRef, None] = {}  # insertion-ordered set
+        #: The most queries on the wire at once (the Refresher's workers); None: no limit.
+        self.max_sending: int | None = None
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -304,17 +306,16 @@ class PollScheduler(GateReadout):
         until = None if nxt is None else max(0.0, nxt - now)
         idle = self._scheduled == 0 and self._in_flight == 0
         mode, reason = self._gate.mode(now, idle=idle)
-        return SchedulerState(mode, self._in_flight, len(self._entries), until, reason)
+        sent = min(self._in_flight, self.max_sending or self._in_flight)
+        return SchedulerState(mode, sent, len(self._entries), until, reason, self._in_flight - sent)
 
     def _note_age(
         self, entry: _Entry, status: TaskStatus | None, created_at: datetime | None, now: float
     ) -> None:
         if status is None or status.is_terminal:
             return
-        start = now
-        if created_at is not None:
-            age = self._wall_clock() - created_at.timestamp()
-            start = now - max(0.0, age)
+        age = 0.0 if created_at is None else self._wall_clock() - created_at.timestamp()
+        start = now - max(0.0, age)
         entry.since = start if entry.since is None else min(entry.since, start)
 
     def _jitter_factor(self) -> float:

@@ -65,8 +65,11 @@ class StatusBar(Static):
         if state is not None and mode in ("live", "idle", "offline", "rate-limited"):
             if state.next_poll_in is not None and mode != "idle":
                 line.append(f"  · next refresh in {format_duration(state.next_poll_in)}")
-            if state.in_flight:
-                line.append(f" · {state.in_flight} in flight", style="dim")
+            # Sent and waiting apart: a round of 2,706 due tasks has only the refresher's
+            # workers' worth of queries on the wire, the rest wait their turn.
+            if state.in_flight or state.queued:
+                queued = f", {state.queued:,} queued" if state.queued else ""
+                line.append(f" · {state.in_flight:,} in flight{queued}", style="dim")
         # Only the scheduler's troubles name a reason here (the banner has it in full); a
         # user pause needs none, and without a client the banner says why.
         if state is not None and state.reason and mode in _EXPLAINED:
@@ -76,17 +79,17 @@ class StatusBar(Static):
         line.append("\n")
         # Below ~110 columns the words go and the symbols (explained on the help screen) stay.
         wide = self.size.width >= 110 or self.size.width == 0
-        line.append(f"{counts.total} watched  ", style="bold")
+        line.append(f"{counts.total:,} watched  ", style="bold")
         for status in TaskStatus:
             count = counts.by_status.get(status, 0)
             if status is TaskStatus.UNKNOWN and not count:
                 continue
             word = f" {status.value}" if wide else ""
-            line.append(f"{STATUS_SYMBOLS[status]} {count}{word}  ", STATUS_STYLES[status])
+            line.append(f"{STATUS_SYMBOLS[status]} {count:,}{word}  ", STATUS_STYLES[status])
         if counts.unfetched:
-            line.append(f"… {counts.unfetched}{' new' if wide else ''}  ", style="dim")
+            line.append(f"… {counts.unfetched:,}{' new' if wide else ''}  ", style="dim")
         noun = " error" if counts.errors == 1 else " errors"
-        errors = f"{STALE_SYMBOL} {counts.errors}{noun if wide else ''}"
+        errors = f"{STALE_SYMBOL} {counts.errors:,}{noun if wide else ''}"
         line.append(errors, STALE_STYLE if counts.errors else "dim")
         if line != self._shown:
             self._shown = line

@@ -106,7 +106,7 @@ class FormatError(ValueError):
 
 HEADER: Final = (
     "# aireiter-tui watchlist: the tasks you watch, one per line.\n"
-    "# Edit it with the dashboard closed (lines added while it runs are kept too).\n"
+    "# Edit it freely: a running dashboard takes your changes in when it next saves.\n"
     "# What the server last said about each task is kept in the .cache file beside it.\n"
     f"version = {FORMAT_VERSION}\n"
 )

@@ -243,67 +243,6 @@ def _keys(plan: Plan, path: Path, rows: int, served: Served, out: list[Figure]) 
     )
 
 
-def _startup(plan: Plan, path: Path, rows: int, folder: Path, out: list[Figure]) -> None:
-    size = _n(rows)
-    repeats = max(3, plan.repeats)
-    apps, bares = [], []
-    for _ in range(repeats):  # interleaved, so machine noise hits both alike
-        apps.append(startup.measure("app", path, folder))
-        bares.append(startup.measure("bare", path, folder))
-    path.with_name(path.name + ".cache").unlink()
-    cold = startup.measure("app", path, folder)
-    first = median([s.first for s in apps])
-    complete = median([s.complete for s in apps])
-    bare = median([s.first for s in bares])
-    rss = max(s.rss_mb for s in [*apps, cold])
-    out += [
-        Figure(
-            "start-up",
-            f"process start -> first frame showing tasks (median of {repeats})",
-            size,
-            secs(first),
-        ),
-        Figure(
-            "start-up",
-            "process start -> first frame with all tasks read",
-            size,
-            secs(complete),
-            "< 1 s",
-            complete < 1,
-        ),
-        Figure(
-            "start-up",
-            "bare Textual app (Header, DataTable, Footer), same way",
-            "-",
-            secs(bare),
-        ),
-        Figure(
-            "start-up",
-            "  first frame / bare app",
-            size,
-            f"{first / bare:.2f}x",
-            "<= 1.5x",
-            first / bare <= 1.5,
-        ),
-        Figure("start-up", "  all tasks read / bare app", size, f"{complete / bare:.2f}x"),
-        Figure(
-            "start-up",
-            "without the cache (IDs only, queried again; 1 run)",
-            size,
-            secs(cold.complete),
-        ),
-        Figure("start-up", "python -c pass (floor)", "-", secs(startup.interpreter_start())),
-        Figure(
-            "memory",
-            "peak RSS with every task read (VmHWM; max of all runs)",
-            size,
-            f"{rss:.0f} MB",
-            "< 300 MB",
-            rss < 300,
-        ),
-    ]
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run")
@@ -343,7 +282,7 @@ def main(argv: list[str] | None = None) -> int:
         _keys(plan, path, len(entries), served, out)
         log("start-up")
         storage.write_watchlist(entries, path)
-        _startup(plan, path, len(entries), folder, out)
+        out += startup.figures(max(3, plan.repeats), path, len(entries), folder)
     cpu = served.server_cpu
     print()
     print(table(out))

@@ -22,7 +22,6 @@ from aireiter_tui.domain.models import TaskRef
 from aireiter_tui.domain.view import SortKey, StatusFilter
 from aireiter_tui.domain.watchlist import WatchlistStore
 from aireiter_tui.screens.help import HelpScreen
-from aireiter_tui.screenshots import Scene
 from aireiter_tui.simulator import ManualClock, Simulator
 from aireiter_tui.widgets.detail_pane import DetailPane
 from tests.app_fixtures import (
@@ -156,27 +155,6 @@ async def test_sort_cycles_reverses_and_keeps_the_cursor(tmp_path: Path, sim: Si
 
 
 # --- r / R / p: refresh and pause -------------------------------------------------------------
-
-
-async def test_the_cursor_row_is_on_screen_after_escape_clears_a_filter() -> None:
-    """Escape after a one-row filter: the cursor keeps its task, low in the long order,
-    and the table scrolls to it (the scroll ran while the table still had no scrollbar
-    for its one row, and Textual ignored it)."""
-    scene = Scene("filtered", "a status filter over a sorted table")
-    app = scene.build()
-    async with app.run_test(size=(120, 36)) as pilot:
-        await scene.run_before(pilot)
-        await pilot.press("s", "s", "S", "home", *"ffffff")
-        await pilot.pause()
-        grid = table(app)
-        assert grid.row_count == 1
-        key = grid.cursor_key
-        await pilot.press("escape")
-        await pilot.pause()
-        assert grid.row_count > 1 and grid.cursor_key == key
-        top = int(grid.scroll_y)
-        visible = grid.scrollable_content_region.height - 1  # the header takes a line
-        assert top <= grid.cursor_row < top + visible, (top, grid.cursor_row, visible)
 
 
 async def test_refresh_selected_and_all_even_when_completed(tmp_path: Path, sim: Simulator) -> None:

@@ -15,10 +15,8 @@ import pytest
 from fault_fixtures import (
     HANG_TIMEOUT,
     SIZE,
-    T0,
     TASKS,
     TIMEOUT,
-    FakeClock,
     World,
     assert_responsive,
     assert_saved,
@@ -27,8 +25,6 @@ from fault_fixtures import (
     make_app,
     mode,
     pane_text,
-    quit_and_load,
-    refs_of,
     row_line,
     run_for,
     settled,
@@ -36,8 +32,7 @@ from fault_fixtures import (
     until,
 )
 
-from aireiter_tui.domain.models import TaskRef, TaskStatus, parse_task
-from aireiter_tui.domain.watchlist import WatchEntry, WatchlistStore
+from aireiter_tui.domain.models import TaskStatus
 from aireiter_tui.errors import (
     AIReiterError,
     AuthenticationError,
@@ -46,8 +41,7 @@ from aireiter_tui.errors import (
     RequestTimeoutError,
     ServerError,
 )
-from aireiter_tui.simulator import Fault, ManualClock, Simulator, running_in_thread
-from aireiter_tui.widgets.task_table import TaskTable
+from aireiter_tui.simulator import Fault
 
 
 @pytest.fixture
@@ -311,63 +305,3 @@ async def test_rate_limit_without_retry_after_backs_off_and_doubles(world: World
         assert mode(app) == "live" and sim.request_count > seen
         assert clock.now > first_at + 90
         await assert_saved(pilot, app, world)
-
-
-async def test_flood_of_ten_thousand_tasks_finishing_at_once(tmp_path: Path) -> None:
-    """10,000 watched tasks last seen processing all turn out completed in one round:
-    the app answers keys during the round, every row is updated, a handful of
-    notifications is raised (not 10,000), nothing crashes, every task is saved."""
-    sim = Simulator(clock=ManualClock())
-    refs = refs_of(sim.add_tasks(10_000, status_mix={"completed": 1.0}))
-    path = tmp_path / "w.toml"
-    entries = []
-    for ref in refs:
-        entry = WatchEntry(ref=ref, label=None, added_at=T0)
-        entry.record(parse_task({ref.kind.value: ref.id, "status": "processing"}), T0)
-        entries.append(entry)
-    WatchlistStore(path).save(entries)
-    clock = FakeClock()
-    with running_in_thread(sim) as base_url:
-        app = make_app(base_url, sim.api_key, path, clock, concurrency=32, timeout=10)
-        async with app.run_test(size=SIZE) as pilot:
-            await until(pilot, lambda: sim.request_count > 500, turns=3000, what="round starts")
-            refresher = app._refresher
-            assert refresher is not None and refresher.running
-            await assert_responsive(pilot, app)  # keys work while the flood is applied
-            assert refresher.running
-            await until(pilot, lambda: settled(app), turns=5000, what="the round ends")
-            counts = app.session.counts()
-            assert counts.by_status[TaskStatus.COMPLETED] == 10_000 and counts.errors == 0
-            first = TaskRef.from_key(app.query_one(TaskTable).order[0])
-            assert "completed" in row_line(app, first.id)
-            # Finished tasks are announced in one summary, not one toast each.
-            app._announce_pending()
-            assert any("tasks finished" in n.title for n in app._notifications)
-            assert len(app._notifications) <= 10
-            saved = await quit_and_load(pilot, app, path)
-    assert len(saved) == 10_000
-    assert sim.request_count == 10_000  # finished tasks are not polled again
-
-
-async def test_one_round_of_finishing_tasks_raises_a_handful_of_notifications(
-    tmp_path: Path,
-) -> None:
-    # 60 tasks, 2 at a time, 25 ms each: the round spans several flush intervals.
-    sim = Simulator(clock=ManualClock(), latency_ms=25)
-    refs = refs_of(sim.add_tasks(60, status_mix={"completed": 1.0}))
-    path = tmp_path / "w.toml"
-    entries = []
-    for ref in refs:
-        entry = WatchEntry(ref=ref, label=None, added_at=T0)
-        entry.record(parse_task({ref.kind.value: ref.id, "status": "processing"}), T0)
-        entries.append(entry)
-    WatchlistStore(path).save(entries)
-    await sim.start()
-    try:
-        app = make_app(sim.base_url, sim.api_key, path, FakeClock(), concurrency=2)
-        async with app.run_test(size=SIZE) as pilot:
-            await until(pilot, lambda: settled(app) and sim.request_count == 60)
-            assert app.session.counts().by_status[TaskStatus.COMPLETED] == 60
-            assert len(app._notifications) <= 6
-    finally:
-        await sim.stop()

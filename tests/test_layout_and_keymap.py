@@ -5,13 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from app_fixtures import make_app
+from app_fixtures import make_app, table
 from textual.widgets import Footer
 
 from aireiter_tui.bindings import ACTIONS, keymap_problems
 from aireiter_tui.dashboard import WIDE_LAYOUT
 from aireiter_tui.domain.config import Settings
 from aireiter_tui.domain.models import validate_task_id
+from aireiter_tui.screenshots import Scene
 
 
 async def test_the_detail_pane_moves_beside_or_below_as_the_terminal_is_resized(
@@ -169,3 +170,24 @@ async def test_timers_that_tick_while_the_app_shuts_down_do_nothing(tmp_path: Pa
     # The widgets are gone (as when a timer fires mid-shutdown): no NoMatches, no crash.
     app._tick()
     app._flush_outcomes()
+
+
+async def test_the_cursor_row_is_on_screen_after_escape_clears_a_filter() -> None:
+    """Escape after a one-row filter: the cursor keeps its task, low in the long order,
+    and the table scrolls to it (the scroll ran while the table still had no scrollbar
+    for its one row, and Textual ignored it)."""
+    scene = Scene("filtered", "a status filter over a sorted table")
+    app = scene.build()
+    async with app.run_test(size=(120, 36)) as pilot:
+        await scene.run_before(pilot)
+        await pilot.press("s", "s", "S", "home", *"ffffff")
+        await pilot.pause()
+        grid = table(app)
+        assert grid.row_count == 1
+        key = grid.cursor_key
+        await pilot.press("escape")
+        await pilot.pause()
+        assert grid.row_count > 1 and grid.cursor_key == key
+        top = int(grid.scroll_y)
+        visible = grid.scrollable_content_region.height - 1  # the header takes a line
+        assert top <= grid.cursor_row < top + visible, (top, grid.cursor_row, visible)

@@ -1,0 +1,87 @@
+"""Floods: thousands of tasks finishing in one round, against the real app over sockets.
+
+The app must answer keys while the flood is applied, update every row, raise a handful of
+notifications (not thousands) and save every task (fixtures: ``fault_fixtures``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fault_fixtures import (
+    SIZE,
+    T0,
+    FakeClock,
+    assert_responsive,
+    make_app,
+    quit_and_load,
+    refs_of,
+    row_line,
+    settled,
+    until,
+)
+
+from aireiter_tui.domain.models import TaskRef, TaskStatus, parse_task
+from aireiter_tui.domain.watchlist import WatchEntry, WatchlistStore
+from aireiter_tui.simulator import ManualClock, Simulator, running_in_thread
+from aireiter_tui.widgets.task_table import TaskTable
+
+
+async def test_flood_of_ten_thousand_tasks_finishing_at_once(tmp_path: Path) -> None:
+    """10,000 watched tasks last seen processing all turn out completed in one round:
+    the app answers keys during the round, every row is updated, a handful of
+    notifications is raised (not 10,000), nothing crashes, every task is saved."""
+    sim = Simulator(clock=ManualClock())
+    refs = refs_of(sim.add_tasks(10_000, status_mix={"completed": 1.0}))
+    path = tmp_path / "w.toml"
+    entries = []
+    for ref in refs:
+        entry = WatchEntry(ref=ref, label=None, added_at=T0)
+        entry.record(parse_task({ref.kind.value: ref.id, "status": "processing"}), T0)
+        entries.append(entry)
+    WatchlistStore(path).save(entries)
+    clock = FakeClock()
+    with running_in_thread(sim) as base_url:
+        app = make_app(base_url, sim.api_key, path, clock, concurrency=32, timeout=10)
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, lambda: sim.request_count > 500, turns=3000, what="round starts")
+            refresher = app._refresher
+            assert refresher is not None and refresher.running
+            await assert_responsive(pilot, app)  # keys work while the flood is applied
+            assert refresher.running
+            await until(pilot, lambda: settled(app), turns=5000, what="the round ends")
+            counts = app.session.counts()
+            assert counts.by_status[TaskStatus.COMPLETED] == 10_000 and counts.errors == 0
+            first = TaskRef.from_key(app.query_one(TaskTable).order[0])
+            assert "completed" in row_line(app, first.id)
+            # Finished tasks are announced in one summary, not one toast each.
+            app._announce_pending()
+            assert any("tasks finished" in n.title for n in app._notifications)
+            assert len(app._notifications) <= 10
+            saved = await quit_and_load(pilot, app, path)
+    assert len(saved) == 10_000
+    assert sim.request_count == 10_000  # finished tasks are not polled again
+
+
+async def test_one_round_of_finishing_tasks_raises_a_handful_of_notifications(
+    tmp_path: Path,
+) -> None:
+    # 60 tasks, 2 at a time, 25 ms each: the round spans several flush intervals.
+    sim = Simulator(clock=ManualClock(), latency_ms=25)
+    refs = refs_of(sim.add_tasks(60, status_mix={"completed": 1.0}))
+    path = tmp_path / "w.toml"
+    entries = []
+    for ref in refs:
+        entry = WatchEntry(ref=ref, label=None, added_at=T0)
+        entry.record(parse_task({ref.kind.value: ref.id, "status": "processing"}), T0)
+        entries.append(entry)
+    WatchlistStore(path).save(entries)
+    await sim.start()
+    try:
+        app = make_app(sim.base_url, sim.api_key, path, FakeClock(), concurrency=2)
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, lambda: settled(app) and sim.request_count == 60)
+            assert app.session.counts().by_status[TaskStatus.COMPLETED] == 60
+            assert len(app._notifications) <= 6
+    finally:
+        await sim.stop()

@@ -210,9 +210,10 @@ def _remove(args: argparse.Namespace, store: WatchlistStore) -> int:
     kind = IdKind.OUT_TASK_ID if args.out else IdKind.TASK_ID
     refs, rejected = parse_id_list(" ".join(args.ids), kind)
     entries = store.load()
-    gone = {ref for ref in refs if any(entry.ref == ref for entry in entries)}
+    watched = {entry.ref for entry in entries}
+    gone = {ref for ref in refs if ref in watched}
     store.save([entry for entry in entries if entry.ref not in gone], removed=gone)
-    print(f"removed {len(gone)} task(s); {len(refs) - len(gone)} were not watched")
+    print(f"removed {len(gone)} task(s); {len(refs) - len(gone)} not watched")
     other = IdKind.TASK_ID if args.out else IdKind.OUT_TASK_ID
     watched_as_other = {e.ref.id for e in entries if e.ref.kind is other}
     for ref in refs:

@@ -16,7 +16,7 @@ from aireiter_tui.backend import Backend
 from aireiter_tui.domain.scheduler import PollScheduler
 from aireiter_tui.domain.session import Row, Session
 from aireiter_tui.domain.view import SortKey, ViewSpec, compute_order
-from aireiter_tui.notices import EMPTY_STATE, banner_lines
+from aireiter_tui.notices import EMPTY_STATE, UNREADABLE_STATE, banner_lines
 from aireiter_tui.widgets.cells import refresh_note, row_cells
 from aireiter_tui.widgets.detail_pane import DetailPane
 from aireiter_tui.widgets.formatting import safe
@@ -70,7 +70,7 @@ class DashboardView(App[None]):
             if self.session.rows:
                 empty.update(f"No task matches {self.spec.describe()}.\nPress Escape to clear it.")
             else:
-                empty.update(EMPTY_STATE)
+                empty.update(UNREADABLE_STATE if self.session.save_blocked else EMPTY_STATE)
         table.display = bool(order)
         empty.display = not order
         self.refresh_chrome()

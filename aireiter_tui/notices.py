@@ -20,6 +20,13 @@ No tasks are watched yet.
 
 Press  ?  for every key, ctrl+p for the command palette, q to quit."""
 
+UNREADABLE_STATE = """\
+The watchlist file could not be read: the banner above says why.
+It is left exactly as it is.
+
+Tasks you add now are watched for this session but not saved.
+Press q to quit and fix the file, or a to add tasks anyway."""
+
 #: The modes in which the scheduler's reason (why nothing is sent) leads the banner.
 _BLOCKED: Final = ("offline", "auth-blocked", "rate-limited")
 

@@ -106,6 +106,8 @@ async def test_corrupt_watchlist_is_left_alone_and_the_app_keeps_running(
     async with app.run_test(size=SIZE) as pilot:
         banner = str(app.query_one("#banner", Static).render())
         assert str(path) in banner and "left as it is" in banner
+        empty = str(app.query_one("#empty", Static).render())
+        assert "could not be read" in empty and "not saved" in empty
         await pilot.press("a")
         app.post_message(events.Paste(ref.id))
         await pilot.pause()

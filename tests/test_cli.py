@@ -87,7 +87,9 @@ def test_add_list_remove(files: tuple[Path, Path], capsys: pytest.CaptureFixture
     }
     assert [r["kind"] for r in records] == ["task_id", "task_id", "out_task_id"]
 
-    assert main(["remove", "order_a"]) == 0
+    capsys.readouterr()
+    assert main(["remove", "order_a", "order_zzz"]) == 0
+    assert "removed 1 task(s); 1 not watched" in capsys.readouterr().out
     assert main(["remove", "order_zzz"]) == 2  # not watched
     capsys.readouterr()
     assert main(["list", "--json"]) == 0

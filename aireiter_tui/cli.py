@@ -16,6 +16,7 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
@@ -106,7 +107,12 @@ def _settings(args: argparse.Namespace) -> tuple[Settings, Path]:
         overrides["base_url"] = args.base_url
     if args.allow_insecure_http:
         overrides["allow_insecure_http"] = True
-    return load_settings(config, profile=args.profile, env=os.environ, overrides=overrides), config
+    settings = load_settings(config, profile=args.profile, env=os.environ, overrides=overrides)
+    if args.config and not config.exists():
+        # Typed on the command line, a missing file is more likely a typo than a plan.
+        missing = f"{config} does not exist: the defaults apply (picking a theme creates it)"
+        settings = replace(settings, warnings=(*settings.warnings, missing))
+    return settings, config
 
 
 def _store(args: argparse.Namespace) -> WatchlistStore:

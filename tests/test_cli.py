@@ -28,6 +28,16 @@ def files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
     return config, watchlist
 
 
+def test_a_config_flag_naming_no_file_is_warned_about(
+    files: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = files[0].with_name("typo.toml")
+    assert main(["--config", str(missing), "list"]) == 0
+    assert f"warning: {missing} does not exist: the defaults apply" in capsys.readouterr().err
+    assert main(["list"]) == 0  # the same missing file named by the environment: no word
+    assert capsys.readouterr().err == ""
+
+
 @pytest.fixture
 def served() -> Iterator[tuple[Simulator, str]]:
     sim = Simulator(seed=2, clock=ManualClock())

@@ -27,12 +27,8 @@ from aireiter_tui.simulator import ManualClock, Simulator, running_in_thread
 from aireiter_tui.widgets.task_table import TaskTable
 
 
-async def test_flood_of_ten_thousand_tasks_finishing_at_once(tmp_path: Path) -> None:
-    """10,000 watched tasks last seen processing all turn out completed in one round:
-    the app answers keys during the round, every row is updated, a handful of
-    notifications is raised (not 10,000), nothing crashes, every task is saved."""
-    sim = Simulator(clock=ManualClock())
-    refs = refs_of(sim.add_tasks(10_000, status_mix={"completed": 1.0}))
+def _watched_as_processing(tmp_path: Path, refs: list[TaskRef]) -> Path:
+    """A watchlist holding ``refs``, each last seen processing (the server has them done)."""
     path = tmp_path / "w.toml"
     entries = []
     for ref in refs:
@@ -40,6 +36,16 @@ async def test_flood_of_ten_thousand_tasks_finishing_at_once(tmp_path: Path) -> 
         entry.record(parse_task({ref.kind.value: ref.id, "status": "processing"}), T0)
         entries.append(entry)
     WatchlistStore(path).save(entries)
+    return path
+
+
+async def test_flood_of_ten_thousand_tasks_finishing_at_once(tmp_path: Path) -> None:
+    """10,000 watched tasks last seen processing all turn out completed in one round:
+    the app answers keys during the round, every row is updated, a handful of
+    notifications is raised (not 10,000), nothing crashes, every task is saved."""
+    sim = Simulator(clock=ManualClock())
+    refs = refs_of(sim.add_tasks(10_000, status_mix={"completed": 1.0}))
+    path = _watched_as_processing(tmp_path, refs)
     clock = FakeClock()
     with running_in_thread(sim) as base_url:
         app = make_app(base_url, sim.api_key, path, clock, concurrency=32, timeout=10)
@@ -69,13 +75,7 @@ async def test_one_round_of_finishing_tasks_raises_a_handful_of_notifications(
     # 60 tasks, 2 at a time, 25 ms each: the round spans several flush intervals.
     sim = Simulator(clock=ManualClock(), latency_ms=25)
     refs = refs_of(sim.add_tasks(60, status_mix={"completed": 1.0}))
-    path = tmp_path / "w.toml"
-    entries = []
-    for ref in refs:
-        entry = WatchEntry(ref=ref, label=None, added_at=T0)
-        entry.record(parse_task({ref.kind.value: ref.id, "status": "processing"}), T0)
-        entries.append(entry)
-    WatchlistStore(path).save(entries)
+    path = _watched_as_processing(tmp_path, refs)
     await sim.start()
     try:
         app = make_app(sim.base_url, sim.api_key, path, FakeClock(), concurrency=2)

@@ -124,13 +124,7 @@ class Session:
 
     def forget(self, refs: Iterable[TaskRef]) -> list[Row]:
         """Drop rows another process removed from the file (not an undoable removal)."""
-        gone = []
-        for ref in refs:
-            row = self.rows.pop(ref.key, None)
-            if row is not None:
-                self._tally(row, -1)
-                gone.append(row)
-        return gone
+        return self._drop(ref.key for ref in refs)
 
     def adopt(self, entries: Iterable[WatchEntry]) -> list[Row]:
         """Take in entries another process added to the file."""
@@ -152,13 +146,8 @@ class Session:
         return added
 
     def remove(self, keys: Iterable[str]) -> list[Row]:
-        removed = []
-        for key in keys:
-            row = self.rows.pop(key, None)
-            if row is not None:
-                self._tally(row, -1)
-                self._removed.add(row.ref)
-                removed.append(row)
+        removed = self._drop(keys)
+        self._removed.update(row.ref for row in removed)
         self.dirty = self.dirty or bool(removed)
         return removed
 
@@ -212,6 +201,15 @@ class Session:
         return Counts(
             dict(counts.by_status), counts.unfetched, counts.errors, credits, len(self.rows)
         )
+
+    def _drop(self, keys: Iterable[str]) -> list[Row]:
+        dropped = []
+        for key in keys:
+            row = self.rows.pop(key, None)
+            if row is not None:
+                self._tally(row, -1)
+                dropped.append(row)
+        return dropped
 
     def _insert(self, row: Row) -> Row:
         self.rows[row.ref.key] = row

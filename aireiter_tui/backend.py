@@ -10,13 +10,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from aireiter_tui.domain.config import Settings
+from aireiter_tui.domain.errors import AIReiterError
 from aireiter_tui.domain.models import IdKind, TaskRef
 from aireiter_tui.domain.secret import ApiKey
 from aireiter_tui.domain.watchlist import WatchEntry, WatchlistStore
-from aireiter_tui.errors import AIReiterError
 
 if TYPE_CHECKING:
-    from aireiter_tui.client import AIReiterClient
+    from aireiter_tui.api.client import AIReiterClient
     from aireiter_tui.simulator import Simulator
 
 
@@ -67,7 +67,7 @@ class Backend:
         The dashboard calls this after its first frame: the client's imports (httpx,
         aiohttp) cost about 0.2 s that the cached table need not wait for.
         """
-        from aireiter_tui.client import AIReiterClient, check_base_url
+        from aireiter_tui.api.client import AIReiterClient, check_base_url
 
         settings = self.settings
         base_url, key = settings.base_url, settings.api_key

@@ -23,15 +23,15 @@ from typing import TextIO
 from aireiter_tui import __version__
 from aireiter_tui.domain import paths
 from aireiter_tui.domain.config import ConfigError, Settings, load_settings
-from aireiter_tui.domain.models import IdKind, Task, TaskStatus
-from aireiter_tui.domain.sanitize import clean
-from aireiter_tui.domain.watchlist import WatchlistError, WatchlistStore, parse_id_list
-from aireiter_tui.errors import (
+from aireiter_tui.domain.errors import (
     AIReiterError,
     AuthenticationError,
     InsecureURLError,
     TaskNotFoundError,
 )
+from aireiter_tui.domain.models import IdKind, Task, TaskStatus
+from aireiter_tui.domain.sanitize import clean
+from aireiter_tui.domain.watchlist import WatchlistError, WatchlistStore, parse_id_list
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_ACTIVE, EXIT_NETWORK = 0, 1, 2, 3, 4
 EXIT_BROKEN_PIPE = 128 + signal.SIGPIPE.value if hasattr(signal, "SIGPIPE") else 141
@@ -171,8 +171,8 @@ def _silence_stdout() -> None:
 
 
 def _dashboard(args: argparse.Namespace, settings: Settings, config: Path) -> int:
-    from aireiter_tui.app import AIReiterApp
     from aireiter_tui.backend import Backend
+    from aireiter_tui.ui.app import AIReiterApp
 
     simulator = None
     if args.demo:
@@ -252,7 +252,7 @@ def _list(args: argparse.Namespace, store: WatchlistStore, out: TextIO) -> int:
 
 
 async def _query(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
-    from aireiter_tui.client import AIReiterClient, check_base_url
+    from aireiter_tui.api.client import AIReiterClient, check_base_url
 
     if not settings.api_key:
         print(

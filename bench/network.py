@@ -11,7 +11,7 @@ from collections import Counter
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from aireiter_tui.client import AIReiterClient
+from aireiter_tui.api.client import AIReiterClient
 from aireiter_tui.domain.models import Task, TaskRef, TaskStatus, parse_task
 from aireiter_tui.domain.refresher import Refresher, RefreshOutcome
 from aireiter_tui.domain.scheduler import PollScheduler

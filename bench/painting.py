@@ -22,9 +22,9 @@ from textual.app import App
 from textual.screen import Screen
 from textual.strip import Strip
 
-from aireiter_tui import app as app_module
-from aireiter_tui.app import AIReiterApp
-from aireiter_tui.widgets.task_table import TaskTable
+from aireiter_tui.ui import app as app_module
+from aireiter_tui.ui.app import AIReiterApp
+from aireiter_tui.ui.widgets.task_table import TaskTable
 
 APP_CSS = str(Path(app_module.__file__).parent / str(AIReiterApp.CSS_PATH))
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from aireiter_tui.domain.models import IdKind, TaskRef
 from aireiter_tui.simulator import Simulator
-from aireiter_tui.simulator.bench import _serve_in_child
+from bench.simulator import _serve_in_child
 
 
 @dataclass

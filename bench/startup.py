@@ -69,7 +69,7 @@ class _Bare(App[None]):
         self.done = False
 
     def compose(self) -> ComposeResult:
-        from aireiter_tui.widgets.cells import COLUMNS
+        from aireiter_tui.ui.widgets.cells import COLUMNS
 
         yield Header()
         table: DataTable[str] = DataTable()
@@ -91,11 +91,11 @@ def _run_child(kind: str, watchlist: Path, out: Path) -> None:
     if kind == "bare":
         _Bare(out).run(headless=True, size=SIZE)
         return
-    from aireiter_tui.app import AIReiterApp
     from aireiter_tui.backend import Backend
     from aireiter_tui.domain.config import Settings
     from aireiter_tui.domain.watchlist import WatchlistStore
-    from aireiter_tui.widgets.task_table import TaskTable
+    from aireiter_tui.ui.app import AIReiterApp
+    from aireiter_tui.ui.widgets.task_table import TaskTable
     from bench.painting import APP_CSS
 
     class FirstFrame(AIReiterApp):

@@ -31,8 +31,8 @@ from aireiter_tui.domain.models import Task, TaskRef
 from aireiter_tui.domain.secret import ApiKey
 from aireiter_tui.domain.session import Row
 from aireiter_tui.domain.watchlist import WatchEntry, WatchlistStore
-from aireiter_tui.widgets.cells import COLUMNS, row_cells
-from aireiter_tui.widgets.task_table import TaskTable
+from aireiter_tui.ui.widgets.cells import COLUMNS, row_cells
+from aireiter_tui.ui.widgets.task_table import TaskTable
 from bench.network import outcomes_changing
 from bench.painting import FrameClock, MeasuredApp, hook_cursor_rows
 

@@ -17,14 +17,14 @@ from typing import Any
 
 from textual.pilot import Pilot
 
-from aireiter_tui.app import AIReiterApp
 from aireiter_tui.backend import Backend
 from aireiter_tui.domain.config import Settings
 from aireiter_tui.domain.models import IdKind, TaskRef
 from aireiter_tui.domain.secret import ApiKey
 from aireiter_tui.domain.watchlist import WatchEntry, WatchlistStore
 from aireiter_tui.simulator import ManualClock, Simulator
-from aireiter_tui.widgets.task_table import TaskTable
+from aireiter_tui.ui.app import AIReiterApp
+from aireiter_tui.ui.widgets.task_table import TaskTable
 
 SIZE = (120, 36)
 #: How many 50 ms turns a wait may take before it fails (a bound, never a sleep).

@@ -10,9 +10,9 @@ from typing import Any
 import httpx
 import pytest
 
-from aireiter_tui.client import AIReiterClient
+from aireiter_tui.api.client import AIReiterClient
+from aireiter_tui.domain.errors import AIReiterError
 from aireiter_tui.domain.secret import ApiKey
-from aireiter_tui.errors import AIReiterError
 
 KEY = "sk-live-Zq9SECRETkey-0123456789abcdef"
 BASE = "https://api.example.test"

@@ -21,14 +21,14 @@ from textual.pilot import Pilot
 from textual.strip import Strip
 from textual.widgets import Static
 
-from aireiter_tui.app import AIReiterApp
 from aireiter_tui.backend import Backend
 from aireiter_tui.domain.config import Settings
 from aireiter_tui.domain.models import IdKind, TaskRef
 from aireiter_tui.domain.secret import ApiKey
 from aireiter_tui.domain.watchlist import WatchEntry, WatchlistStore
 from aireiter_tui.simulator import ManualClock, Simulator
-from aireiter_tui.widgets.task_table import TaskTable
+from aireiter_tui.ui.app import AIReiterApp
+from aireiter_tui.ui.widgets.task_table import TaskTable
 
 #: Seconds a request may take before it counts as timed out (real time).
 TIMEOUT = 10.0
@@ -191,7 +191,7 @@ def row_line(app: AIReiterApp, ident: str) -> str:
 
 def pane_text(app: AIReiterApp) -> str:
     """The plain text of every section of the detail pane."""
-    from aireiter_tui.widgets.detail_pane import DetailPane
+    from aireiter_tui.ui.widgets.detail_pane import DetailPane
 
     pane = app.query_one(DetailPane)
     return "\n".join(str(static.render()) for static in pane.query(Static))

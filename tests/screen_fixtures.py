@@ -27,7 +27,7 @@ class Host(App[None]):
     selector meant for the main screen once stretched the confirm dialog to full height.
     """
 
-    CSS_PATH = Path(aireiter_tui.__file__).parent / "styles" / "app.tcss"
+    CSS_PATH = Path(aireiter_tui.__file__).parent / "ui" / "styles" / "app.tcss"
 
     def __init__(self, modal: Screen[Any]) -> None:
         super().__init__()

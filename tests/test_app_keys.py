@@ -15,14 +15,14 @@ import pytest
 from textual import events
 from textual.widgets import Input, Static
 
-from aireiter_tui.app import AIReiterApp
 from aireiter_tui.domain.models import IdKind, TaskRef, parse_task
 from aireiter_tui.domain.watchlist import WatchlistStore
-from aireiter_tui.screens.add_tasks import AddTasksScreen
-from aireiter_tui.screens.confirm import ConfirmScreen
-from aireiter_tui.screens.label import LabelScreen
-from aireiter_tui.screens.output_chooser import OutputChooserScreen
 from aireiter_tui.simulator import Simulator
+from aireiter_tui.ui.app import AIReiterApp
+from aireiter_tui.ui.screens.add_tasks import AddTasksScreen
+from aireiter_tui.ui.screens.confirm import ConfirmScreen
+from aireiter_tui.ui.screens.label import LabelScreen
+from aireiter_tui.ui.screens.output_chooser import OutputChooserScreen
 from tests.app_fixtures import (
     SIZE,
     all_fetched,

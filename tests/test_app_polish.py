@@ -21,9 +21,9 @@ from aireiter_tui.cli import main
 from aireiter_tui.domain.models import IdKind, TaskRef, TaskStatus
 from aireiter_tui.domain.scheduler import SchedulerState
 from aireiter_tui.domain.session import Counts
-from aireiter_tui.screens.confirm import ConfirmScreen
 from aireiter_tui.simulator import Simulator
-from aireiter_tui.widgets.status_bar import StatusBar
+from aireiter_tui.ui.screens.confirm import ConfirmScreen
+from aireiter_tui.ui.widgets.status_bar import StatusBar
 
 SIZE = (120, 36)
 

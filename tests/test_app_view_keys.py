@@ -14,16 +14,16 @@ import pytest
 from textual.command import CommandList, CommandPalette
 from textual.widgets import Input, Static
 
-from aireiter_tui.app import AIReiterApp
 from aireiter_tui.backend import Backend
-from aireiter_tui.bindings import ACTIONS
 from aireiter_tui.domain.config import Settings, load_settings
 from aireiter_tui.domain.models import TaskRef
 from aireiter_tui.domain.view import SortKey, StatusFilter
 from aireiter_tui.domain.watchlist import WatchlistStore
-from aireiter_tui.screens.help import HelpScreen
 from aireiter_tui.simulator import ManualClock, Simulator
-from aireiter_tui.widgets.detail_pane import DetailPane
+from aireiter_tui.ui.app import AIReiterApp
+from aireiter_tui.ui.bindings import ACTIONS
+from aireiter_tui.ui.screens.help import HelpScreen
+from aireiter_tui.ui.widgets.detail_pane import DetailPane
 from tests.app_fixtures import (
     SIZE,
     StepClock,

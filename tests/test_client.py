@@ -16,16 +16,16 @@ import httpx
 import pytest
 from aiohttp import web
 
-from aireiter_tui.client import AIReiterClient, check_base_url
-from aireiter_tui.domain.models import IdKind, TaskRef, TaskStatus
-from aireiter_tui.domain.secret import ApiKey
-from aireiter_tui.errors import (
+from aireiter_tui.api.client import AIReiterClient, check_base_url
+from aireiter_tui.domain.errors import (
     AIReiterError,
     AuthenticationError,
     InsecureURLError,
     NetworkError,
     RequestTimeoutError,
 )
+from aireiter_tui.domain.models import IdKind, TaskRef, TaskStatus
+from aireiter_tui.domain.secret import ApiKey
 from tests.client_fixtures import (
     BASE,
     KEY,

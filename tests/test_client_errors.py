@@ -13,8 +13,8 @@ from email.utils import format_datetime
 import httpx
 import pytest
 
-from aireiter_tui.client import parse_retry_after
-from aireiter_tui.errors import (
+from aireiter_tui.api.client import parse_retry_after
+from aireiter_tui.domain.errors import (
     AIReiterError,
     AuthenticationError,
     BadResponseError,

@@ -14,13 +14,13 @@ from textual.content import Content
 from textual.geometry import Region
 from textual.widgets import Static
 
+from aireiter_tui.domain.errors import TaskNotFoundError
 from aireiter_tui.domain.models import IdKind, Task, TaskRef, parse_task
 from aireiter_tui.domain.session import Row
 from aireiter_tui.domain.watchlist import StatusChange, WatchEntry
-from aireiter_tui.errors import TaskNotFoundError
-from aireiter_tui.widgets.cells import refresh_note
-from aireiter_tui.widgets.detail_pane import DetailPane
-from aireiter_tui.widgets.detail_sections import MAX_SECTION_CHARS
+from aireiter_tui.ui.widgets.cells import refresh_note
+from aireiter_tui.ui.widgets.detail_pane import DetailPane
+from aireiter_tui.ui.widgets.detail_sections import MAX_SECTION_CHARS
 
 REFERENCE_PAGE = Path("/work/shared/api/000_20e6f17c70b5a3ca.txt")
 NOW = datetime(2025, 12, 18, 10, 20, 0, tzinfo=UTC)

@@ -24,7 +24,7 @@ from fault_fixtures import (
 from aireiter_tui.domain.models import TaskRef, TaskStatus, parse_task
 from aireiter_tui.domain.watchlist import WatchEntry, WatchlistStore
 from aireiter_tui.simulator import ManualClock, Simulator, running_in_thread
-from aireiter_tui.widgets.task_table import TaskTable
+from aireiter_tui.ui.widgets.task_table import TaskTable
 
 
 def _watched_as_processing(tmp_path: Path, refs: list[TaskRef]) -> Path:

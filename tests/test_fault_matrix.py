@@ -32,8 +32,7 @@ from fault_fixtures import (
     until,
 )
 
-from aireiter_tui.domain.models import TaskStatus
-from aireiter_tui.errors import (
+from aireiter_tui.domain.errors import (
     AIReiterError,
     AuthenticationError,
     BadResponseError,
@@ -41,6 +40,7 @@ from aireiter_tui.errors import (
     RequestTimeoutError,
     ServerError,
 )
+from aireiter_tui.domain.models import TaskStatus
 from aireiter_tui.simulator import Fault
 
 

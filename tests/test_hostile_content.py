@@ -27,15 +27,15 @@ from fault_fixtures import (
     write_browser,
 )
 
-import aireiter_tui.app
-from aireiter_tui.app import AIReiterApp
+import aireiter_tui.ui.app
 from aireiter_tui.domain.models import TaskRef, parse_task
 from aireiter_tui.domain.watchlist import WatchEntry, WatchlistStore
-from aireiter_tui.screens.label import LabelScreen
-from aireiter_tui.screens.output_chooser import OutputChooserScreen
 from aireiter_tui.simulator import Fault, ManualClock, Simulator
 from aireiter_tui.simulator.faults import HOSTILE_TEXTS, HOSTILE_URLS, LONG_HOSTILE
-from aireiter_tui.widgets.task_table import TaskTable
+from aireiter_tui.ui.app import AIReiterApp
+from aireiter_tui.ui.screens.label import LabelScreen
+from aireiter_tui.ui.screens.output_chooser import OutputChooserScreen
+from aireiter_tui.ui.widgets.task_table import TaskTable
 
 HOSTILE_LABEL = " ".join(HOSTILE_TEXTS)
 REFUSED = [url for url in HOSTILE_URLS if len(url) < 1000]
@@ -190,7 +190,7 @@ async def test_refusal_check_fails_without_the_safeguard(
 ) -> None:
     """Proves the test above can fail: with url_refusal accepting everything, the
     stand-in browser is handed the javascript: URL."""
-    monkeypatch.setattr(aireiter_tui.app, "url_refusal", lambda url: None)
+    monkeypatch.setattr(aireiter_tui.ui.app, "url_refusal", lambda url: None)
     app = scene.app()
     async with app.run_test(size=SIZE) as pilot:
         with pytest.raises(AssertionError):

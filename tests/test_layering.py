@@ -18,26 +18,27 @@ from pathlib import Path
 import aireiter_tui
 
 PACKAGE_DIR = Path(aireiter_tui.__file__).resolve().parent
-DOMAIN_DIR = PACKAGE_DIR / "domain"
+PLAIN_DIRS = (PACKAGE_DIR / "domain", PACKAGE_DIR / "api")
 FORBIDDEN = "textual"
 
 PROBE = textwrap.dedent(
     """
     import importlib
-    import importlib.util
     import json
     import pkgutil
     import sys
 
+    import aireiter_tui.api as api
     import aireiter_tui.domain as domain
 
-    names = ["aireiter_tui.domain", "aireiter_tui.errors"]
-    names += [
-        info.name
-        for info in pkgutil.walk_packages(domain.__path__, prefix="aireiter_tui.domain.")
-    ]
-    if importlib.util.find_spec("aireiter_tui.client") is not None:
-        names.append("aireiter_tui.client")
+    names = ["aireiter_tui.domain", "aireiter_tui.api"]
+    for package in (domain, api):
+        names += [
+            info.name
+            for info in pkgutil.walk_packages(
+                package.__path__, prefix=package.__name__ + "."
+            )
+        ]
     for name in names:
         importlib.import_module(name)
     loaded = sorted(
@@ -72,8 +73,7 @@ def test_domain_errors_client_do_not_import_textual() -> None:
     # The discovery really found the domain modules (not an empty package walk).
     for expected in ("models", "sanitize", "secret"):
         assert f"aireiter_tui.domain.{expected}" in report["imported"]
-    if (PACKAGE_DIR / "client.py").exists():
-        assert "aireiter_tui.client" in report["imported"]
+    assert "aireiter_tui.api.client" in report["imported"]
 
 
 def _dynamic_import_target(call: ast.Call) -> str | None:
@@ -108,7 +108,7 @@ def textual_imports(path: Path) -> list[str]:
 
 
 def test_no_domain_file_imports_textual() -> None:
-    files = sorted(DOMAIN_DIR.rglob("*.py"))
+    files = sorted(path for folder in PLAIN_DIRS for path in folder.rglob("*.py"))
     assert files, "no domain modules found"
     offenders = [hit for path in files for hit in textual_imports(path)]
     assert offenders == []

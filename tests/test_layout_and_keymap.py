@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 from app_fixtures import make_app, table
+from scenes import Scene
 from textual.widgets import Footer
 
-from aireiter_tui.bindings import ACTIONS, keymap_problems
-from aireiter_tui.dashboard import WIDE_LAYOUT
 from aireiter_tui.domain.config import Settings
 from aireiter_tui.domain.models import validate_task_id
-from aireiter_tui.screenshots import Scene
+from aireiter_tui.ui.bindings import ACTIONS, keymap_problems
+from aireiter_tui.ui.dashboard import WIDE_LAYOUT
 
 
 async def test_the_detail_pane_moves_beside_or_below_as_the_terminal_is_resized(
@@ -77,7 +77,7 @@ async def test_the_table_fits_the_screen_in_both_layouts_so_the_cursor_stays_vis
     tmp_path: Path,
 ) -> None:
     from aireiter_tui.domain.models import IdKind, TaskRef
-    from aireiter_tui.widgets.task_table import TaskTable
+    from aireiter_tui.ui.widgets.task_table import TaskTable
 
     app = make_app(tmp_path, Settings(), live=False)
     async with app.run_test(size=(WIDE_LAYOUT + 10, 24)) as pilot:
@@ -119,7 +119,7 @@ async def test_escape_clears_a_filter_that_hid_every_row_even_from_the_detail_pa
 ) -> None:
     from aireiter_tui.domain.models import IdKind, TaskRef, parse_task
     from aireiter_tui.domain.view import StatusFilter
-    from aireiter_tui.widgets.detail_pane import DetailPane
+    from aireiter_tui.ui.widgets.detail_pane import DetailPane
 
     app = make_app(tmp_path, Settings(), live=False)
     async with app.run_test(size=(120, 36)) as pilot:

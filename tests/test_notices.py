@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aireiter_tui.domain.models import TaskStatus
 from aireiter_tui.domain.session import Transition
-from aireiter_tui.notices import ONE_BY_ONE, finished_notices
+from aireiter_tui.ui.notices import ONE_BY_ONE, finished_notices
 
 
 def _t(name: str, status: TaskStatus, message: str | None = None) -> Transition:

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from aireiter_tui.domain.models import TaskStatus
-from aireiter_tui.domain.scheduler import MAX_RETRY_AFTER
-from aireiter_tui.errors import (
+from aireiter_tui.domain.errors import (
     AuthenticationError,
     NetworkError,
     RateLimitedError,
     ServerError,
     TaskNotFoundError,
 )
+from aireiter_tui.domain.models import TaskStatus
+from aireiter_tui.domain.scheduler import MAX_RETRY_AFTER
 from tests.scheduler_fixtures import make, ref, task
 
 

@@ -8,15 +8,15 @@ from collections.abc import Callable
 
 import pytest
 
-from aireiter_tui.domain.models import IdKind, Task, TaskRef, TaskStatus
-from aireiter_tui.domain.refresher import Refresher, RefreshOutcome
-from aireiter_tui.domain.scheduler import PollScheduler
-from aireiter_tui.errors import (
+from aireiter_tui.domain.errors import (
     AIReiterError,
     AuthenticationError,
     NetworkError,
     RateLimitedError,
 )
+from aireiter_tui.domain.models import IdKind, Task, TaskRef, TaskStatus
+from aireiter_tui.domain.refresher import Refresher, RefreshOutcome
+from aireiter_tui.domain.scheduler import PollScheduler
 
 
 class FakeClock:

@@ -12,7 +12,7 @@ from textual.app import App
 from aireiter_tui.domain.models import IdKind, TaskRef
 from aireiter_tui.domain.session import Session
 from aireiter_tui.domain.watchlist import WatchlistError, WatchlistStore
-from aireiter_tui.saver import MAX_SAVE_DELAY, WatchlistSaver
+from aireiter_tui.ui.saver import MAX_SAVE_DELAY, WatchlistSaver
 
 NOW = datetime(2026, 1, 2, tzinfo=UTC)
 

@@ -7,13 +7,13 @@ from datetime import UTC, datetime
 
 import pytest
 
-from aireiter_tui.domain.models import TaskRef, TaskStatus
-from aireiter_tui.domain.scheduler import PollScheduler
-from aireiter_tui.errors import (
+from aireiter_tui.domain.errors import (
     NetworkError,
     ServerError,
     TaskNotFoundError,
 )
+from aireiter_tui.domain.models import TaskRef, TaskStatus
+from aireiter_tui.domain.scheduler import PollScheduler
 from tests.scheduler_fixtures import ACTIVE, WALL, make, ref, task
 
 

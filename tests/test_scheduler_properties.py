@@ -8,9 +8,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aireiter_tui.domain.models import IdKind, Task, TaskRef, TaskStatus
-from aireiter_tui.domain.scheduler import PollScheduler
-from aireiter_tui.errors import (
+from aireiter_tui.domain.errors import (
     AIReiterError,
     AuthenticationError,
     NetworkError,
@@ -18,6 +16,8 @@ from aireiter_tui.errors import (
     ServerError,
     TaskNotFoundError,
 )
+from aireiter_tui.domain.models import IdKind, Task, TaskRef, TaskStatus
+from aireiter_tui.domain.scheduler import PollScheduler
 
 WALL = 1_800_000_000.0  # the fake wall clock, in Unix seconds
 

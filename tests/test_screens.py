@@ -11,10 +11,10 @@ import pytest
 from textual.widgets import Input, OptionList, Static
 
 from aireiter_tui.domain.models import OutputKind, TaskOutput
-from aireiter_tui.screens.confirm import ConfirmScreen
-from aireiter_tui.screens.help import HelpRow, HelpScreen
-from aireiter_tui.screens.label import LabelScreen
-from aireiter_tui.screens.output_chooser import OutputChooserScreen, middle_ellipsis
+from aireiter_tui.ui.screens.confirm import ConfirmScreen
+from aireiter_tui.ui.screens.help import HelpRow, HelpScreen
+from aireiter_tui.ui.screens.label import LabelScreen
+from aireiter_tui.ui.screens.output_chooser import OutputChooserScreen, middle_ellipsis
 from tests.screen_fixtures import HOSTILE, SIZE, Host, finish, shown, until
 
 # --- confirm ---------------------------------------------------------------------------

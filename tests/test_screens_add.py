@@ -6,7 +6,7 @@ from textual import events
 from textual.widgets import Button, Input, Static, TextArea
 
 from aireiter_tui.domain.models import IdKind, TaskRef
-from aireiter_tui.screens.add_tasks import AddTasksResult, AddTasksScreen
+from aireiter_tui.ui.screens.add_tasks import AddTasksResult, AddTasksScreen
 from tests.screen_fixtures import HOSTILE, SIZE, TERMINAL_CONTROLS, Host, finish, shown, until
 
 

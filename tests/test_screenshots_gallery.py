@@ -1,4 +1,4 @@
-"""The committed ``screenshots/`` must be what ``python -m aireiter_tui.screenshots``
+"""The committed ``screenshots/`` must be what ``python -m scenes``
 writes today, byte for byte (regenerate them and look at them when this fails)."""
 
 from __future__ import annotations
@@ -6,9 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from aireiter_tui.screenshots import GALLERY
-from aireiter_tui.screenshots.__main__ import main, write_gallery
+from scenes import GALLERY
+from scenes.__main__ import main, write_gallery
 
 COMMITTED = Path(__file__).resolve().parent.parent / "screenshots"
 
@@ -22,7 +21,7 @@ async def test_committed_svgs_match_a_fresh_run(tmp_path: Path) -> None:
         if not (COMMITTED / path.name).is_file()
         or (COMMITTED / path.name).read_bytes() != path.read_bytes()
     ]
-    assert not stale, f"regenerate with `python -m aireiter_tui.screenshots`: {stale}"
+    assert not stale, f"regenerate with `python -m scenes`: {stale}"
 
 
 def test_the_readme_screenshot_is_in_the_gallery() -> None:

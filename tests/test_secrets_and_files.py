@@ -38,14 +38,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import aireiter_tui.domain.watchlist as watchlist_module
-from aireiter_tui.client import AIReiterClient
-from aireiter_tui.client_mapping import interpret
+from aireiter_tui.api.client import AIReiterClient
+from aireiter_tui.api.mapping import interpret
 from aireiter_tui.domain.config import write_config
+from aireiter_tui.domain.errors import AIReiterError, BadResponseError
 from aireiter_tui.domain.models import IdKind, TaskRef
 from aireiter_tui.domain.refresher import RefreshOutcome
 from aireiter_tui.domain.secret import ApiKey
 from aireiter_tui.domain.watchlist import WatchlistStore
-from aireiter_tui.errors import AIReiterError, BadResponseError
 from aireiter_tui.simulator import Fault, ManualClock, Simulator
 
 KEY = "sk-live-SECRET-0123456789abcdef"

@@ -1,5 +1,5 @@
 """Snapshot tests of the dashboard: one class per feature, every scene of
-:mod:`aireiter_tui.screenshots` covered. Update with ``pytest --snapshot-update`` and look
+:mod:`scenes` covered. Update with ``pytest --snapshot-update`` and look
 at each changed SVG before committing it.
 """
 
@@ -8,8 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-
-from aireiter_tui.screenshots import BY_NAME
+from scenes import BY_NAME
 
 SnapCompare = Callable[..., bool]
 

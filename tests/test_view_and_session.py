@@ -9,12 +9,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from aireiter_tui.domain.errors import NetworkError
 from aireiter_tui.domain.loading import PartLoader
 from aireiter_tui.domain.models import IdKind, TaskRef, TaskStatus, parse_task
 from aireiter_tui.domain.session import Session
 from aireiter_tui.domain.view import SortKey, StatusFilter, ViewSpec, compute_order
 from aireiter_tui.domain.watchlist import WatchlistStore
-from aireiter_tui.errors import NetworkError
 
 NOW = datetime(2026, 1, 2, 12, 0, tzinfo=UTC)
 

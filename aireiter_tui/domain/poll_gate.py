@@ -29,7 +29,7 @@ from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Final, Literal
 
-from aireiter_tui.errors import (
+from aireiter_tui.domain.errors import (
     AIReiterError,
     AuthenticationError,
     RateLimitedError,

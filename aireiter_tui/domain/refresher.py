@@ -20,10 +20,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
+from aireiter_tui.domain.errors import AIReiterError, AuthenticationError, RateLimitedError
 from aireiter_tui.domain.models import Task, TaskRef
 from aireiter_tui.domain.sanitize import clean
 from aireiter_tui.domain.scheduler import PollScheduler
-from aireiter_tui.errors import AIReiterError, AuthenticationError, RateLimitedError
 
 _log = logging.getLogger(__name__)
 

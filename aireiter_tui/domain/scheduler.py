@@ -30,17 +30,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
-from aireiter_tui.domain.models import Task, TaskRef, TaskStatus
-from aireiter_tui.domain.poll_gate import MAX_RETRY_AFTER as MAX_RETRY_AFTER
-from aireiter_tui.domain.poll_gate import GateReadout, PollGate
-from aireiter_tui.domain.poll_gate import Mode as Mode
-from aireiter_tui.domain.poll_gate import SchedulerState as SchedulerState
-from aireiter_tui.errors import (
+from aireiter_tui.domain.errors import (
     AIReiterError,
     AuthenticationError,
     RateLimitedError,
     TaskNotFoundError,
 )
+from aireiter_tui.domain.models import Task, TaskRef, TaskStatus
+from aireiter_tui.domain.poll_gate import MAX_RETRY_AFTER as MAX_RETRY_AFTER
+from aireiter_tui.domain.poll_gate import GateReadout, PollGate
+from aireiter_tui.domain.poll_gate import Mode as Mode
+from aireiter_tui.domain.poll_gate import SchedulerState as SchedulerState
 
 _COMPACT_MIN: Final = 64
 _TERMINAL: Final = frozenset(status for status in TaskStatus if status.is_terminal)

@@ -8,9 +8,9 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from aireiter_tui.domain.errors import AIReiterError
 from aireiter_tui.domain.models import Task, TaskRef, TaskStatus
 from aireiter_tui.domain.watchlist import WatchEntry, WatchlistError, WatchlistStore
-from aireiter_tui.errors import AIReiterError
 
 
 @dataclass(slots=True)

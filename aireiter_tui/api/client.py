@@ -1,6 +1,6 @@
 """The AIReiter HTTP client: one long-lived connection pool, every failure an AIReiterError.
 
-Errors are built by helpers that *return* them (see :mod:`aireiter_tui.client_mapping`)
+Errors are built by helpers that *return* them (see :mod:`aireiter_tui.api.mapping`)
 and raised only in :meth:`AIReiterClient._post`, outside any ``except`` block. So they
 carry no ``__context__`` (an httpx error holds the request and its Authorization header,
 a JSON error holds the body), and no frame in their traceback holds the body or the
@@ -23,12 +23,19 @@ import httpx
 from httpx_aiohttp import AiohttpTransport
 
 from aireiter_tui import __version__
-from aireiter_tui.client_mapping import (
+from aireiter_tui.api.mapping import (
     check_base_url,
     interpret,
     parse_retry_after,
     shown_text,
     transport_kind,
+)
+from aireiter_tui.domain.errors import (
+    AIReiterError,
+    AuthenticationError,
+    BadResponseError,
+    NetworkError,
+    RequestTimeoutError,
 )
 from aireiter_tui.domain.models import (
     IdKind,
@@ -39,13 +46,6 @@ from aireiter_tui.domain.models import (
     validate_task_id,
 )
 from aireiter_tui.domain.secret import ApiKey
-from aireiter_tui.errors import (
-    AIReiterError,
-    AuthenticationError,
-    BadResponseError,
-    NetworkError,
-    RequestTimeoutError,
-)
 
 __all__ = ["AIReiterClient", "check_base_url", "parse_retry_after"]
 
@@ -128,7 +128,7 @@ class AIReiterClient:
 
         Raises:
             ValueError: not exactly one ID given, or the ID is unusable.
-            AIReiterError: any failure (see :mod:`aireiter_tui.errors`).
+            AIReiterError: any failure (see :mod:`aireiter_tui.domain.errors`).
         """
         if task_id is not None and out_task_id is None:
             return await self.query_ref(TaskRef(IdKind.TASK_ID, task_id))
@@ -172,7 +172,7 @@ class AIReiterClient:
 
         Raises:
             ValueError: an argument is unusable.
-            AIReiterError: any failure (see :mod:`aireiter_tui.errors`).
+            AIReiterError: any failure (see :mod:`aireiter_tui.domain.errors`).
         """
         problem = validate_task_id(out_task_id)
         if problem:

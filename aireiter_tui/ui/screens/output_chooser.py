@@ -15,8 +15,8 @@ from textual.widgets.option_list import Option
 
 from aireiter_tui.domain.models import TaskOutput
 from aireiter_tui.domain.sanitize import ELLIPSIS, clean, url_refusal
-from aireiter_tui.screens.dialog import DialogScreen
-from aireiter_tui.widgets.formatting import safe
+from aireiter_tui.ui.screens.dialog import DialogScreen
+from aireiter_tui.ui.widgets.formatting import safe
 
 #: Number keys pick the first nine outputs directly.
 MAX_NUMBER_KEYS: Final = 9

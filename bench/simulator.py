@@ -1,6 +1,6 @@
 """Measure whether the simulator keeps up with a polling client (not a test).
 
-``python -m aireiter_tui.simulator.bench`` sends ``--requests`` queries with
+``python -m bench.simulator`` sends ``--requests`` queries with
 ``--concurrency`` in flight to a simulator that adds ``--latency-ms`` to each one, and
 compares the rate with the ideal ``concurrency / latency`` (64 / 0.05 s = 1,280 req/s):
 a ratio near 1 means the simulator is not the bottleneck, only its injected latency is.

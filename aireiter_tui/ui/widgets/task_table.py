@@ -23,7 +23,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from aireiter_tui.widgets.columns import ROOMY, Column
+from aireiter_tui.ui.widgets.columns import ROOMY, Column
 
 CellProvider = Callable[[str], Sequence[Text]]
 """Returns the cells of the row with this key, one ``Text`` per column, in column order."""

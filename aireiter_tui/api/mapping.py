@@ -1,6 +1,6 @@
 """How the client judges URLs, answers and failures: pure functions, no I/O.
 
-:mod:`aireiter_tui.client` does the talking; this module decides what an answer or a
+:mod:`aireiter_tui.api.client` does the talking; this module decides what an answer or a
 transport failure means and words it for a person. Every error is *returned*, not
 raised, so the client can raise it outside any ``except`` block (see there why).
 """
@@ -22,9 +22,7 @@ from urllib.parse import urlsplit, urlunsplit
 import aiohttp
 import httpx
 
-from aireiter_tui.domain.sanitize import clean
-from aireiter_tui.domain.secret import ApiKey
-from aireiter_tui.errors import (
+from aireiter_tui.domain.errors import (
     AIReiterError,
     AuthenticationError,
     BadResponseError,
@@ -33,6 +31,8 @@ from aireiter_tui.errors import (
     ServerError,
     TaskNotFoundError,
 )
+from aireiter_tui.domain.sanitize import clean
+from aireiter_tui.domain.secret import ApiKey
 
 MAX_RETRY_AFTER: Final = 3600.0
 """A longer Retry-After (seconds) is cut to this: a server's typo must not pause for days."""

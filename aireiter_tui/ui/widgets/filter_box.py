@@ -5,7 +5,7 @@ from __future__ import annotations
 from textual import events
 from textual.widgets import Input
 
-from aireiter_tui.widgets.formatting import ControlCharHighlighter
+from aireiter_tui.ui.widgets.formatting import ControlCharHighlighter
 
 
 class FilterBox(Input):

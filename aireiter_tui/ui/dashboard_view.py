@@ -1,5 +1,5 @@
 """How the dashboard draws its session: the table's order, the status bar, the banner and
-the detail pane. The state it draws is set up by :class:`~aireiter_tui.dashboard.Dashboard`.
+the detail pane. The state it draws is set up by :class:`~aireiter_tui.ui.dashboard.Dashboard`.
 """
 
 from __future__ import annotations
@@ -16,12 +16,12 @@ from aireiter_tui.backend import Backend
 from aireiter_tui.domain.scheduler import PollScheduler
 from aireiter_tui.domain.session import Row, Session
 from aireiter_tui.domain.view import SortKey, ViewSpec, compute_order
-from aireiter_tui.notices import EMPTY_STATE, UNREADABLE_STATE, banner_lines
-from aireiter_tui.widgets.cells import refresh_note, row_cells
-from aireiter_tui.widgets.detail_pane import DetailPane
-from aireiter_tui.widgets.formatting import safe
-from aireiter_tui.widgets.status_bar import StatusBar
-from aireiter_tui.widgets.task_table import TaskTable
+from aireiter_tui.ui.notices import EMPTY_STATE, UNREADABLE_STATE, banner_lines
+from aireiter_tui.ui.widgets.cells import refresh_note, row_cells
+from aireiter_tui.ui.widgets.detail_pane import DetailPane
+from aireiter_tui.ui.widgets.formatting import safe
+from aireiter_tui.ui.widgets.status_bar import StatusBar
+from aireiter_tui.ui.widgets.task_table import TaskTable
 
 
 class DashboardView(App[None]):

@@ -8,7 +8,7 @@ from textual.widgets import Static
 from aireiter_tui.domain.models import TaskStatus
 from aireiter_tui.domain.scheduler import SchedulerState
 from aireiter_tui.domain.session import Counts
-from aireiter_tui.widgets.formatting import (
+from aireiter_tui.ui.widgets.formatting import (
     STALE_STYLE,
     STALE_SYMBOL,
     STATUS_STYLES,

@@ -13,8 +13,8 @@ from textual.containers import Grid, VerticalScroll
 from textual.widgets import Static
 
 from aireiter_tui.domain.models import TaskStatus
-from aireiter_tui.screens.dialog import DialogScreen
-from aireiter_tui.widgets.formatting import (
+from aireiter_tui.ui.screens.dialog import DialogScreen
+from aireiter_tui.ui.widgets.formatting import (
     NEVER_FETCHED,
     STALE_STYLE,
     STALE_SYMBOL,

@@ -16,8 +16,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Final, cast
 
+from aireiter_tui.api.client import AIReiterClient
 from aireiter_tui.backend import Backend
-from aireiter_tui.client import AIReiterClient
 from aireiter_tui.domain.config import Settings
 from aireiter_tui.domain.models import IdKind, Task, TaskRef, TaskStatus, parse_task
 from aireiter_tui.domain.watchlist import StatusChange, WatchEntry, WatchlistStore

@@ -1,4 +1,4 @@
-"""Write the screenshot gallery: ``python -m aireiter_tui.screenshots [--out DIR]``.
+"""Write the screenshot gallery: ``python -m scenes [--out DIR]``.
 
 One SVG per gallery scene, and a PNG beside each when ``rsvg-convert`` is on the PATH.
 The SVGs depend only on the scenes and the code: two runs write the same bytes.
@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Final
 
-from aireiter_tui.screenshots import BY_NAME, GALLERY, Scene
+from scenes import BY_NAME, GALLERY, Scene
 
 #: The title in every SVG's window bar.
 TITLE: Final = "aireiter-tui"
@@ -65,7 +65,7 @@ def write_pngs(svgs: Sequence[Path], width: int = PNG_WIDTH) -> list[Path]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m aireiter_tui.screenshots",
+        prog="python -m scenes",
         description="Write the dashboard's screenshot gallery (SVG, and PNG if possible).",
     )
     parser.add_argument("--out", type=Path, default=Path("screenshots"), help="output folder")

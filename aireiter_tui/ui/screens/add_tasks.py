@@ -15,9 +15,9 @@ from textual.widgets import Button, Input, RadioButton, RadioSet, Static, TextAr
 
 from aireiter_tui.domain.models import IdKind, TaskRef
 from aireiter_tui.domain.watchlist import parse_id_list
-from aireiter_tui.screens.dialog import DialogScreen
-from aireiter_tui.screens.label import LabelValidator, label_problem
-from aireiter_tui.widgets.formatting import ControlCharHighlighter, safe, visible_controls
+from aireiter_tui.ui.screens.dialog import DialogScreen
+from aireiter_tui.ui.screens.label import LabelValidator, label_problem
+from aireiter_tui.ui.widgets.formatting import ControlCharHighlighter, safe, visible_controls
 
 #: How many rejected IDs the preview lists before saying "and N more".
 MAX_REJECTIONS_SHOWN: Final = 3

@@ -14,8 +14,8 @@ from textual.validation import ValidationResult, Validator
 from textual.widgets import Button, Input, Static
 
 from aireiter_tui.domain.sanitize import clean
-from aireiter_tui.screens.dialog import DialogScreen
-from aireiter_tui.widgets.formatting import ControlCharHighlighter, safe
+from aireiter_tui.ui.screens.dialog import DialogScreen
+from aireiter_tui.ui.widgets.formatting import ControlCharHighlighter, safe
 
 MAX_LABEL_LENGTH: Final = 80
 # Same set the sanitiser replaces: C0/C1 controls, DEL and the bidi overrides.

@@ -15,7 +15,7 @@ from textual.widgets import Static
 
 from aireiter_tui.domain.models import Task, TaskRef
 from aireiter_tui.domain.watchlist import StatusChange, WatchEntry
-from aireiter_tui.widgets.detail_sections import (
+from aireiter_tui.ui.widgets.detail_sections import (
     NO_SELECTION_MESSAGE,
     error_section,
     history_section,

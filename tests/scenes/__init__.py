@@ -1,12 +1,12 @@
 """Deterministic scenes of the dashboard, shared by the snapshot tests and ``screenshots/``.
 
-A :class:`Scene` builds an :class:`~aireiter_tui.app.AIReiterApp` from fixture data (the
+A :class:`Scene` builds an :class:`~aireiter_tui.ui.app.AIReiterApp` from fixture data (the
 simulator's seeded demo set, made without starting its server, and hand-written hostile
 tasks) with every clock frozen, the refresh worker off and no socket opened; its
 :meth:`Scene.run_before` brings the running app to the wanted state.
 
-``python -m aireiter_tui.screenshots [--out screenshots]`` writes the gallery (see
-:mod:`aireiter_tui.screenshots.__main__`).
+``python -m scenes [--out screenshots]`` writes the gallery (see
+:mod:`scenes.__main__`).
 """
 
 from __future__ import annotations
@@ -19,10 +19,11 @@ from typing import Final
 from textual.pilot import Pilot
 from textual.widgets import Input, TextArea
 
-from aireiter_tui.app import AIReiterApp
+from aireiter_tui.domain.errors import AIReiterError, NetworkError, RateLimitedError
 from aireiter_tui.domain.models import Task, TaskRef, TaskStatus
-from aireiter_tui.errors import AIReiterError, NetworkError, RateLimitedError
-from aireiter_tui.screenshots.fixtures import (
+from aireiter_tui.ui.app import AIReiterApp
+from aireiter_tui.ui.widgets.task_table import TaskTable
+from scenes.fixtures import (
     DEMO_BASE,
     MONOTONIC_NOW,
     NOW,
@@ -31,7 +32,6 @@ from aireiter_tui.screenshots.fixtures import (
     find_key,
     hostile_entries,
 )
-from aireiter_tui.widgets.task_table import TaskTable
 
 #: Seconds until the next refresh shown in the status bar of a live scene.
 NEXT_REFRESH: Final = 4.0

@@ -7,12 +7,12 @@ from typing import Final
 
 from rich.text import Text
 
+from aireiter_tui.domain.errors import TaskNotFoundError
 from aireiter_tui.domain.models import IdKind
 from aireiter_tui.domain.session import Row
 from aireiter_tui.domain.view import task_seconds
-from aireiter_tui.errors import TaskNotFoundError
-from aireiter_tui.widgets.columns import Column
-from aireiter_tui.widgets.formatting import (
+from aireiter_tui.ui.widgets.columns import Column
+from aireiter_tui.ui.widgets.formatting import (
     STALE_STYLE,
     STALE_SYMBOL,
     format_ago,

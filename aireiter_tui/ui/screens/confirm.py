@@ -11,8 +11,8 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, Static
 
-from aireiter_tui.screens.dialog import DialogScreen
-from aireiter_tui.widgets.formatting import safe, safe_block
+from aireiter_tui.ui.screens.dialog import DialogScreen
+from aireiter_tui.ui.widgets.formatting import safe, safe_block
 
 
 class ConfirmScreen(DialogScreen[bool]):

@@ -1,6 +1,6 @@
 """The App: its bindings and what each key does.
 
-The wiring, refresh worker and rendering are in :mod:`aireiter_tui.dashboard`; this
+The wiring, refresh worker and rendering are in :mod:`aireiter_tui.ui.dashboard`; this
 module is the user's side of it.
 """
 
@@ -19,21 +19,21 @@ from textual.binding import BindingType
 from textual.screen import Screen
 from textual.widgets import Input
 
-from aireiter_tui.bindings import ACTIONS, app_bindings, display_keys
-from aireiter_tui.dashboard import Dashboard
 from aireiter_tui.domain.config import ConfigError, save_theme
 from aireiter_tui.domain.models import TaskStatus
 from aireiter_tui.domain.sanitize import url_refusal
 from aireiter_tui.domain.session import Row
 from aireiter_tui.domain.view import SortKey, ViewSpec
-from aireiter_tui.widgets.detail_pane import DetailPane
-from aireiter_tui.widgets.formatting import safe
-from aireiter_tui.widgets.task_table import TaskTable
+from aireiter_tui.ui.bindings import ACTIONS, app_bindings, display_keys
+from aireiter_tui.ui.dashboard import Dashboard
+from aireiter_tui.ui.widgets.detail_pane import DetailPane
+from aireiter_tui.ui.widgets.formatting import safe
+from aireiter_tui.ui.widgets.task_table import TaskTable
 
 # The dialogs (and webbrowser) are imported when first used: the first frame needs none
 # of them, and their imports (TextArea, RadioSet, OptionList...) delay it by ~25 ms.
 if TYPE_CHECKING:
-    from aireiter_tui.screens.add_tasks import AddTasksResult
+    from aireiter_tui.ui.screens.add_tasks import AddTasksResult
 
 _BROWSER_LOCK = threading.Lock()
 
@@ -66,7 +66,7 @@ class AIReiterApp(Dashboard):
 
     # --- watchlist ------------------------------------------------------------------
     def action_add_tasks(self) -> None:
-        from aireiter_tui.screens.add_tasks import AddTasksScreen
+        from aireiter_tui.ui.screens.add_tasks import AddTasksScreen
 
         existing = [row.ref for row in self.session.rows.values()]
         self.push_screen(AddTasksScreen(existing), self._tasks_added)
@@ -88,7 +88,7 @@ class AIReiterApp(Dashboard):
         row = self.selected_row()
         if row is None:
             return
-        from aireiter_tui.screens.confirm import ConfirmScreen
+        from aireiter_tui.ui.screens.confirm import ConfirmScreen
 
         body = Text("Stop watching ")
         body.append_text(safe(row.name, max_length=80, style="bold"))
@@ -125,7 +125,7 @@ class AIReiterApp(Dashboard):
         self.notify(f"Watching {safe(rows[0].name, max_length=60).plain} again.", markup=False)
 
     def action_edit_label(self) -> None:
-        from aireiter_tui.screens.label import LabelScreen
+        from aireiter_tui.ui.screens.label import LabelScreen
 
         row = self.selected_row()
         if row is None:
@@ -140,7 +140,7 @@ class AIReiterApp(Dashboard):
 
     # --- outputs --------------------------------------------------------------------
     def action_open_output(self) -> None:
-        from aireiter_tui.screens.output_chooser import OutputChooserScreen
+        from aireiter_tui.ui.screens.output_chooser import OutputChooserScreen
 
         row = self.selected_row()
         outputs = row.task.outputs if row and row.task else ()
@@ -182,7 +182,7 @@ class AIReiterApp(Dashboard):
             self.notify("Task ID copied.", markup=False)
 
     def action_copy_url(self) -> None:
-        from aireiter_tui.screens.output_chooser import OutputChooserScreen
+        from aireiter_tui.ui.screens.output_chooser import OutputChooserScreen
 
         row = self.selected_row()
         outputs = row.task.outputs if row and row.task else ()
@@ -299,7 +299,7 @@ class AIReiterApp(Dashboard):
 
     # --- help -----------------------------------------------------------------------
     def action_help(self) -> None:
-        from aireiter_tui.screens.help import HelpRow, HelpScreen
+        from aireiter_tui.ui.screens.help import HelpRow, HelpScreen
 
         keymap = self.backend.settings.keymap
         rows = [

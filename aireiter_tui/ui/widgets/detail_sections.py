@@ -18,7 +18,7 @@ from rich.text import Text
 from aireiter_tui.domain.models import JSON, Task, parse_status
 from aireiter_tui.domain.sanitize import MAX_URL_LENGTH, clean, url_refusal
 from aireiter_tui.domain.watchlist import StatusChange, WatchEntry
-from aireiter_tui.widgets.formatting import (
+from aireiter_tui.ui.widgets.formatting import (
     STALE_STYLE,
     format_ago,
     format_credits,

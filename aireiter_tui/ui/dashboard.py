@@ -3,8 +3,8 @@
 State flows one way: the refresh worker streams outcomes into a buffer; a timer applies
 the buffer to the :class:`~aireiter_tui.domain.session.Session` at most a few times a
 second, repaints only the rows that changed, and marks the watchlist for a debounced
-save on a thread. How the session is drawn is in :mod:`aireiter_tui.dashboard_view`; the
-user's actions and bindings are in :mod:`aireiter_tui.app`.
+save on a thread. How the session is drawn is in :mod:`aireiter_tui.ui.dashboard_view`; the
+user's actions and bindings are in :mod:`aireiter_tui.ui.app`.
 """
 
 from __future__ import annotations
@@ -23,19 +23,19 @@ from textual.containers import Container
 from textual.widgets import Footer, Static
 
 from aireiter_tui.backend import Backend
-from aireiter_tui.bindings import keymap_problems
-from aireiter_tui.dashboard_view import DashboardView
 from aireiter_tui.domain.loading import PartLoader
 from aireiter_tui.domain.scheduler import PollScheduler
 from aireiter_tui.domain.session import Row, Saved, Session, Transition
 from aireiter_tui.domain.view import SortKey, ViewSpec
-from aireiter_tui.notices import EMPTY_STATE, finished_notices
-from aireiter_tui.saver import WatchlistSaver
-from aireiter_tui.widgets.cells import COLUMNS
-from aireiter_tui.widgets.detail_pane import DetailPane
-from aireiter_tui.widgets.filter_box import FilterBox
-from aireiter_tui.widgets.status_bar import StatusBar
-from aireiter_tui.widgets.task_table import TaskTable
+from aireiter_tui.ui.bindings import keymap_problems
+from aireiter_tui.ui.dashboard_view import DashboardView
+from aireiter_tui.ui.notices import EMPTY_STATE, finished_notices
+from aireiter_tui.ui.saver import WatchlistSaver
+from aireiter_tui.ui.widgets.cells import COLUMNS
+from aireiter_tui.ui.widgets.detail_pane import DetailPane
+from aireiter_tui.ui.widgets.filter_box import FilterBox
+from aireiter_tui.ui.widgets.status_bar import StatusBar
+from aireiter_tui.ui.widgets.task_table import TaskTable
 
 if TYPE_CHECKING:  # imported on connecting, after the first frame
     from aireiter_tui.domain.refresher import Refresher, RefreshOutcome
@@ -53,7 +53,7 @@ LOAD_SLICE = 0.03
 
 
 class Dashboard(DashboardView):
-    """Everything but the key actions (see :class:`aireiter_tui.app.AIReiterApp`)."""
+    """Everything but the key actions (see :class:`aireiter_tui.ui.app.AIReiterApp`)."""
 
     def __init__(
         self,

@@ -182,8 +182,8 @@ def _dashboard(args: argparse.Namespace, settings: Settings, config: Path) -> in
     backend = Backend(settings, _store(args), config_path=config, simulator=simulator)
     app = AIReiterApp(backend)
     app.run()
-    if app.saver.final_error:
-        print(f"aireiter-tui: {app.saver.final_error}", file=sys.stderr)
+    if app.final_error:
+        print(f"aireiter-tui: {app.final_error}", file=sys.stderr)
         return EXIT_FAILED
     return EXIT_OK
 

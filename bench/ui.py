@@ -93,7 +93,7 @@ async def _cost(pilot: Pilot[Any], clock: FrameClock, action: Callable[[], objec
 
 
 def _current_tasks(app: MeasuredApp) -> dict[TaskRef, Task]:
-    return {row.ref: row.task for row in app.session.rows.values() if row.task is not None}
+    return {row.ref: row.task for row in app.monitor.session.rows.values() if row.task is not None}
 
 
 async def app_costs(path: Path, rows: int, repeats: int, figures: UiFigures) -> None:
@@ -106,12 +106,14 @@ async def app_costs(path: Path, rows: int, repeats: int, figures: UiFigures) -> 
 
             def flush(outcomes: list[Any] = outcomes) -> None:
                 for outcome in outcomes:
-                    app._queue_outcome(outcome)
+                    app.monitor.record(outcome)
                 app._flush_outcomes()
 
             figures.flush.append(await _cost(pilot, app.frame_clock, flush))
-            figures.rebuild.append(await _cost(pilot, app.frame_clock, app.rebuild_view))
-        app.session.dirty = False  # a benchmark's edits are not worth a save on exit
+            figures.rebuild.append(
+                await _cost(pilot, app.frame_clock, app.main_screen.rebuild_view)
+            )
+        app.monitor.session.dirty = False  # a benchmark's edits are not worth a save on exit
 
 
 class _TableApp(App[None]):
@@ -201,7 +203,7 @@ async def key_latency(
                 original(outcome)
 
             refresher.on_outcome = counted
-            app.action_refresh_all()
+            app.main_screen.action_refresh_all()
             while not refresher.running:
                 await asyncio.sleep(0.005)
             driver = app._driver
@@ -224,7 +226,7 @@ async def key_latency(
                 with contextlib.suppress(WorkerCancelled):
                     await worker.wait()
             app._outcomes.clear()
-            app.session.dirty = False
+            app.monitor.session.dirty = False
             await pilot.exit(None)
     finally:
         undo()

@@ -134,12 +134,12 @@ def table(app: AIReiterApp) -> TaskTable:
 
 def all_fetched(app: AIReiterApp) -> bool:
     """Every watched row has a snapshot."""
-    rows = app.session.rows.values()
+    rows = app.monitor.session.rows.values()
     return bool(rows) and all(row.task is not None for row in rows)
 
 
 def status_of(app: AIReiterApp, ref: TaskRef) -> str | None:
-    row = app.session.rows.get(ref.key)
+    row = app.monitor.session.rows.get(ref.key)
     return row.task.status_label if row and row.task else None
 
 

@@ -118,30 +118,30 @@ async def until(
     raise AssertionError(f"never became true: {what or condition}")
 
 
+def quiet(app: AIReiterApp) -> bool:
+    """Nothing due at the fake 'now' and nothing in flight."""
+    now = app.monitor.monotonic()
+    due = app.monitor.scheduler.next_due_time()
+    return (due is None or due > now or app.monitor.paused) and app.monitor.state().in_flight == 0
+
+
 def settled(app: AIReiterApp) -> bool:
-    """Nothing due at the fake 'now', nothing in flight, every outcome applied."""
-    now = app.monotonic()
-    due = app.scheduler.next_due_time()
-    refresher = app._refresher
-    return (
-        (due is None or due > now or app.scheduler.paused)
-        and app.scheduler.state(now).in_flight == 0
-        and (refresher is None or not refresher.running)
-        and not app._outcomes
-    )
+    """Nothing due at the fake 'now', nothing in flight, every outcome shown."""
+    return quiet(app) and not app.monitor.has_changes
 
 
 async def step(pilot: AppPilot, app: AIReiterApp, clock: FakeClock, seconds: float) -> None:
-    """Move the fake clock, wake the refresh worker and wait until its rounds are done."""
+    """Move the fake clock, wake the poller and wait until every due task is answered."""
     clock.advance(seconds)
-    app.wake_refresh()
-    await until(pilot, lambda: settled(app), what="the refresh worker settles")
+    app.monitor.wake()
+    await until(pilot, lambda: quiet(app), what="the poller settles")
+    app.main_screen.apply_changes()  # the screen's next flush, without waiting for it
 
 
 async def run_for(
     pilot: AppPilot, app: AIReiterApp, clock: FakeClock, seconds: float, tick: float = 0.5
 ) -> None:
-    """Advance the fake clock by ``seconds`` in ticks, letting every due round run."""
+    """Advance the fake clock by ``seconds`` in ticks, letting every due query run."""
     steps = round(seconds / tick)
     for _ in range(steps):
         await step(pilot, app, clock, tick)
@@ -165,7 +165,7 @@ def banner_text(app: AIReiterApp) -> str:
 
 
 def mode(app: AIReiterApp) -> str:
-    return app.scheduler.state(app.monotonic()).mode
+    return app.monitor.scheduler.state(app.monitor.monotonic()).mode
 
 
 async def quit_and_load(pilot: AppPilot, app: AIReiterApp, path: Path) -> list[TaskRef]:

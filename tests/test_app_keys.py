@@ -94,7 +94,7 @@ async def test_add_pasted_ids_with_one_invalid_then_out_task_ids_with_label(
         app.post_message(events.Paste(pasted))  # as a terminal delivers a paste
         await pilot.pause()
         await pilot.press("ctrl+s")
-        await wait_for(pilot, lambda: len(app.session.rows) == len(task_refs), "rows added")
+        await wait_for(pilot, lambda: len(app.monitor.session.rows) == len(task_refs), "rows added")
         assert not isinstance(app.screen, AddTasksScreen)
         assert list(table(app).order) == [ref.key for ref in task_refs]
         assert not app.query_one("#empty", Static).display
@@ -107,8 +107,8 @@ async def test_add_pasted_ids_with_one_invalid_then_out_task_ids_with_label(
         await pilot.press(*"hero")
         await pilot.press("enter")
         out_ref = TaskRef(IdKind.OUT_TASK_ID, out_id)
-        await wait_for(pilot, lambda: out_ref.key in app.session.rows, "out_task_id row")
-        assert app.session.rows[out_ref.key].label == "hero"
+        await wait_for(pilot, lambda: out_ref.key in app.monitor.session.rows, "out_task_id row")
+        assert app.monitor.session.rows[out_ref.key].label == "hero"
         assert table(app).cursor_key == out_ref.key
         await wait_for(pilot, lambda: all_fetched(app), "every row fetched")
         assert status_of(app, out_ref) == "pending"
@@ -128,7 +128,7 @@ async def test_add_cancelled_adds_nothing(tmp_path: Path, sim: Simulator) -> Non
         await pilot.pause()
         await pilot.press("escape")
         await wait_for(pilot, lambda: not isinstance(app.screen, AddTasksScreen), "dialog closed")
-        assert app.session.rows == {}
+        assert app.monitor.session.rows == {}
         assert app.query_one("#empty", Static).display
 
 
@@ -149,7 +149,7 @@ async def test_remove_asks_and_n_keeps_y_removes_u_undoes(tmp_path: Path, sim: S
         await pilot.press("d")
         await pilot.press("y")
         await wait_for(pilot, lambda: table(app).row_count == 2, "row removed")
-        assert refs[1].key not in app.session.rows
+        assert refs[1].key not in app.monitor.session.rows
         assert table(app).cursor_key != refs[1].key
 
         await pilot.press("u")
@@ -168,7 +168,7 @@ async def test_remove_with_delete_key_and_on_empty_table(tmp_path: Path, sim: Si
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("delete")
         await pilot.press("enter")
-        await wait_for(pilot, lambda: not app.session.rows, "removed")
+        await wait_for(pilot, lambda: not app.monitor.session.rows, "removed")
         assert app.query_one("#empty", Static).display
         await pilot.press("d")  # nothing selected: nothing to ask
         assert not isinstance(app.screen, ConfirmScreen)
@@ -186,21 +186,25 @@ async def test_label_set_then_cleared_and_persisted(tmp_path: Path, sim: Simulat
         await pilot.press("l")
         assert isinstance(app.screen, LabelScreen)
         await pilot.press(*"night shot", "enter")
-        await wait_for(pilot, lambda: app.session.rows[refs[0].key].label == "night shot", "label")
-        assert app.session.dirty
+        await wait_for(
+            pilot, lambda: app.monitor.session.rows[refs[0].key].label == "night shot", "label"
+        )
+        assert app.monitor.session.dirty
     saved = WatchlistStore(tmp_path / "watchlist.toml").load()
     assert saved[0].label == "night shot"
 
     app = make_app(tmp_path, settings_for(sim), live=False)
     async with app.run_test(size=SIZE) as pilot:
-        assert app.session.rows[refs[0].key].label == "night shot"
+        assert app.monitor.session.rows[refs[0].key].label == "night shot"
         await pilot.press("l")
         await pilot.press("ctrl+u")  # Input: delete to the start of the line
         await pilot.press("enter")
-        await wait_for(pilot, lambda: app.session.rows[refs[0].key].label is None, "cleared")
+        await wait_for(
+            pilot, lambda: app.monitor.session.rows[refs[0].key].label is None, "cleared"
+        )
         await pilot.press("l", "x", "escape")  # Escape keeps the label as it was
         await wait_for(pilot, lambda: not isinstance(app.screen, LabelScreen), "closed")
-        assert app.session.rows[refs[0].key].label is None
+        assert app.monitor.session.rows[refs[0].key].label is None
     assert WatchlistStore(tmp_path / "watchlist.toml").load()[0].label is None
 
 
@@ -228,7 +232,7 @@ async def test_open_single_output_in_the_browser(
     app = make_app(tmp_path, settings_for(sim))
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: all_fetched(app), "fetched")
-        task = app.session.rows[ref.key].task
+        task = app.monitor.session.rows[ref.key].task
         assert task is not None and len(task.outputs) == 1
         await pilot.press("o")
         await wait_for(pilot, lambda: bool(_opened(browser_log)), "the browser to be started")
@@ -243,7 +247,7 @@ async def test_several_outputs_show_the_chooser_to_open_or_copy(
     app = make_app(tmp_path, settings_for(sim))
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: all_fetched(app), "fetched")
-        task = app.session.rows[ref.key].task
+        task = app.monitor.session.rows[ref.key].task
         assert task is not None and len(task.outputs) == 2
         await pilot.press(key)
         assert isinstance(app.screen, OutputChooserScreen)
@@ -263,11 +267,11 @@ async def test_javascript_and_file_outputs_are_never_opened(
     app = make_app(tmp_path, settings_for(sim), live=False)
     async with app.run_test(size=SIZE) as pilot:
         notes = record_notes(app)
-        app.session.add([ref])
+        app.monitor.session.add([ref])
         for url in ("javascript:alert(1)", "file:///etc/passwd"):
             raw = {"task_id": ref.id, "status": "completed", "output": [{"url": url}]}
-            app.session.apply(ref, parse_task(raw), None)
-            app.rebuild_view()
+            app.monitor.session.apply(ref, parse_task(raw), None)
+            app.main_screen.rebuild_view()
             await pilot.press("o")
             assert notes[-1].severity == "warning", url
             assert notes[-1].message.startswith("Not opened"), url
@@ -306,7 +310,7 @@ async def test_copy_id_and_url(tmp_path: Path, sim: Simulator) -> None:
         await pilot.press("y")
         assert app.clipboard == refs[1].id
         await pilot.press("Y")
-        task = app.session.rows[refs[1].key].task
+        task = app.monitor.session.rows[refs[1].key].task
         assert task is not None
         assert app.clipboard == task.outputs[0].url
         assert [note.message for note in notes] == ["Task ID copied.", "Output URL copied."]

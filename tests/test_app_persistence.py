@@ -47,7 +47,9 @@ async def test_rows_and_statuses_come_back_before_any_request(
         app.post_message(events.Paste("\n".join(ref.id for ref in refs)))
         await pilot.pause()
         await pilot.press("ctrl+s")
-        await wait_for(pilot, lambda: len(app.session.rows) == 3 and all_fetched(app), "fetched")
+        await wait_for(
+            pilot, lambda: len(app.monitor.session.rows) == 3 and all_fetched(app), "fetched"
+        )
         statuses = [status_of(app, ref) for ref in refs]
         await pilot.press("q")
         await wait_for(pilot, lambda: not app.is_running, "quit")
@@ -65,11 +67,7 @@ async def test_a_stopped_server_still_shows_the_saved_rows(tmp_path: Path, sim: 
     refs = refs_of(sim.add_tasks(2, status_mix={"completed": 1.0}))
     app = make_app(tmp_path, settings_for(sim))
     async with app.run_test(size=SIZE) as pilot:
-        app.session.add(refs)
-        for ref in refs:
-            app.scheduler.track(ref, None, app.monotonic())
-        app.rebuild_view()
-        app.wake_refresh()
+        app.monitor.add(refs)
         await wait_for(pilot, lambda: all_fetched(app), "fetched")
     settings = settings_for(sim)
     await sim.stop()
@@ -77,7 +75,9 @@ async def test_a_stopped_server_still_shows_the_saved_rows(tmp_path: Path, sim: 
     async with offline.run_test(size=SIZE) as pilot:
         assert [status_of(offline, ref) for ref in refs] == ["completed", "completed"]
         await pilot.press("R")
-        await wait_for(pilot, lambda: offline.session.counts().errors == 2, "refresh errors")
+        await wait_for(
+            pilot, lambda: offline.monitor.session.counts().errors == 2, "refresh errors"
+        )
         assert [status_of(offline, ref) for ref in refs] == ["completed", "completed"]
 
 
@@ -85,11 +85,11 @@ async def test_removal_persists(tmp_path: Path, sim: Simulator) -> None:
     refs = refs_of(sim.add_tasks(3, status_mix={"completed": 1.0}))
     app = make_app(tmp_path, settings_for(sim), live=False)
     async with app.run_test(size=SIZE) as pilot:
-        app.session.add(refs)
-        app.rebuild_view()
+        app.monitor.session.add(refs)
+        app.main_screen.rebuild_view()
         table(app).move_to_key(refs[1].key)
         await pilot.press("d", "y")
-        await wait_for(pilot, lambda: len(app.session.rows) == 2, "removed")
+        await wait_for(pilot, lambda: len(app.monitor.session.rows) == 2, "removed")
     again = make_app(tmp_path, settings_for(sim), live=False)
     async with again.run_test(size=SIZE):
         assert list(table(again).order) == [refs[0].key, refs[2].key]
@@ -135,12 +135,13 @@ async def test_what_another_process_removes_or_relabels_is_taken_over(
         first, _, third = other.load()
         third.label = "from elsewhere"
         other.save([first, third], removed=[refs[1]])
-        app.session.set_label(refs[0].key, "mine")
-        app.saver.save_soon()
-        await wait_for(pilot, lambda: refs[1].key not in app.session.rows, "the removal")
-        assert app.session.rows[refs[2].key].label == "from elsewhere"
-        assert list(table(app).order) == [refs[0].key, refs[2].key]
-        assert app.scheduler.state(app.monotonic()).tracked == 2
+        app.monitor.relabel(refs[0].key, "mine")
+        # No save of its own needed: the dashboard notices the file changed.
+        shown = [refs[0].key, refs[2].key]
+        await wait_for(pilot, lambda: list(table(app).order) == shown, "the removal shown")
+        assert refs[1].key not in app.monitor.session.rows
+        assert app.monitor.session.rows[refs[2].key].label == "from elsewhere"
+        assert app.monitor.scheduler.state(app.monitor.monotonic()).tracked == 2
         await pilot.press("q")
         await wait_for(pilot, lambda: not app.is_running, "quit")
     saved = [(e.ref, e.label) for e in WatchlistStore(path).load()]
@@ -176,20 +177,20 @@ async def test_a_long_list_is_drawn_from_its_first_part_then_read_whole(tmp_path
     entries = _long_watchlist(path, 2 * PART_SIZE + 300)
     app = make_app(tmp_path, Settings())
     sizes: list[int] = []
-    rebuild = app.rebuild_view
+    rebuild = app.main_screen.rebuild_view
 
     def counted() -> None:
-        sizes.append(len(app.session.rows))
+        sizes.append(len(app.monitor.session.rows))
         rebuild()
 
-    app.rebuild_view = counted  # type: ignore[method-assign]
+    app.main_screen.rebuild_view = counted  # type: ignore[method-assign]
     async with app.run_test(size=SIZE) as pilot:
-        await wait_for(pilot, lambda: app.loader.done, "the whole list read")
+        await wait_for(pilot, lambda: app.monitor.loader.done, "the whole list read")
         await pilot.pause()
         assert sizes[0] == PART_SIZE and sizes[-1] == len(entries)
         assert list(table(app).order) == [e.ref.key for e in entries]
-        assert app.session.counts().by_status[TaskStatus.COMPLETED] == len(entries)
-        assert app.scheduler.state(app.monotonic()).tracked == len(entries)
+        assert app.monitor.session.counts().by_status[TaskStatus.COMPLETED] == len(entries)
+        assert app.monitor.scheduler.state(app.monitor.monotonic()).tracked == len(entries)
 
 
 async def test_quitting_before_the_list_is_read_saves_it_whole(
@@ -199,10 +200,10 @@ async def test_quitting_before_the_list_is_read_saves_it_whole(
     entries = _long_watchlist(path, PART_SIZE + 300)
     before = path.read_bytes()
     app = make_app(tmp_path, Settings())
-    monkeypatch.setattr(app, "_load_rest", lambda: None)  # the rest never comes in time
+    monkeypatch.setattr(app.main_screen, "_load_rest", lambda: None)  # the rest never comes in time
     async with app.run_test(size=SIZE) as pilot:
-        assert len(app.session.rows) == PART_SIZE and not app.loader.done
-        app.session.set_label(entries[0].ref.key, "edited")
+        assert len(app.monitor.session.rows) == PART_SIZE and not app.monitor.loader.done
+        app.monitor.session.set_label(entries[0].ref.key, "edited")
         await pilot.press("q")
         await wait_for(pilot, lambda: not app.is_running, "quit")
     assert path.read_bytes() == before.replace(

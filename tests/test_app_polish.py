@@ -19,7 +19,7 @@ from textual.app import App, ComposeResult
 
 from aireiter_tui.cli import main
 from aireiter_tui.domain.models import IdKind, TaskRef, TaskStatus
-from aireiter_tui.domain.scheduler import SchedulerState
+from aireiter_tui.domain.poll_gate import SchedulerState
 from aireiter_tui.domain.session import Counts
 from aireiter_tui.simulator import Simulator
 from aireiter_tui.ui.screens.confirm import ConfirmScreen
@@ -43,9 +43,9 @@ async def test_undo_says_what_came_back(tmp_path: Path, sim: Simulator) -> None:
         await pilot.press("d")
         assert isinstance(app.screen, ConfirmScreen)
         await pilot.press("y")
-        await wait_for(pilot, lambda: ref.key not in app.session.rows, "removed")
+        await wait_for(pilot, lambda: ref.key not in app.monitor.session.rows, "removed")
         await pilot.press("u")
-        await wait_for(pilot, lambda: ref.key in app.session.rows, "back")
+        await wait_for(pilot, lambda: ref.key in app.monitor.session.rows, "back")
         assert any("order_back" in n.message and "again" in n.message for n in notes)
 
 
@@ -69,11 +69,11 @@ async def test_a_new_label_moves_the_row_when_sorted_by_name(
     seed_watchlist(tmp_path / "watchlist.toml", refs)
     app = make_app(tmp_path, settings_for(sim), live=False)
     async with app.run_test(size=SIZE) as pilot:
-        app._set_spec(sort=SortKey.NAME)
+        app.main_screen.set_spec(sort=SortKey.NAME)
         await pilot.pause()
         assert list(app.query_one("#table").order) == [r.key for r in refs]
-        app.session.set_label(refs[0].key, "zebra")
-        app.apply_changes([refs[0].key])
+        app.monitor.relabel(refs[0].key, "zebra")
+        app.main_screen.apply_changes()
         await pilot.pause()
         assert list(app.query_one("#table").order) == [refs[1].key, refs[0].key]
 

@@ -68,8 +68,8 @@ async def test_text_filter_narrows_and_escape_clears(tmp_path: Path, sim: Simula
     seed_watchlist(tmp_path / "watchlist.toml", refs[:2])
     app = make_app(tmp_path, settings_for(sim), live=False)
     async with app.run_test(size=SIZE) as pilot:
-        app.session.add([refs[2]], "needle in a haystack")
-        app.rebuild_view()
+        app.monitor.session.add([refs[2]], "needle in a haystack")
+        app.main_screen.rebuild_view()
         await pilot.press("slash")
         assert app.focused is app.query_one("#filter", Input)
         await pilot.press(*"NEEDLE")
@@ -85,7 +85,7 @@ async def test_text_filter_narrows_and_escape_clears(tmp_path: Path, sim: Simula
         await pilot.press("escape")
         await wait_for(pilot, lambda: table(app).row_count == 3, "filter cleared")
         assert app.query_one("#filter", Input).value == ""
-        assert not app.spec.is_filtered
+        assert not app.main_screen.spec.is_filtered
 
 
 # --- f: status filter -----------------------------------------------------------------------
@@ -109,7 +109,7 @@ async def test_status_filter_cycles_through_every_status(tmp_path: Path, sim: Si
         }
         for wanted, shown in expected.items():
             await pilot.press("f")
-            assert app.spec.status is wanted
+            assert app.main_screen.spec.status is wanted
             assert order_ids(app) == shown, wanted
             assert app.query_one("#empty", Static).display == (not shown)
 
@@ -125,7 +125,7 @@ async def test_sort_cycles_reverses_and_keeps_the_cursor(tmp_path: Path, sim: Si
         chosen = by_status["completed"]
         table(app).move_to_key(chosen.key)
         await pilot.press("s")
-        assert app.spec.sort is SortKey.NAME
+        assert app.main_screen.spec.sort is SortKey.NAME
         by_name = sorted((ref.id for ref in by_status.values()), key=str.lower)
         assert order_ids(app) == by_name
         assert table(app).cursor_key == chosen.key
@@ -134,15 +134,15 @@ async def test_sort_cycles_reverses_and_keeps_the_cursor(tmp_path: Path, sim: Si
         assert table(app).cursor_key == chosen.key
         for key in list(SortKey)[2:]:
             await pilot.press("s")
-            assert app.spec.sort is key
+            assert app.main_screen.spec.sort is key
             assert table(app).cursor_key == chosen.key
         await pilot.press("s")
-        assert app.spec.sort is SortKey.ADDED
+        assert app.main_screen.spec.sort is SortKey.ADDED
 
         # Sorted by status, the selected task changes status and moves: the cursor follows.
-        while app.spec.sort is not SortKey.STATUS:
+        while app.main_screen.spec.sort is not SortKey.STATUS:
             await pilot.press("s")
-        assert not app.spec.reverse  # a new sort column starts ascending
+        assert not app.main_screen.spec.reverse  # a new sort column starts ascending
         await pilot.press("S")  # reversed: completed first, processing last
         moving = by_status["processing"]
         table(app).move_to_key(moving.key)
@@ -187,13 +187,13 @@ async def test_pause_stops_polling_until_resumed(tmp_path: Path, sim: Simulator)
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: all_fetched(app), "fetched")
         await pilot.press("p")
-        assert app.scheduler.paused
-        assert app.scheduler.state(clock()).mode == "paused"
+        assert app.monitor.paused
+        assert app.monitor.scheduler.state(clock()).mode == "paused"
         count = sim.request_count
-        due = [app.scheduler.next_due(ref) for ref in refs]
+        due = [app.monitor.scheduler.next_due(ref) for ref in refs]
         clock.advance(max(t for t in due if t is not None) + 1 - clock())  # all overdue
         for _ in range(10):
-            app.wake_refresh()
+            app.monitor.wake()
             await pilot.pause(0.02)
         assert sim.request_count == count
         table(app).move_to_key(refs[0].key)
@@ -201,7 +201,7 @@ async def test_pause_stops_polling_until_resumed(tmp_path: Path, sim: Simulator)
         await wait_for(pilot, lambda: sim.request_count == count + 1, "manual refresh")
         assert sim.requests_by_task[refs[1].id] == 1
         await pilot.press("p")
-        assert not app.scheduler.paused
+        assert not app.monitor.paused
         await wait_for(pilot, lambda: sim.requests_by_task[refs[1].id] == 2, "polling resumed")
 
 
@@ -253,7 +253,7 @@ async def test_palette_has_every_action(tmp_path: Path, sim: Simulator) -> None:
             "the Pause command highlighted",
         )
         await pilot.press("enter")
-        await wait_for(pilot, lambda: app.scheduler.paused, "paused from the palette")
+        await wait_for(pilot, lambda: app.monitor.paused, "paused from the palette")
 
 
 async def test_keys_table_in_config_remaps_a_key(tmp_path: Path, sim: Simulator) -> None:
@@ -302,9 +302,9 @@ async def test_completion_and_failure_are_announced(tmp_path: Path, sim: Simulat
         await wait_for(pilot, lambda: all_fetched(app), "fetched")
         sim.force_status(refs[0].id, "completed")
         sim.force_status(refs[1].id, "failed")
-        due = [app.scheduler.next_due(ref) for ref in refs]
+        due = [app.monitor.scheduler.next_due(ref) for ref in refs]
         clock.advance(max(t for t in due if t is not None) - clock())  # both due now
-        app.wake_refresh()
+        app.monitor.wake()
         titles = lambda: {note.title for note in notes}  # noqa: E731
         await wait_for(pilot, lambda: {"Task completed", "Task failed"} <= titles(), "notes")
         failed = next(note for note in notes if note.title == "Task failed")
@@ -329,7 +329,7 @@ async def test_demo_mode_watches_the_seeded_tasks(tmp_path: Path) -> None:
     backend = Backend(Settings(), store, config_path=tmp_path / "config.toml", simulator=sim)
     app = AIReiterApp(backend, monotonic=StepClock())
     async with app.run_test(size=SIZE) as pilot:
-        await wait_for(pilot, lambda: len(app.session.rows) >= 20, "demo rows")
+        await wait_for(pilot, lambda: len(app.monitor.session.rows) >= 20, "demo rows")
         await wait_for(pilot, lambda: all_fetched(app), "demo rows fetched")
         assert app.backend.where.startswith("demo simulator http://127.0.0.1:")
         assert sim.request_count >= 20

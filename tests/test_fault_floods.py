@@ -51,17 +51,16 @@ async def test_flood_of_ten_thousand_tasks_finishing_at_once(tmp_path: Path) -> 
         app = make_app(base_url, sim.api_key, path, clock, concurrency=32, timeout=10)
         async with app.run_test(size=SIZE) as pilot:
             await until(pilot, lambda: sim.request_count > 500, turns=3000, what="round starts")
-            refresher = app._refresher
-            assert refresher is not None and refresher.running
+            assert app.monitor.state().in_flight > 0
             await assert_responsive(pilot, app)  # keys work while the flood is applied
-            assert refresher.running
-            await until(pilot, lambda: settled(app), turns=5000, what="the round ends")
-            counts = app.session.counts()
+            assert app.monitor.state().in_flight > 0
+            await until(pilot, lambda: settled(app), turns=5000, what="every task answered")
+            counts = app.monitor.session.counts()
             assert counts.by_status[TaskStatus.COMPLETED] == 10_000 and counts.errors == 0
             first = TaskRef.from_key(app.query_one(TaskTable).order[0])
             assert "completed" in row_line(app, first.id)
             # Finished tasks are announced in one summary, not one toast each.
-            app._announce_pending()
+            app.main_screen._announce_pending()
             assert any("tasks finished" in n.title for n in app._notifications)
             assert len(app._notifications) <= 10
             saved = await quit_and_load(pilot, app, path)
@@ -81,7 +80,7 @@ async def test_one_round_of_finishing_tasks_raises_a_handful_of_notifications(
         app = make_app(sim.base_url, sim.api_key, path, FakeClock(), concurrency=2)
         async with app.run_test(size=SIZE) as pilot:
             await until(pilot, lambda: settled(app) and sim.request_count == 60)
-            assert app.session.counts().by_status[TaskStatus.COMPLETED] == 60
+            assert app.monitor.session.counts().by_status[TaskStatus.COMPLETED] == 60
             assert len(app._notifications) <= 6
     finally:
         await sim.stop()

@@ -40,7 +40,7 @@ from aireiter_tui.domain.errors import (
     RequestTimeoutError,
     ServerError,
 )
-from aireiter_tui.domain.models import TaskStatus
+from aireiter_tui.domain.models import TaskRef, TaskStatus
 from aireiter_tui.simulator import Fault
 
 
@@ -83,7 +83,7 @@ async def test_one_task_failing(
         sim.reset_counters()
         await run_for(pilot, app, clock, 16)
 
-        row = app.session.rows[victim.key]
+        row = app.monitor.session.rows[victim.key]
         assert isinstance(row.error, error), row.error
         assert words in row.error.human()
         assert row.task is not None and row.task.status is TaskStatus.PENDING
@@ -93,14 +93,14 @@ async def test_one_task_failing(
         per_try = 2 if fault is Fault.DROP else 1
         assert 2 <= sim.requests_by_task[victim.id] <= 5 * per_try
         assert min(world.counts(world.others)) >= 10
-        assert all(app.session.rows[r.key].error is None for r in world.others)
+        assert all(app.monitor.session.rows[r.key].error is None for r in world.others)
         assert mode(app) == "live"
 
         await assert_responsive(pilot, app)  # the cursor now sits on the victim (row 1)
         assert "could not refresh" in pane_text(app)
         sim.clear_faults()
         await pilot.press("r")
-        await until(pilot, lambda: app.session.rows[victim.key].error is None)
+        await until(pilot, lambda: app.monitor.session.rows[victim.key].error is None)
         await until(pilot, lambda: "⚠" not in row_line(app, victim.id))
         await assert_saved(pilot, app, world)
 
@@ -117,7 +117,7 @@ async def test_outputs_without_urls_read_as_a_task_without_outputs(
     app = make_app(sim.base_url, sim.api_key, world.path, clock)
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: settled(app) and sim.request_count >= TASKS)
-        row = app.session.rows[victim.key]
+        row = app.monitor.session.rows[victim.key]
         assert row.error is None and row.task is not None
         assert row.task.status is TaskStatus.COMPLETED and row.task.outputs == ()
         assert any("output" in warning for warning in row.task.warnings)
@@ -136,7 +136,7 @@ async def test_unknown_status_is_shown_and_still_polled(world: World) -> None:
     app = make_app(sim.base_url, sim.api_key, world.path, clock)
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: settled(app) and sim.request_count >= TASKS)
-        task = app.session.rows[victim.key].task
+        task = app.monitor.session.rows[victim.key].task
         assert task is not None and task.status is TaskStatus.UNKNOWN
         assert "queued_for_" in row_line(app, victim.id)
         sim.reset_counters()
@@ -166,7 +166,9 @@ async def test_refused_key_stops_polling(world: World, how: str) -> None:
         assert seen <= TASKS  # the round stopped at the first refusal
         await run_for(pilot, app, clock, 120, tick=5)
         assert sim.request_count == seen  # no hammering
-        assert any(isinstance(r.error, AuthenticationError) for r in app.session.rows.values())
+        assert any(
+            isinstance(r.error, AuthenticationError) for r in app.monitor.session.rows.values()
+        )
         await assert_responsive(pilot, app)
         await assert_saved(pilot, app, world)
 
@@ -181,14 +183,14 @@ async def test_whole_service_failing_goes_offline_and_backs_off(world: World) ->
         await run_for(pilot, app, clock, 16)
         assert mode(app) == "offline"
         assert "HTTP 502" in banner_text(app)
-        assert all(isinstance(r.error, ServerError) for r in app.session.rows.values())
-        assert all(r.task is not None for r in app.session.rows.values())  # last known kept
+        assert all(isinstance(r.error, ServerError) for r in app.monitor.session.rows.values())
+        assert all(r.task is not None for r in app.monitor.session.rows.values())  # last known kept
         assert max(world.counts(world.refs)) <= 5  # 2, 4, 8 s apart, not once a second
         await assert_responsive(pilot, app)
         sim.clear_faults()
         await run_for(pilot, app, clock, 20, tick=2)
         assert mode(app) == "live" and banner_text(app) == ""
-        assert all(r.error is None for r in app.session.rows.values())
+        assert all(r.error is None for r in app.monitor.session.rows.values())
         await assert_saved(pilot, app, world)
 
 
@@ -201,21 +203,22 @@ async def test_one_task_failing_never_makes_the_app_offline(world: World) -> Non
         await until(pilot, lambda: settled(app) and sim.request_count >= TASKS)
         sim.set_fault(Fault.HTTP_503, task_id=victim.id)
         sim.reset_counters()
-        scheduler, end_round = app.scheduler, app.scheduler.end_round
+        scheduler, on_error = app.monitor.scheduler, app.monitor.scheduler.on_error
         modes: list[str] = []
 
-        def watched_end_round(now: float) -> None:  # the mode after every round
-            end_round(now)
-            modes.append(scheduler.state(now).mode)
+        def watched_on_error(ref: TaskRef, error: AIReiterError, now: float) -> bool:
+            kept = on_error(ref, error, now)
+            modes.append(scheduler.state(now).mode)  # the mode after every failure
+            return kept
 
-        scheduler.end_round = watched_end_round  # type: ignore[method-assign]
-        # Small steps: each round holds only the tasks due within one, often one task.
+        scheduler.on_error = watched_on_error  # type: ignore[method-assign]
+        # Small steps: each holds only the tasks due within it, often one task.
         for _ in range(320):
             await step(pilot, app, clock, 0.05)
             assert banner_text(app) == ""
-        assert set(modes) == {"live"} and len(modes) >= 20
+        assert set(modes) == {"live"} and len(modes) >= 3
         assert sim.requests_by_task[victim.id] >= 3
-        assert isinstance(app.session.rows[victim.key].error, ServerError)
+        assert isinstance(app.monitor.session.rows[victim.key].error, ServerError)
 
 
 async def test_server_down_at_start_then_up(tmp_path: Path) -> None:
@@ -226,14 +229,16 @@ async def test_server_down_at_start_then_up(tmp_path: Path) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: settled(app) and mode(app) == "offline")
         assert "refused the connection" in banner_text(app)
-        assert all(isinstance(r.error, NetworkError) for r in app.session.rows.values())
+        assert all(isinstance(r.error, NetworkError) for r in app.monitor.session.rows.values())
         assert "⚠" in row_line(app, world.refs[0].id)
         await assert_responsive(pilot, app)
         await sim.start(port)
         try:
             await run_for(pilot, app, clock, 10, tick=2)
             assert mode(app) == "live" and banner_text(app) == ""
-            assert all(r.task is not None and r.error is None for r in app.session.rows.values())
+            assert all(
+                r.task is not None and r.error is None for r in app.monitor.session.rows.values()
+            )
             await assert_saved(pilot, app, world)
         finally:
             await sim.stop()
@@ -248,13 +253,13 @@ async def test_server_goes_down_and_comes_back(world: World) -> None:
         await sim.stop()
         await run_for(pilot, app, clock, 4)
         assert mode(app) == "offline"
-        assert all(r.stale and r.task is not None for r in app.session.rows.values())
+        assert all(r.stale and r.task is not None for r in app.monitor.session.rows.values())
         await assert_responsive(pilot, app)
         await sim.start(port)
         sim.reset_counters()
         await run_for(pilot, app, clock, 16, tick=2)
         assert mode(app) == "live"
-        assert all(not r.stale for r in app.session.rows.values())
+        assert all(not r.stale for r in app.monitor.session.rows.values())
         assert min(world.counts(world.refs)) >= 4
         await assert_saved(pilot, app, world)
 
@@ -294,7 +299,7 @@ async def test_rate_limit_without_retry_after_backs_off_and_doubles(world: World
         assert sim.request_count == seen
         await step(pilot, app, clock, 1.5)  # past 30 s: the due tasks go out, 429 again
         assert seen < sim.request_count <= seen + TASKS
-        assert app.scheduler.paused_until == pytest.approx(clock.now + 60)
+        assert app.monitor.scheduler.gate.paused_until == pytest.approx(clock.now + 60)
         assert "waiting 60 s" in banner_text(app)
         sim.clear_faults()
         seen = sim.request_count

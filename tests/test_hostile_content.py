@@ -27,7 +27,7 @@ from fault_fixtures import (
     write_browser,
 )
 
-import aireiter_tui.ui.app
+import aireiter_tui.ui.main_screen
 from aireiter_tui.domain.models import TaskRef, parse_task
 from aireiter_tui.domain.watchlist import WatchEntry, WatchlistStore
 from aireiter_tui.simulator import Fault, ManualClock, Simulator
@@ -104,7 +104,7 @@ async def test_hostile_strings_everywhere_reach_the_screen_as_text(scene: Scene)
     app = scene.app()
     async with app.run_test(size=SIZE) as pilot:
         await started(pilot, app, scene)
-        row = app.session.rows[scene.hostile.key]
+        row = app.monitor.session.rows[scene.hostile.key]
         assert row.task is not None and row.task.failure is not None
         assert app.query_one(TaskTable).cursor_key == scene.hostile.key
         assert_terminal_safe(app)  # table, detail pane, status bar, toasts
@@ -152,7 +152,7 @@ async def test_only_http_urls_are_opened(scene: Scene, opened: Path) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await started(pilot, app, scene)
         for url in REFUSED:
-            assert app.open_url_safely(url) is False
+            assert app.main_screen.open_url_safely(url) is False
         table = app.query_one(TaskTable)
         for ref in (scene.hostile, scene.normal):  # both have several outputs: a chooser
             table.move_to_key(ref.key)
@@ -165,15 +165,15 @@ async def test_only_http_urls_are_opened(scene: Scene, opened: Path) -> None:
             await until(pilot, lambda: len(app.screen_stack) == 1)
         await until(pilot, lambda: len(recorded(opened)) == 1, what="the browser records")
         await until(pilot, lambda: browsers_done(app), what="browser workers end")
-        task = app.session.rows[scene.normal.key].task
+        task = app.monitor.session.rows[scene.normal.key].task
         assert task is not None and recorded(opened) == [task.outputs[0].url]
         assert recorded(opened)[0].startswith("http://127.0.0.1:")
 
 
 async def assert_refused_not_opened(pilot: AppPilot, app: AIReiterApp, record: Path) -> None:
     for url in ("javascript:alert(1)", "file:///etc/passwd"):
-        app.open_url_safely(url)
-    app.open_url_safely("https://example.invalid/ok.png")  # a fence: it must arrive
+        app.main_screen.open_url_safely(url)
+    app.main_screen.open_url_safely("https://example.invalid/ok.png")  # a fence: it must arrive
     await until(pilot, lambda: len(recorded(record)) >= 1, what="the browser records")
     await until(pilot, lambda: browsers_done(app), what="browser workers end")
     assert recorded(record) == ["https://example.invalid/ok.png"]
@@ -190,7 +190,7 @@ async def test_refusal_check_fails_without_the_safeguard(
 ) -> None:
     """Proves the test above can fail: with url_refusal accepting everything, the
     stand-in browser is handed the javascript: URL."""
-    monkeypatch.setattr(aireiter_tui.ui.app, "url_refusal", lambda url: None)
+    monkeypatch.setattr(aireiter_tui.ui.main_screen, "url_refusal", lambda url: None)
     app = scene.app()
     async with app.run_test(size=SIZE) as pilot:
         with pytest.raises(AssertionError):

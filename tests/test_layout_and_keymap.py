@@ -12,7 +12,7 @@ from textual.widgets import Footer
 from aireiter_tui.domain.config import Settings
 from aireiter_tui.domain.models import validate_task_id
 from aireiter_tui.ui.bindings import ACTIONS, keymap_problems
-from aireiter_tui.ui.dashboard import WIDE_LAYOUT
+from aireiter_tui.ui.main_screen import WIDE_LAYOUT
 
 
 async def test_the_detail_pane_moves_beside_or_below_as_the_terminal_is_resized(
@@ -81,8 +81,8 @@ async def test_the_table_fits_the_screen_in_both_layouts_so_the_cursor_stays_vis
 
     app = make_app(tmp_path, Settings(), live=False)
     async with app.run_test(size=(WIDE_LAYOUT + 10, 24)) as pilot:
-        app.session.add([TaskRef(IdKind.TASK_ID, f"order_{n:04d}") for n in range(200)])
-        app.rebuild_view()
+        app.monitor.session.add([TaskRef(IdKind.TASK_ID, f"order_{n:04d}") for n in range(200)])
+        app.main_screen.rebuild_view()
         table = app.query_one(TaskTable)
         for width in (WIDE_LAYOUT + 10, 100):
             await pilot.resize_terminal(width, 24)
@@ -124,15 +124,15 @@ async def test_escape_clears_a_filter_that_hid_every_row_even_from_the_detail_pa
     app = make_app(tmp_path, Settings(), live=False)
     async with app.run_test(size=(120, 36)) as pilot:
         ref = TaskRef(IdKind.TASK_ID, "order_done")
-        app.session.add([ref])
-        app.session.apply(ref, parse_task({"task_id": ref.id, "status": "completed"}), None)
-        app.rebuild_view()
+        app.monitor.session.add([ref])
+        app.monitor.session.apply(ref, parse_task({"task_id": ref.id, "status": "completed"}), None)
+        app.main_screen.rebuild_view()
         await pilot.press("enter")  # into the detail pane
         assert isinstance(app.focused, DetailPane)
-        app._set_spec(status=StatusFilter.PENDING)  # hides the only row (and the table)
+        app.main_screen.set_spec(status=StatusFilter.PENDING)  # hides the only row (and the table)
         await pilot.pause()
         await pilot.press("escape")
-        assert app.spec.status is StatusFilter.ALL
+        assert app.main_screen.spec.status is StatusFilter.ALL
         assert app.query_one("#table").display
 
 
@@ -144,32 +144,32 @@ async def test_a_key_right_after_enter_in_the_filter_goes_to_the_table(tmp_path:
 
     app = make_app(tmp_path, Settings(), live=False)
     async with app.run_test(size=(120, 36)) as pilot:
-        app.session.add([TaskRef(IdKind.TASK_ID, f"order_dog_{n}") for n in range(3)])
-        app.rebuild_view()
+        app.monitor.session.add([TaskRef(IdKind.TASK_ID, f"order_dog_{n}") for n in range(3)])
+        app.main_screen.rebuild_view()
         await pilot.press("slash", "d", "o", "g")
         # As a paste or a fast typist delivers them: both queued before either is handled.
         for key, character in (("enter", "\r"), ("s", "s")):
             app.post_message(events.Key(key, character))
         await pilot.pause()
         await pilot.pause()
-        assert app.spec.text == "dog"
-        assert app.spec.sort is SortKey.NAME
+        assert app.main_screen.spec.text == "dog"
+        assert app.main_screen.spec.sort is SortKey.NAME
         assert app.focused is app.query_one("#table")  # and not moved on into the pane
 
 
 async def test_timers_that_tick_while_the_app_shuts_down_do_nothing(tmp_path: Path) -> None:
     from aireiter_tui.domain.models import IdKind, TaskRef, parse_task
-    from aireiter_tui.domain.refresher import RefreshOutcome
+    from aireiter_tui.domain.poller import PollOutcome
 
     app = make_app(tmp_path, Settings(), live=False)
     ref = TaskRef(IdKind.TASK_ID, "order_late")
     async with app.run_test(size=(120, 36)) as pilot:
-        app.session.add([ref])
+        app.monitor.session.add([ref])
         await pilot.pause()
-        app._queue_outcome(RefreshOutcome(ref, parse_task({"status": "completed"})))
+        app.monitor.record(PollOutcome(ref, parse_task({"status": "completed"})))
     # The widgets are gone (as when a timer fires mid-shutdown): no NoMatches, no crash.
-    app._tick()
-    app._flush_outcomes()
+    app.main_screen._tick()
+    app.main_screen.apply_changes()
 
 
 async def test_the_cursor_row_is_on_screen_after_escape_clears_a_filter() -> None:

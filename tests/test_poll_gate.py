@@ -12,7 +12,7 @@ from aireiter_tui.domain.errors import (
     TaskNotFoundError,
 )
 from aireiter_tui.domain.models import TaskStatus
-from aireiter_tui.domain.scheduler import MAX_RETRY_AFTER
+from aireiter_tui.domain.poll_gate import MAX_RETRY_AFTER
 from tests.scheduler_fixtures import make, ref, task
 
 
@@ -24,15 +24,16 @@ def test_rate_limit_pauses_everything(retry_after: float | None) -> None:
     assert s.due(0.0, limit=1) == [ref(0)]
     s.on_error(ref(0), RateLimitedError("429", retry_after), 1.0)
     resume = 1.0 + (retry_after or 30.0)
-    assert s.paused_until == resume and s.pause_reason
+    assert s.gate.paused_until == resume and s.gate.pause_reason
     state = s.state(2.0)
     assert state.mode == "rate-limited" and state.next_poll_in == resume - 2.0
     assert s.next_due_time() == resume
     for t in (1.0, 5.0, resume - 0.001):
         assert s.due(t) == []
-    assert s.claim([ref(1)], 5.0) == []  # a manual refresh waits for the pause too
+    s.request(ref(1), 5.0)  # a manual refresh waits for the pause too
+    assert s.due(5.0) == []
     assert sorted(s.due(resume)) == [ref(0), ref(1), ref(2)]  # the 429'd task is not charged
-    assert s.paused_until is None and s.state(resume).mode == "live"
+    assert s.gate.paused_until is None and s.state(resume).mode == "live"
 
 
 def test_rate_limit_without_retry_after_doubles_per_pause_and_caps() -> None:
@@ -46,14 +47,14 @@ def test_rate_limit_without_retry_after_doubles_per_pause_and_caps() -> None:
         assert taken
         for r in taken:  # a burst of 429s from one round counts once
             s.on_error(r, RateLimitedError("429"), now)
-        assert s.paused_until is not None
-        pauses.append(s.paused_until - now)
-        now = s.paused_until
+        assert s.gate.paused_until is not None
+        pauses.append(s.gate.paused_until - now)
+        now = s.gate.paused_until
     assert pauses == [30.0, 60.0, 120.0, 240.0, 300.0, 300.0]
     taken = s.due(now)
     s.on_success(taken[0], task(TaskStatus.PROCESSING), now)
     s.on_error(taken[1], RateLimitedError("429"), now)
-    assert s.paused_until == now + 30.0
+    assert s.gate.paused_until == now + 30.0
 
 
 def test_absurd_retry_after_is_capped() -> None:
@@ -61,7 +62,7 @@ def test_absurd_retry_after_is_capped() -> None:
     s.track(ref(1), None, 0.0)
     s.due(0.0)
     s.on_error(ref(1), RateLimitedError("429", 1e12), 0.0)
-    assert s.paused_until == MAX_RETRY_AFTER
+    assert s.gate.paused_until == MAX_RETRY_AFTER
 
 
 def test_auth_failure_stops_all_polling_until_resumed() -> None:
@@ -70,12 +71,12 @@ def test_auth_failure_stops_all_polling_until_resumed() -> None:
         s.track(ref(i), TaskStatus.PROCESSING, 0.0)
     s.due(0.0, limit=1)
     s.on_error(ref(0), AuthenticationError("the API key was refused"), 0.0)
-    assert s.auth_blocked
+    assert s.gate.auth_blocked
     assert s.due(1e6) == [] and s.next_due_time() is None
     state = s.state(1.0)
     assert state.mode == "auth-blocked" and state.reason == "the API key was refused"
     s.resume_after_auth_change()
-    assert sorted(s.due(2.0)) == [ref(0), ref(1), ref(2)] and s.last_error is None
+    assert sorted(s.due(2.0)) == [ref(0), ref(1), ref(2)] and s.gate.last_error is None
 
 
 def test_manual_request_clears_the_auth_block() -> None:
@@ -85,7 +86,7 @@ def test_manual_request_clears_the_auth_block() -> None:
     s.due(0.0)
     s.on_error(ref(2), AuthenticationError("bad key"), 0.0)
     s.request(ref(1), 5.0)
-    assert not s.auth_blocked
+    assert not s.gate.auth_blocked
     assert sorted(s.due(5.0)) == [ref(1), ref(2)]
 
 
@@ -116,53 +117,47 @@ def test_user_pause_lets_only_manual_requests_through() -> None:
     assert s.due(10.0) == [ref(1)]
 
 
-def test_offline_after_a_round_where_every_reply_failed() -> None:
+def test_offline_once_every_polled_task_failed() -> None:
     s = make(jitter=0.0)
     for i in range(3):
         s.track(ref(i), TaskStatus.PROCESSING, 0.0)
     for r in s.due(0.0):
         s.on_error(r, NetworkError("connection refused"), 0.0)
-    s.end_round(0.5)
     state = s.state(1.0)
     assert state.mode == "offline" and state.reason == "connection refused"
-    assert s.offline_since == 0.5 and s.failed_rounds == 1 and s.next_retry_at == 2.0
+    assert s.gate.offline_since == 0.0 and s.next_retry_at == 2.0
     for r in s.due(2.0):
         s.on_error(r, NetworkError("still down"), 2.0)
-    s.end_round(2.0)
-    assert s.offline_since == 0.5 and s.failed_rounds == 2
+    assert s.gate.offline_since == 0.0
     taken = s.due(6.0)
     s.on_error(taken[0], NetworkError("flaky"), 6.0)
     s.on_success(taken[1], task(TaskStatus.PROCESSING), 6.0)
-    s.end_round(6.0)
-    assert s.offline_since is None and s.state(6.0).mode == "live" and s.next_retry_at is None
+    assert s.gate.offline_since is None and s.state(6.0).mode == "live" and s.next_retry_at is None
 
 
 def test_a_few_failed_queries_among_many_tasks_do_not_mean_offline() -> None:
-    """Tasks fall due at different times, so a round may hold one task: its 503 says
-    nothing about the server while the other tasks get answers."""
+    """Tasks fall due at different times: one task's 503 says nothing about the server
+    while the other tasks get answers."""
     s = make(jitter=0.0)
     for i in range(20):
         s.track(ref(i), TaskStatus.PROCESSING, float(i) / 10)
     now = 0.0
-    for i in range(20):  # one task per round; every third fails, as a flaky server does
+    for i in range(20):  # one task at a time; every third fails, as a flaky server does
         now = i / 10
         (r,) = s.due(now)
         if i % 3 == 0:
             s.on_error(r, ServerError("The server returned an error page (HTTP 503).", 503), now)
         else:
             s.on_success(r, task(TaskStatus.PROCESSING), now)
-        s.end_round(now)
         assert s.state(now).mode == "live", i
     # Seven different tasks failing in a row, no answer between: still not proof.
     for _ in range(7):
         (r,) = s.due(10.0, limit=1)
         s.on_error(r, ServerError("503", 503), 10.0)
-        s.end_round(10.0)
     assert s.state(10.0).mode == "live"
     (r,) = s.due(10.5, limit=1)  # the eighth: the server as a whole is failing
     s.on_error(r, ServerError("The server returned an error page (HTTP 503).", 503), 10.5)
-    s.end_round(10.5)
-    assert s.state(10.5).mode == "offline" and s.offline_since == 10.5
+    assert s.state(10.5).mode == "offline" and s.gate.offline_since == 10.5
 
 
 def test_one_polled_task_failing_goes_offline_only_after_several_tries() -> None:
@@ -172,7 +167,6 @@ def test_one_polled_task_failing_goes_offline_only_after_several_tries() -> None
     for n, now in enumerate((0.0, 2.0, 6.0), 1):
         assert s.due(now) == [ref(0)]
         s.on_error(ref(0), NetworkError("refused"), now)
-        s.end_round(now)
         assert (s.state(now).mode == "offline") is (n == 3), n
 
 
@@ -196,8 +190,6 @@ def test_any_answer_ends_the_run_of_failures(answer: Exception | None) -> None:
     else:
         s.on_success(taken[2], task(TaskStatus.PROCESSING), 0.0)
     s.on_error(taken[3], ServerError("503", 503), 0.0)
-    s.end_round(0.0)
     for r in s.due(1.0):  # two more failures: four in all, but not in a row
         s.on_error(r, ServerError("503", 503), 1.0)
-    s.end_round(1.0)
-    assert s.offline_since is None
+    assert s.gate.offline_since is None

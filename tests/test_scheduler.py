@@ -176,7 +176,7 @@ def test_not_found_retries_at_the_slow_interval_without_growth() -> None:
         assert s.due(now) == [ref(1)]
         s.on_error(ref(1), TaskNotFoundError("no such task"), now)
         assert s.next_due(ref(1)) == now + 30.0
-    assert s.last_error is None
+    assert s.gate.last_error is None
 
 
 def test_steady_state_polls_only_the_active_tasks() -> None:

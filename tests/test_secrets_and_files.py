@@ -43,7 +43,7 @@ from aireiter_tui.api.mapping import interpret
 from aireiter_tui.domain.config import write_config
 from aireiter_tui.domain.errors import AIReiterError, BadResponseError
 from aireiter_tui.domain.models import IdKind, TaskRef
-from aireiter_tui.domain.refresher import RefreshOutcome
+from aireiter_tui.domain.poller import PollOutcome
 from aireiter_tui.domain.secret import ApiKey
 from aireiter_tui.domain.watchlist import WatchlistStore
 from aireiter_tui.simulator import Fault, ManualClock, Simulator
@@ -233,7 +233,7 @@ async def test_unreadable_watchlist_is_kept_byte_for_byte(
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: bool(app.problems))
         assert words in banner_text(app) and "left as it is" in banner_text(app)
-        app.session.dirty = True  # even with something to save, nothing is written
+        app.monitor.session.dirty = True  # even with something to save, nothing is written
         await pilot.press("q")
         await until(pilot, lambda: not app.is_running)
     assert path.read_bytes() == content
@@ -277,7 +277,7 @@ async def test_full_disk_on_save_notifies_keeps_running_and_retries(
     app = make_app(sim.base_url, KEY, path, FakeClock())
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: settled(app) and sim.request_count >= 3)
-        app.session.add([added])  # the TOML must change (snapshots live in the cache)
+        app.monitor.session.add([added])  # the TOML must change (snapshots live in the cache)
         await until(pilot, lambda: any(n.title == "Not saved" for n in app._notifications))
         message = next(n.message for n in app._notifications if n.title == "Not saved")
         assert "no space left on device" in message and "Nothing was lost" in message
@@ -285,7 +285,7 @@ async def test_full_disk_on_save_notifies_keeps_running_and_retries(
         await assert_responsive(pilot, app)
         full[0] = False
         await until(pilot, lambda: path.read_bytes() != before, what="a later save succeeds")
-        assert not app.session.dirty
+        assert not app.monitor.session.dirty
     loaded = WatchlistStore(path).load()
     assert loaded[-1].ref == added
     assert all(e.task is not None for e in loaded[:-1])
@@ -315,7 +315,7 @@ async def test_another_process_adding_while_the_app_runs_loses_nothing(
         child = subprocess.run([sys.executable, "-c", CHILD_ADD, str(path)], env=env, check=False)
         assert child.returncode == 0
         # The app's next save merges the file and adopts the other process's tasks.
-        await until(pilot, lambda: len(app.session.rows) == 23, what="the app adopts them")
+        await until(pilot, lambda: len(app.monitor.session.rows) == 23, what="the app adopts them")
         # Quit only once their first round is applied (see the test below for why).
         await until(pilot, lambda: settled(app) and sim.request_count >= 23)
         await pilot.press("q")
@@ -332,10 +332,10 @@ async def test_quitting_with_answers_not_yet_shown_still_saves_them(
     app = make_app(sim.base_url, KEY, path, FakeClock())
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: settled(app) and sim.request_count >= 2)
-        task = app.session.rows[refs[0].key].task
+        task = app.monitor.session.rows[refs[0].key].task
         assert task is not None
         # An answer that arrived after the last flush, as when q is pressed mid-round.
-        app._queue_outcome(RefreshOutcome(refs[0], replace(task, credits_used=12345.0)))
+        app.monitor.record(PollOutcome(refs[0], replace(task, credits_used=12345.0)))
         await pilot.press("q")
     saved = {e.ref: e.task for e in WatchlistStore(path).load()}[refs[0]]
     assert saved is not None and saved.credits_used == 12345.0

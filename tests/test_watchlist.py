@@ -252,14 +252,14 @@ def test_removals_and_labels_made_elsewhere_are_taken_over(tmp_path: Path) -> No
     a.label, d.label = "mine", "mine"  # a: changed on both sides, ours wins
     merged = mine.save([a, b, c, d])
     assert [(e.ref.id, e.label) for e in merged] == [("a", "mine"), ("c", "theirs"), ("d", "mine")]
-    assert mine.last_merge.dropped == [b.ref] and mine.last_merge.relabelled == [c.ref]
-    assert c.label == "theirs"  # the caller's entry carries it: the screen can show it
+    assert mine.last_merge.dropped == [b.ref] and mine.last_merge.relabelled == {c.ref: "theirs"}
+    assert c.label is None  # the caller's entry is left alone: its owner applies the merge
     again = [(e.ref.id, e.label) for e in WatchlistStore(path).load()]
     assert again == [("a", "mine"), ("c", "theirs"), ("d", "mine")]
     # Our own later change to a label we took over is kept.
-    c.label = None
+    c.label = "later"
     mine.save([a, c, d])
-    assert [e.label for e in WatchlistStore(path).load()] == ["mine", None, "mine"]
+    assert [e.label for e in WatchlistStore(path).load()] == ["mine", "later", "mine"]
 
 
 def test_record_tracks_changes() -> None:

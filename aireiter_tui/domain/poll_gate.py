@@ -12,13 +12,12 @@ monotonic seconds from the caller.
 - The auth stop: a refused key stops everything until :meth:`PollGate.resume_after_auth_change`
   (the key changed, or the user asked for a refresh).
 - Offline is not a hold but a label, and it needs evidence that the server as a whole is
-  down, not that some queries failed: a round whose every reply failed marks it only once
-  the failures since the last answer number at least ``OFFLINE_FAILURES`` and span at
-  least ``OFFLINE_TASKS`` different tasks (or every polled task, when fewer are polled).
-  A server failing 30 % of its queries thus leaves the app live with those rows marked,
-  while a server that is down fails every task of the first round. Any answer (a "task
-  not found" or a 429 is one) ends the streak and the label. The tasks' own backoff keeps
-  the retries cheap meanwhile.
+  down, not that some queries failed: it is set once the failures since the last answer
+  number at least ``OFFLINE_FAILURES`` and span at least ``OFFLINE_TASKS`` different tasks
+  (or every polled task, when fewer are polled). A server failing 30 % of its queries thus
+  leaves the app live with those rows marked, while a server that is down fails every
+  task it is asked about. Any answer (a "task not found" or a 429 is one) ends the streak
+  and the label. The tasks' own backoff keeps the retries cheap meanwhile.
 
 None of these charge the task whose query met them: it stays due behind the gate.
 """
@@ -51,8 +50,8 @@ OFFLINE_TASKS: Final = 8
 class SchedulerState:
     """A snapshot of the scheduler for the status bar: what polling is doing and why.
 
-    ``in_flight``: queries sent and not answered yet; ``queued``: refs taken for the round
-    that wait for one of the refresher's workers (not sent yet).
+    ``in_flight``: queries sent and not answered yet; ``queued``: tasks due now that wait
+    for one of the poller's workers to be free (counted only while all are busy).
     """
 
     mode: Mode
@@ -72,8 +71,7 @@ class PollGate:
         pause_reason: why the 429 pause lasts as long as it does, for the status bar.
         auth_blocked: the key was refused; nothing goes out until it changes.
         last_error: the last error that says something about the server as a whole.
-        offline_since: when the round that proved the server down ended, or None.
-        failed_rounds: rounds in a row whose every reply failed.
+        offline_since: when the failure that proved the server down came, or None.
     """
 
     def __init__(self, *, rate_limit_default: float, backoff_max: float) -> None:
@@ -84,9 +82,7 @@ class PollGate:
         self.auth_blocked = False
         self.last_error: AIReiterError | None = None
         self.offline_since: float | None = None
-        self.failed_rounds = 0
         self._rate_streak = 0
-        self._round_ok = self._round_failed = 0
         self._streak = 0  # failed queries since the last answer
         self._streak_tasks: set[Hashable] = set()  # which tasks; at most OFFLINE_TASKS kept
 
@@ -111,8 +107,11 @@ class PollGate:
         self._answered()
         self._rate_streak = 0
 
-    def on_error(self, error: AIReiterError, now: float, task: Hashable = None) -> None:
-        """Record what a failed query (of ``task``) tells about the server as a whole."""
+    def on_error(
+        self, error: AIReiterError, now: float, task: Hashable = None, *, polled: int | None = None
+    ) -> None:
+        """Record what a failed query (of ``task``) tells about the server as a whole;
+        ``polled``: how many tasks are being polled at all (None: as many as it takes)."""
         if isinstance(error, TaskNotFoundError):
             self._answered()  # the server answered: we are online
             return
@@ -123,33 +122,19 @@ class PollGate:
             self._answered()
             self.auth_blocked = True
         else:
-            self._round_failed += 1
             self._streak += 1
             if len(self._streak_tasks) < OFFLINE_TASKS:
                 self._streak_tasks.add(task)
-        self.last_error = error
-
-    def end_round(self, now: float, polled: int | None = None) -> None:
-        """Called after each round: a round where every reply failed means offline once
-        the streak of failures is evidence enough (module docstring); ``polled``: how many
-        tasks are being polled at all (None: as many as it takes)."""
-        ok, failed = self._round_ok, self._round_failed
-        self._round_ok = self._round_failed = 0
-        if ok:
-            self.failed_rounds = 0
-            self.offline_since = None
-        elif failed:
-            self.failed_rounds += 1
-            tasks_needed = OFFLINE_TASKS if polled is None else min(OFFLINE_TASKS, polled)
-            tasks_seen = len(self._streak_tasks)
-            evidence = self._streak >= OFFLINE_FAILURES and tasks_seen >= tasks_needed
+            tasks_needed = OFFLINE_TASKS if polled is None else min(OFFLINE_TASKS, max(polled, 1))
+            evidence = self._streak >= OFFLINE_FAILURES and len(self._streak_tasks) >= tasks_needed
             if evidence and self.offline_since is None:
                 self.offline_since = now
+        self.last_error = error
 
     def _answered(self) -> None:
-        self._round_ok += 1
         self._streak = 0
         self._streak_tasks.clear()
+        self.offline_since = None
 
     def resume_after_auth_change(self) -> None:
         """The key changed (or the user asked to retry): polling may start again."""
@@ -187,41 +172,3 @@ class PollGate:
             self.pause_reason = f"rate limited by the server (HTTP 429); waiting {delay:g} s"
         until = now + delay
         self.paused_until = until if self.paused_until is None else max(self.paused_until, until)
-
-
-class GateReadout:
-    """The gate's state as read-only attributes of the class that owns the gate.
-
-    :class:`~aireiter_tui.domain.scheduler.PollScheduler` has always offered these as its
-    own attributes; the gate is what keeps them now. See :class:`PollGate` for each.
-    """
-
-    _gate: PollGate
-
-    @property
-    def paused(self) -> bool:
-        return self._gate.paused
-
-    @property
-    def paused_until(self) -> float | None:
-        return self._gate.paused_until
-
-    @property
-    def pause_reason(self) -> str | None:
-        return self._gate.pause_reason
-
-    @property
-    def auth_blocked(self) -> bool:
-        return self._gate.auth_blocked
-
-    @property
-    def last_error(self) -> AIReiterError | None:
-        return self._gate.last_error
-
-    @property
-    def offline_since(self) -> float | None:
-        return self._gate.offline_since
-
-    @property
-    def failed_rounds(self) -> int:
-        return self._gate.failed_rounds

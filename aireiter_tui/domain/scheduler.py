@@ -25,7 +25,7 @@ import heapq
 import itertools
 import random
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
@@ -37,10 +37,7 @@ from aireiter_tui.domain.errors import (
     TaskNotFoundError,
 )
 from aireiter_tui.domain.models import Task, TaskRef, TaskStatus
-from aireiter_tui.domain.poll_gate import MAX_RETRY_AFTER as MAX_RETRY_AFTER
-from aireiter_tui.domain.poll_gate import GateReadout, PollGate
-from aireiter_tui.domain.poll_gate import Mode as Mode
-from aireiter_tui.domain.poll_gate import SchedulerState as SchedulerState
+from aireiter_tui.domain.poll_gate import PollGate, SchedulerState
 
 _COMPACT_MIN: Final = 64
 _TERMINAL: Final = frozenset(status for status in TaskStatus if status.is_terminal)
@@ -57,7 +54,7 @@ class _Entry:
     errors: int = 0
 
 
-class PollScheduler(GateReadout):
+class PollScheduler:
     """Decides which tasks are due for a query; see the module docstring for the rules."""
 
     def __init__(
@@ -82,15 +79,14 @@ class PollScheduler(GateReadout):
         self.long_running_after = long_running_after
         self.backoff_base, self.backoff_max, self.jitter = backoff_base, backoff_max, jitter
         self.rate_limit_default = rate_limit_default
-        self._gate = PollGate(rate_limit_default=rate_limit_default, backoff_max=backoff_max)
+        #: What holds every task back at once (429 pause, refused key, user pause, offline).
+        self.gate = PollGate(rate_limit_default=rate_limit_default, backoff_max=backoff_max)
         self._wall_clock = wall_clock
         self._entries: dict[TaskRef, _Entry] = {}
         self._heap: list[tuple[float, int, TaskRef]] = []
         self._tokens = itertools.count(1)
         self._scheduled = self._in_flight = 0
         self._requested: dict[TaskRef, None] = {}  # insertion-ordered set
-        #: The most queries on the wire at once (the Refresher's workers); None: no limit.
-        self.max_sending: int | None = None
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -124,13 +120,20 @@ class PollScheduler(GateReadout):
             self._schedule(ref, entry, now)
 
     def track_many(
-        self, items: Iterable[tuple[TaskRef, TaskStatus | None, datetime | None]], now: float
+        self,
+        items: Iterable[tuple[TaskRef, TaskStatus | None, datetime | None]],
+        now: float,
+        *,
+        started: Mapping[TaskRef, float] | None = None,
     ) -> None:
         """:meth:`track` for each ``(ref, status, created_at)``, e.g. a loaded watchlist.
 
         The same rules, at a fraction of the cost for 10,000 refs: a ref seen for the
         first time gets its entry directly, and the due ones join the heap in one heapify.
+        ``started``: when tasks began, as :meth:`started` said before they were forgotten
+        (an undone removal polls a long runner as slowly as before).
         """
+        started = started or {}
         entries, tokens = self._entries, self._tokens
         wall = self._wall_clock()  # once: the ages differ by microseconds at most
         fresh: list[tuple[float, int, TaskRef]] = []
@@ -145,12 +148,20 @@ class PollScheduler(GateReadout):
                 entry.since = now - max(0.0, wall - created_at.timestamp())
             elif status is not None:
                 entry.since = now
+            if ref in started:
+                since = started[ref]
+                entry.since = since if entry.since is None else min(entry.since, since)
             entry.due_at = now
             entry.token = next(tokens)
             fresh.append((now, entry.token, ref))
         self._scheduled += len(fresh)
         self._heap.extend(fresh)
         heapq.heapify(self._heap)
+
+    def started(self, ref: TaskRef) -> float | None:
+        """When the task began (or was first seen active), on this scheduler's clock."""
+        entry = self._entries.get(ref)
+        return None if entry is None else entry.since
 
     def forget(self, ref: TaskRef) -> bool:
         """Stop watching ``ref``; a reply already in flight for it will be ignored."""
@@ -182,9 +193,9 @@ class PollScheduler(GateReadout):
 
     def due(self, now: float, limit: int | None = None) -> list[TaskRef]:
         """Return the refs due at ``now``, earliest first, and mark them in flight."""
-        if self._gate.closed(now) or (limit is not None and limit <= 0):
+        if self.gate.closed(now) or (limit is not None and limit <= 0):
             return []
-        if self._gate.paused:
+        if self.gate.paused:
             times = {r: self._entries[r].due_at for r in self._requested}
             wanted = sorted((t, r) for r, t in times.items() if t is not None and t <= now)
             for _, ref in wanted[:limit]:
@@ -201,21 +212,6 @@ class PollScheduler(GateReadout):
                 out.append(item[2])
         return out
 
-    def claim(self, refs: Iterable[TaskRef], now: float) -> list[TaskRef]:
-        """Take refs for a manual refresh, due or not (during a 429 pause: request them)."""
-        if self._gate.rate_limited(now):
-            for ref in refs:
-                self.request(ref, now)
-            return []
-        self.resume_after_auth_change()
-        out = []
-        for ref in refs:
-            entry = self._entries.get(ref)
-            if entry is not None and not entry.in_flight:
-                self._dispatch(entry)
-                out.append(ref)
-        return out
-
     def release(self, refs: Iterable[TaskRef], now: float) -> None:
         """Give back refs taken but never sent: they are due again at ``now``, not charged."""
         for ref in refs:
@@ -230,7 +226,7 @@ class PollScheduler(GateReadout):
         if entry is None or not entry.in_flight:
             return False
         self._land(entry)
-        self._gate.on_answer()
+        self.gate.on_answer()
         entry.errors, entry.requested = 0, False
         self._requested.pop(ref, None)
         entry.status = task.status
@@ -246,8 +242,9 @@ class PollScheduler(GateReadout):
         entry = self._entries.get(ref)
         if entry is None or not entry.in_flight:
             return False
+        polled = self._scheduled + self._in_flight
         self._land(entry)
-        self._gate.on_error(error, now, ref)
+        self.gate.on_error(error, now, ref, polled=polled)
         delay = 0.0  # rate limit and auth: due at once, the global gate holds it back
         if isinstance(error, TaskNotFoundError):
             entry.errors += 1
@@ -265,17 +262,13 @@ class PollScheduler(GateReadout):
         exponent = min(max(errors, 1) - 1, 60)  # 2**60 s is past any cap; avoids overflow
         return min(self.backoff_max, self.backoff_base * 2.0**exponent) * self._jitter_factor()
 
-    def end_round(self, now: float) -> None:
-        """Called after each round: may mark offline (see :class:`PollGate`)."""
-        self._gate.end_round(now, polled=self._scheduled + self._in_flight)
-
     def set_paused(self, paused: bool) -> None:
         """While paused by the user only manual requests go out."""
-        self._gate.paused = paused
+        self.gate.paused = paused
 
     def resume_after_auth_change(self) -> None:
         """The key changed (or the user asked to retry): polling may start again."""
-        self._gate.resume_after_auth_change()
+        self.gate.resume_after_auth_change()
 
     def next_due(self, ref: TaskRef) -> float | None:
         """The task's own due time (ignoring global pauses); None if unscheduled/in flight."""
@@ -284,9 +277,9 @@ class PollScheduler(GateReadout):
 
     def next_due_time(self) -> float | None:
         """The earliest time :meth:`due` may return something, or None (nothing, or blocked)."""
-        if self._gate.auth_blocked:
+        if self.gate.auth_blocked:
             return None
-        if self._gate.paused:
+        if self.gate.paused:
             times = [self._entries[r].due_at for r in self._requested]
             nxt = min((t for t in times if t is not None), default=None)
         else:
@@ -294,20 +287,32 @@ class PollScheduler(GateReadout):
             while heap and self._is_stale(heap[0]):
                 heapq.heappop(heap)
             nxt = heap[0][0] if heap else None
-        return self._gate.hold(nxt)
+        return self.gate.hold(nxt)
 
     @property
     def next_retry_at(self) -> float | None:
         """When offline: when the next attempt goes out."""
-        return self.next_due_time() if self.offline_since is not None else None
+        return self.next_due_time() if self.gate.offline_since is not None else None
 
-    def state(self, now: float) -> SchedulerState:
+    def due_count(self, now: float) -> int:
+        """How many tasks are due at ``now`` and not yet taken (a walk over the heap)."""
+        if self.gate.closed(now):
+            return 0
+        if self.gate.paused:
+            times = (self._entries[r].due_at for r in self._requested)
+            return sum(1 for t in times if t is not None and t <= now)
+        return sum(1 for item in self._heap if item[0] <= now and not self._is_stale(item))
+
+    def state(self, now: float, *, workers: int | None = None) -> SchedulerState:
+        """What polling is doing; ``workers``: the most queries sent at once (when all
+        are busy, the tasks due meanwhile are counted as queued)."""
         nxt = self.next_due_time()
         until = None if nxt is None else max(0.0, nxt - now)
         idle = self._scheduled == 0 and self._in_flight == 0
-        mode, reason = self._gate.mode(now, idle=idle)
-        sent = min(self._in_flight, self.max_sending or self._in_flight)
-        return SchedulerState(mode, sent, len(self._entries), until, reason, self._in_flight - sent)
+        mode, reason = self.gate.mode(now, idle=idle)
+        busy = workers is not None and self._in_flight >= workers
+        queued = self.due_count(now) if busy else 0
+        return SchedulerState(mode, self._in_flight, len(self._entries), until, reason, queued)
 
     def _note_age(
         self, entry: _Entry, status: TaskStatus | None, created_at: datetime | None, now: float

@@ -61,12 +61,21 @@ class Transition:
 
 
 @dataclass(frozen=True, slots=True)
+class Snapshot:
+    """What one save writes, taken on the thread that owns the session: copies of the
+    entries (a save thread never reads a live one) and the refs removed meanwhile."""
+
+    entries: list[WatchEntry]
+    removed: frozenset[TaskRef]
+
+
+@dataclass(frozen=True, slots=True)
 class Saved:
     """What a save found that other processes had done to the file meanwhile."""
 
     added: list[WatchEntry] = field(default_factory=list)
     dropped: list[TaskRef] = field(default_factory=list)
-    relabelled: list[TaskRef] = field(default_factory=list)
+    relabelled: dict[TaskRef, str | None] = field(default_factory=dict)
 
     def __bool__(self) -> bool:
         return bool(self.added or self.dropped or self.relabelled)
@@ -92,35 +101,84 @@ class Session:
         self.rows: dict[str, Row] = {}
         self._removed: set[TaskRef] = set()
         self.dirty = False
+        # Each entry's copy as last saved, reused until the entry changes (see snapshot).
+        self._copies: dict[str, WatchEntry] = {}
         self._counts = Counts(by_status={status: 0 for status in TaskStatus})
         #: Why the watchlist cannot be saved (a file we could not read is never overwritten).
         self.save_blocked: str | None = None
 
-    # --- loading and saving ---------------------------------------------------------
-    def entries_to_save(self) -> tuple[list[WatchEntry], set[TaskRef]]:
-        """What a save writes: a copy of the entry list and the refs removed meanwhile."""
-        return [row.entry for row in self.rows.values()], set(self._removed)
+    # --- saving: snapshot here, write on any thread, take the result back here -------
+    def snapshot(self) -> Snapshot:
+        """Copies of what a save writes; marks the session clean (a failed write calls
+        :meth:`save_failed`). Only entries changed since the last snapshot are copied."""
+        copies = self._copies
+        entries = []
+        for key, row in self.rows.items():
+            copy = copies.get(key)
+            if copy is None:
+                entry = row.entry
+                copy = copies[key] = WatchEntry(
+                    entry.ref,
+                    entry.label,
+                    entry.added_at,
+                    entry.task,
+                    entry.checked_at,
+                    list(entry.history),
+                )
+            entries.append(copy)
+        self.dirty = False
+        return Snapshot(entries, frozenset(self._removed))
 
-    def save(self, *, write_cache: bool = True) -> Saved:
-        """Write now (blocking; call from a thread in the UI). Returns what the file had
-        from other processes: apply it with :meth:`adopt` and :meth:`forget` (UI thread).
+    def write(self, snapshot: Snapshot, *, write_cache: bool = True) -> Saved:
+        """Write ``snapshot`` (blocking). Safe on a worker thread: it reads only the
+        snapshot and the store. Returns what the file had from other processes, to hand
+        to :meth:`take_saved` on the session's own thread.
 
         ``write_cache=False`` for frequent saves: see :meth:`WatchlistStore.save`.
+
+        Raises:
+            WatchlistError: the file could not be read or written (nothing is lost).
         """
         if self.store is None or self.save_blocked:
             return Saved()
-        entries, removed = self.entries_to_save()
-        self.dirty = False
-        try:
-            merged = self.store.save(entries, removed, write_cache=write_cache)
-        except WatchlistError:
-            self.dirty = True
-            raise
-        self._removed -= removed
-        known = {entry.ref for entry in entries}
+        merged = self.store.save(snapshot.entries, snapshot.removed, write_cache=write_cache)
+        known = {entry.ref for entry in snapshot.entries}
         merge = self.store.last_merge
         added = [entry for entry in merged if entry.ref not in known]
         return Saved(added, merge.dropped, merge.relabelled)
+
+    def save_failed(self) -> None:
+        """A write failed: everything stays to be saved next time."""
+        self.dirty = True
+
+    def take_saved(
+        self, snapshot: Snapshot, saved: Saved
+    ) -> tuple[list[Row], list[Row], list[str]]:
+        """Apply what a save found to the live rows: others' additions, removals and
+        labels (a label changed here since the snapshot wins). Returns the rows added,
+        the rows dropped and the keys relabelled."""
+        self._removed -= snapshot.removed
+        written = {entry.ref: entry.label for entry in snapshot.entries}
+        relabelled = []
+        for ref, label in saved.relabelled.items():
+            row = self.rows.get(ref.key)
+            if row is not None and row.entry.label == written.get(ref):
+                row.entry.label = label
+                self._copies.pop(ref.key, None)
+                relabelled.append(ref.key)
+        dropped = self.forget(saved.dropped)
+        return self.adopt(saved.added), dropped, relabelled
+
+    def save(self, *, write_cache: bool = True) -> Saved:
+        """Snapshot, write and take back in one blocking call (scripts, and on quit)."""
+        snapshot = self.snapshot()
+        try:
+            saved = self.write(snapshot, write_cache=write_cache)
+        except WatchlistError:
+            self.save_failed()
+            raise
+        self.take_saved(snapshot, saved)
+        return saved
 
     def forget(self, refs: Iterable[TaskRef]) -> list[Row]:
         """Drop rows another process removed from the file (not an undoable removal)."""
@@ -164,6 +222,7 @@ class Session:
         if row is None or row.entry.label == label:
             return False
         row.entry.label = label
+        self._copies.pop(key, None)
         self.dirty = True
         return True
 
@@ -185,6 +244,7 @@ class Session:
         had_error = row.error is not None
         row.error = None
         changed = row.entry.record(task, self.now()) or had_error
+        self._copies.pop(ref.key, None)
         self._tally(row, +1)
         self.dirty = True
         transition = None
@@ -206,6 +266,7 @@ class Session:
         dropped = []
         for key in keys:
             row = self.rows.pop(key, None)
+            self._copies.pop(key, None)
             if row is not None:
                 self._tally(row, -1)
                 dropped.append(row)

@@ -87,6 +87,14 @@ def _digest(data: bytes) -> str:
     return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
+def _stamp(path: Path) -> tuple[int, int, int] | None:
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    return info.st_mtime_ns, info.st_size, info.st_ino
+
+
 def _reason(error: OSError) -> str:
     return (error.strerror or str(error)).lower()
 
@@ -110,6 +118,14 @@ class WatchlistStore:
         # (the entries themselves may be the caller's, changed since).
         self._base: dict[TaskRef, str | None] | None = None
         self._cache = SnapshotCache(self.cache_path)
+        # What the file looked like when this store last read or wrote it (see
+        # changed_on_disk): None when it did not exist.
+        self._stamp: tuple[int, int, int] | None = None
+
+    def changed_on_disk(self) -> bool:
+        """Whether the file is not the one this store last read or wrote: another process
+        (``aireiter-tui add``, an editor) changed it since. A cheap ``stat``, no read."""
+        return _stamp(self.path) != self._stamp
 
     def load(self) -> list[WatchEntry]:
         """Read the watchlist; a missing file is an empty list.
@@ -191,7 +207,7 @@ class WatchlistStore:
                 raise WatchlistError(
                     f"{self.path}: could not be moved aside ({_reason(error)})"
                 ) from None
-        self._known = self._base = None
+        self._known = self._base = self._stamp = None
         return target
 
     def save(
@@ -263,12 +279,17 @@ class WatchlistStore:
             os.close(fd)  # closing the descriptor releases the lock
 
     def _read(self) -> bytes | None:
+        # The stamp first: a change made while reading shows as a change next time.
+        stamp = _stamp(self.path)
         try:
-            return self.path.read_bytes()
+            data = self.path.read_bytes()
         except FileNotFoundError:
+            self._stamp = None
             return None
         except OSError as error:
             raise WatchlistError(f"{self.path}: cannot be read ({_reason(error)})") from None
+        self._stamp = stamp
+        return data
 
     def _decode(self, data: bytes, digest: str) -> list[WatchEntry]:
         cached = self._cache.read()
@@ -316,6 +337,7 @@ class WatchlistStore:
                     "the previous file is unchanged"
                 ) from None
             self.last_warnings = []
+        self._stamp = _stamp(self.path)
         self._remember(digest, entries)
         # The cache is only ever a shortcut: failing to write it loses nothing.
         with contextlib.suppress(OSError, pickle.PicklingError):

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -236,8 +236,9 @@ class Merge:
 
     dropped: list[TaskRef] = field(default_factory=list)
     """Watched here, removed there since this store last read or wrote the file."""
-    relabelled: list[TaskRef] = field(default_factory=list)
-    """Labels changed there and not here: the entries passed to the save now carry them."""
+    relabelled: dict[TaskRef, str | None] = field(default_factory=dict)
+    """Labels changed there and not here, with the label the file now has (the entries
+    the save returned carry it; the caller's own entries are left as they were)."""
 
     def rebase(
         self,
@@ -246,7 +247,8 @@ class Merge:
         theirs: Sequence[WatchEntry],
     ) -> list[WatchEntry]:
         """``ours`` with the changes from ``base`` (each ref's label in the file as last
-        read or written) to ``theirs`` (the file now) applied."""
+        read or written) to ``theirs`` (the file now) applied; a relabelled entry is a
+        copy, never ``ours`` changed in place."""
         now = {entry.ref: entry for entry in theirs}
         kept = []
         for entry in ours:
@@ -256,8 +258,8 @@ class Merge:
                 continue
             was = base.get(entry.ref, entry.label)
             if there is not None and there.label != was and entry.label == was:
-                entry.label = there.label
-                self.relabelled.append(entry.ref)
+                entry = replace(entry, label=there.label)
+                self.relabelled[entry.ref] = there.label
             kept.append(entry)
         return kept
 

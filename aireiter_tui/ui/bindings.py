@@ -84,7 +84,7 @@ ACTIONS: Final[tuple[Action, ...]] = (
     ),
     Action("pause", "p", "toggle_pause", "Pause", "Pause or resume background refresh", "Refresh"),
     Action("help", "question_mark", "help", "Help", "Show all keys", "App"),
-    Action("quit", "q", "quit", "Quit", "Quit (the watchlist is saved)", "App"),
+    Action("quit", "q", "app.quit", "Quit", "Quit (the watchlist is saved)", "App"),
 )
 
 

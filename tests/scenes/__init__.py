@@ -21,6 +21,7 @@ from textual.widgets import Input, TextArea
 
 from aireiter_tui.domain.errors import AIReiterError, NetworkError, RateLimitedError
 from aireiter_tui.domain.models import Task, TaskRef, TaskStatus
+from aireiter_tui.domain.poller import PollOutcome
 from aireiter_tui.ui.app import AIReiterApp
 from aireiter_tui.ui.widgets.task_table import TaskTable
 from scenes.fixtures import (
@@ -101,9 +102,9 @@ class Scene:
 # --- state helpers ---------------------------------------------------------------------
 def settle_schedule(app: AIReiterApp) -> None:
     """Make every due task due in :data:`NEXT_REFRESH` s, as after a quiet round."""
-    scheduler = app.scheduler
+    scheduler = app.monitor.scheduler
     scheduler.release(scheduler.due(MONOTONIC_NOW), MONOTONIC_NOW + NEXT_REFRESH)
-    app.refresh_chrome()
+    app.main_screen.refresh_chrome()
 
 
 def freeze_cursors(app: AIReiterApp) -> None:
@@ -122,8 +123,8 @@ def select(app: AIReiterApp, key: str) -> None:
 def mark_errors(app: AIReiterApp, keys: Sequence[str], error: AIReiterError) -> None:
     """Record a failed refresh for each row (the ⚠ marker; the status stays as it was)."""
     for key in keys:
-        app.session.apply(TaskRef.from_key(key), None, error)
-    app.apply_changes(list(keys))
+        app.monitor.record(PollOutcome(TaskRef.from_key(key), None, error))
+    app.main_screen.apply_changes()
 
 
 def demo_key(predicate: Callable[[Task], bool]) -> str:
@@ -166,24 +167,27 @@ def _hostile_failed(app: AIReiterApp) -> None:
 
 
 def _offline(app: AIReiterApp) -> None:
-    scheduler, now = app.scheduler, MONOTONIC_NOW
+    scheduler, now = app.monitor.scheduler, MONOTONIC_NOW
     error = NetworkError(f"{DEMO_BASE} refused the connection; is the server running?")
     # Only unfinished tasks are queried, so only they fail; finished ones stay as they are.
-    polled = [row.ref for row in app.session.rows.values() if not _finished(row.task)]
-    refs = scheduler.claim(polled, now)
+    polled = [row.ref for row in app.monitor.session.rows.values() if not _finished(row.task)]
+    for ref in polled:  # as if each had fallen due: a manual request makes it so at once
+        scheduler.request(ref, now)
+    refs = scheduler.due(now)
     for ref in refs:
         scheduler.on_error(ref, error, now)
-    scheduler.end_round(now)
     mark_errors(app, [ref.key for ref in refs], error)
 
 
 def _rate_limited(app: AIReiterApp) -> None:
-    scheduler, now = app.scheduler, MONOTONIC_NOW
+    scheduler, now = app.monitor.scheduler, MONOTONIC_NOW
     ref = TaskRef.from_key(demo_key(_processing))
-    scheduler.claim([ref], now)
+    scheduler.request(ref, now)
+    taken = scheduler.due(now)
+    scheduler.release([other for other in taken if other != ref], now + NEXT_REFRESH)
     error = RateLimitedError("The server is rate limiting requests; it asks to wait 30 s.", 30)
     scheduler.on_error(ref, error, now)
-    app.refresh_chrome()
+    app.main_screen.refresh_chrome()
 
 
 async def _paste_ids(pilot: Pilot[None]) -> None:

@@ -6,7 +6,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from aireiter_tui.domain.models import TaskStatus
-from aireiter_tui.domain.scheduler import SchedulerState
+from aireiter_tui.domain.poll_gate import SchedulerState
 from aireiter_tui.domain.session import Counts
 from aireiter_tui.ui.widgets.formatting import (
     STALE_STYLE,

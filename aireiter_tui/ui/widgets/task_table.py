@@ -9,7 +9,7 @@ height, and the cost of an update follows the number of changed rows.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import ClassVar
 
 from rich.segment import Segment
@@ -162,7 +162,7 @@ class TaskTable(ScrollView, can_focus=True):
         self.refresh()
         self.post_message(self.CursorMoved(self, self.cursor_key))
 
-    def invalidate(self, keys: Sequence[str]) -> None:
+    def invalidate(self, keys: Iterable[str]) -> None:
         """Repaint these rows (their data changed); rows off screen cost nothing."""
         top = int(self.scroll_y)
         height = self.scrollable_content_region.height

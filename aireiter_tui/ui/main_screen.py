@@ -1,0 +1,540 @@
+"""The dashboard's main screen: its widgets, its bindings and the action behind each key.
+
+It draws what the :class:`~aireiter_tui.domain.monitor.Monitor` holds and changes it only
+through the monitor. State flows one way: four times a second the screen takes the
+monitor's batch of changes and applies it (repaints the changed rows, re-sorts when the
+order may depend on them, announces finished tasks). The timers run whichever screen is
+on top: under a dialog or the help screen the table, status bar and toasts keep changing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, ClassVar
+
+from rich.text import Text
+from textual import events, on, work
+from textual.app import ComposeResult
+from textual.binding import BindingType
+from textual.containers import Container
+from textual.screen import Screen
+from textual.widgets import Footer, Input, Static
+
+from aireiter_tui.backend import Backend
+from aireiter_tui.domain.models import TaskStatus
+from aireiter_tui.domain.monitor import Monitor
+from aireiter_tui.domain.sanitize import url_refusal
+from aireiter_tui.domain.session import Row, Transition
+from aireiter_tui.domain.view import SortKey, ViewSpec, compute_order
+from aireiter_tui.ui.bindings import ACTIONS, app_bindings, display_keys
+from aireiter_tui.ui.notices import EMPTY_STATE, UNREADABLE_STATE, banner_lines, finished_notices
+from aireiter_tui.ui.widgets.cells import COLUMNS, refresh_note, row_cells
+from aireiter_tui.ui.widgets.detail_pane import DetailPane
+from aireiter_tui.ui.widgets.filter_box import FilterBox
+from aireiter_tui.ui.widgets.formatting import safe
+from aireiter_tui.ui.widgets.status_bar import StatusBar
+from aireiter_tui.ui.widgets.task_table import TaskTable
+
+# The dialogs (and webbrowser) are imported when first used: the first frame needs none
+# of them, and their imports (TextArea, RadioSet, OptionList...) delay it by ~25 ms.
+if TYPE_CHECKING:
+    from aireiter_tui.ui.screens.add_tasks import AddTasksResult
+
+#: From this many columns the detail pane sits beside the table, else below it.
+WIDE_LAYOUT = 150
+#: How often the monitor's changes are applied to the screen (coalescing bursts).
+FLUSH_INTERVAL = 0.25
+#: Finished tasks are announced at most this often (see notices.finished_notices).
+ANNOUNCE_INTERVAL = 2.0
+#: Seconds of reading the watchlist per frame after the first (about 5 ms per 1,000 tasks).
+LOAD_SLICE = 0.03
+
+_BROWSER_LOCK = threading.Lock()
+
+
+def _no_output_reason(row: Row | None) -> str:
+    if row is None:
+        return "No task is selected."
+    if row.task is not None and row.task.status is TaskStatus.FAILED:
+        return "The selected task failed, so it has no output (its error is in the detail pane)."
+    if row.task is not None and row.task.status is TaskStatus.COMPLETED:
+        return "The selected task completed with no output URL."
+    return "The selected task has no output yet."
+
+
+def _open_browser(url: str) -> bool:
+    # webbrowser registers the known browsers on first use without a lock: two first
+    # opens at once could see an empty list and report that no browser exists.
+    import webbrowser
+
+    with _BROWSER_LOCK:
+        return webbrowser.open(url, 2)
+
+
+class MainScreen(Screen[None]):
+    """The watched tasks: status bar, banner, table, detail pane, filter box, footer.
+
+    Args:
+        monitor: the watched tasks; every change goes through it.
+        backend: where the tasks come from (named in the status bar).
+        problems: the app's messages for the banner (config, keys, connection); the
+            screen adds what reading the watchlist found.
+        wall_clock: "now" for durations and "ago" columns (frozen in snapshot tests).
+        live: read the watchlist a part per frame, then call ``on_loaded`` (snapshot
+            scenes read it at once; their app connects before the screen is shown).
+        on_loaded: called once the whole watchlist is read (the app connects then).
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = list(app_bindings())
+
+    def __init__(
+        self,
+        monitor: Monitor,
+        backend: Backend,
+        problems: list[str],
+        *,
+        wall_clock: Callable[[], datetime],
+        live: bool = True,
+        on_loaded: Callable[[], object] = lambda: None,
+    ) -> None:
+        super().__init__(id="main")
+        self.monitor = monitor
+        self.backend = backend
+        self.problems = problems
+        self.wall_clock = wall_clock
+        self.live = live
+        self._on_loaded = on_loaded
+        self.spec = ViewSpec()
+        self.details_visible = True
+        #: Whether connecting has been tried (the status bar says "connecting" before).
+        self.connect_done = False
+        self._transitions: list[Transition] = []
+        self._table: TaskTable | None = None
+        self._banner_shown: tuple[str, bool] | None = None
+
+    # --- layout ---------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield StatusBar(id="status")
+        yield Static(id="banner", markup=False)
+        # The layout class the first resize would set, set now: adding it after mounting
+        # restyles every widget in the body (~10 ms before the first frame).
+        wide = "-wide" if self.app.size.width >= WIDE_LAYOUT else None
+        with Container(id="body", classes=wide):
+            with Container(id="list"):
+                self._table = TaskTable(COLUMNS, self._cells, id="table")
+                yield self._table
+                yield Static(EMPTY_STATE, id="empty", markup=False)
+            yield DetailPane(id="details")
+        yield FilterBox(id="filter")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        loader = self.monitor.loader
+        # The first part of a long list is painted before the rest is read, a part a frame.
+        loader.start()
+        if not self.live:
+            loader.finish()  # snapshot scenes: everything at once
+        if loader.done:
+            self._loaded()
+        self.query_one(TaskTable).focus()
+        self.rebuild_view()
+        self.set_interval(FLUSH_INTERVAL, self.apply_changes)
+        self.set_interval(1.0, self._tick)
+        self.set_interval(ANNOUNCE_INTERVAL, self._announce_pending)
+        if self.live:
+            self.call_after_refresh(self._load_rest)
+
+    def on_resize(self, event: events.Resize) -> None:
+        # The event's size: self.size still holds the previous one while this runs.
+        self.query_one("#body").set_class(event.size.width >= WIDE_LAYOUT, "-wide")
+        # Narrow terminals: a compact footer without the palette hint (ctrl+p is on the
+        # help screen) keeps "? Help" and "q Quit" on screen.
+        footer = self.query_one(Footer)
+        footer.compact = event.size.width < 120
+        footer.show_command_palette = event.size.width >= 100
+
+    def _shutting_down(self) -> bool:
+        """True once the app stops: its timers may tick while the widgets are removed one
+        by one (a tick in between found the table but no status bar)."""
+        return self._table is None or not self.is_attached or not self.app.is_running
+
+    # --- reading the watchlist ------------------------------------------------------
+    def _load_rest(self) -> None:
+        """Read the rest of a long watchlist, a slice of time per frame; then connect."""
+        loader = self.monitor.loader
+        if not loader.done:
+            if self._shutting_down():
+                return
+            deadline = time.perf_counter() + LOAD_SLICE
+            while not loader.done and time.perf_counter() < deadline:
+                loader.step()
+            if loader.done:
+                self._loaded()
+            self.rebuild_view()
+            if not loader.done:
+                self.call_after_refresh(self._load_rest)
+                return
+        # After the frame: the client's imports hold the loop for ~0.15 s.
+        self.call_after_refresh(self._on_loaded)
+
+    def _loaded(self) -> None:
+        self.problems.extend(self.monitor.loader.problems)
+
+    # --- applying the monitor's changes -----------------------------------------------
+    def apply_changes(self) -> None:
+        """Apply the monitor's batch: repaint changed rows, re-sort or re-filter only when
+        the order may depend on them, queue finished tasks for announcing."""
+        if self._shutting_down():
+            return  # on the way out, the monitor keeps what is left and saves it
+        changes = self.monitor.take_changes()
+        if changes.save_error:
+            self.notify(
+                f"{changes.save_error} Nothing was lost: it will be tried again.",
+                title="Not saved",
+                severity="error",
+                markup=False,
+                timeout=8,
+            )
+        self._transitions.extend(changes.transitions)
+        if changes.reordered:
+            self.rebuild_view()
+        elif changes.updated:
+            self.repaint_rows(changes.updated)
+        else:
+            self.refresh_chrome()
+
+    def repaint_rows(self, keys: Iterable[str]) -> None:
+        # Only insertion order is independent of the rows' data (a label renames too).
+        if self.spec.is_filtered or self.spec.sort is not SortKey.ADDED:
+            self.rebuild_view()
+        else:
+            self.query_one(TaskTable).invalidate(keys)
+            self.refresh_chrome()
+
+    def _announce_pending(self) -> None:
+        transitions, self._transitions = self._transitions, []
+        for notice in finished_notices(transitions):
+            self.notify(notice.body, title=notice.title, severity=notice.severity, markup=False)
+        if transitions and self.backend.settings.bell:
+            self.app.bell()
+
+    def _tick(self) -> None:
+        if self._shutting_down():
+            return
+        # "elapsed" and "ago" move with the clock: repaint the visible rows only.
+        self.query_one(TaskTable).invalidate_all()
+        self.refresh_chrome()
+
+    # --- drawing --------------------------------------------------------------------
+    def _cells(self, key: str) -> Sequence[Text]:
+        row = self.monitor.session.rows.get(key)
+        if row is None:
+            return ()
+        return row_cells(row, self.wall_clock())
+
+    def rebuild_view(self) -> None:
+        """Compute the visible order again and redraw everything around it."""
+        session = self.monitor.session
+        table = self.query_one(TaskTable)
+        order = compute_order(session.rows.items(), self.spec, self.wall_clock())
+        table.sorted_column = None if self.spec.sort is SortKey.ADDED else self.spec.sort.value
+        table.sort_reverse = self.spec.reverse
+        table.set_order(order)
+        empty = self.query_one("#empty", Static)
+        if not order:
+            if session.rows:
+                empty.update(f"No task matches {self.spec.describe()}.\nPress Escape to clear it.")
+            else:
+                empty.update(UNREADABLE_STATE if session.save_blocked else EMPTY_STATE)
+        table.display = bool(order)
+        empty.display = not order
+        self.refresh_chrome()
+
+    def refresh_chrome(self) -> None:
+        """Status bar, banner and detail pane (cheap; runs every second and per flush)."""
+        if self._shutting_down():
+            return
+        monitor, backend = self.monitor, self.backend
+        state = monitor.state()
+        mode: str = state.mode
+        if backend.client is None:
+            if not self.connect_done:
+                mode = "connecting"
+            elif backend.settings.api_key is None and backend.simulator is None:
+                mode = "no-key"
+            else:
+                mode = "not-connected"
+        counts = monitor.session.counts()
+        self.query_one(StatusBar).show(where=backend.where, counts=counts, state=state, mode=mode)
+        shown = self._table.row_count if self._table is not None else 0
+        filtered = self.spec.describe() if self.spec.is_filtered else None
+        lines = banner_lines(self.problems, mode, state.reason, filtered, shown, counts.total)
+        text = "\n".join(lines)
+        # Unchanged most of the time: an update would lay out the whole screen again.
+        if (text, bool(lines)) != self._banner_shown:
+            self._banner_shown = (text, bool(lines))
+            banner = self.query_one("#banner", Static)
+            # One problem per line: each folded and cut on its own, never run together.
+            banner.update(Text("\n").join(safe(line, max_length=300) for line in lines))
+            banner.display = bool(lines)
+        self.update_details()
+
+    def update_details(self) -> None:
+        pane = self.query_one(DetailPane)
+        pane.display = self.details_visible
+        if not self.details_visible:
+            return
+        row = self.selected_row()
+        note = refresh_note(row) if row is not None else None
+        pane.show(row.entry if row else None, now=self.wall_clock(), note=note)
+
+    def selected_row(self) -> Row | None:
+        key = self.query_one(TaskTable).cursor_key
+        return self.monitor.session.rows.get(key) if key is not None else None
+
+    def on_task_table_cursor_moved(self, event: TaskTable.CursorMoved) -> None:
+        self.update_details()
+
+    # --- watchlist ------------------------------------------------------------------
+    def action_add_tasks(self) -> None:
+        from aireiter_tui.ui.screens.add_tasks import AddTasksScreen
+
+        existing = [row.ref for row in self.monitor.session.rows.values()]
+        self.app.push_screen(AddTasksScreen(existing), self._tasks_added)
+
+    def _tasks_added(self, result: AddTasksResult | None) -> None:
+        if not result or not result.refs:
+            return
+        added = self.monitor.add(result.refs, result.label)
+        self.rebuild_view()
+        if added:
+            self.query_one(TaskTable).move_to_key(added[0].ref.key)
+            self.notify(f"Watching {len(added)} more task(s).", markup=False)
+
+    def action_remove_task(self) -> None:
+        row = self.selected_row()
+        if row is None:
+            return
+        from aireiter_tui.ui.screens.confirm import ConfirmScreen
+
+        body = Text("Stop watching ")
+        body.append_text(safe(row.name, max_length=80, style="bold"))
+        body.append("? The task itself is not cancelled. Press u to undo.")
+        self.app.push_screen(
+            ConfirmScreen("Remove task", body), self._remove_confirmed(row.ref.key)
+        )
+
+    def _remove_confirmed(self, key: str) -> Callable[[bool | None], None]:
+        def done(confirmed: bool | None) -> None:
+            if not confirmed:
+                return
+            removed = self.monitor.remove([key])
+            self.rebuild_view()
+            if removed:
+                name = safe(removed[0].name, max_length=60).plain
+                self.notify(f"Removed {name}. u undoes.", markup=False)
+
+        return done
+
+    def action_undo_remove(self) -> None:
+        rows = self.monitor.undo_remove()
+        if not rows:
+            self.notify("Nothing to undo.", markup=False)
+            return
+        self.rebuild_view()
+        self.query_one(TaskTable).move_to_key(rows[0].ref.key)
+        self.notify(f"Watching {safe(rows[0].name, max_length=60).plain} again.", markup=False)
+
+    def action_edit_label(self) -> None:
+        from aireiter_tui.ui.screens.label import LabelScreen
+
+        row = self.selected_row()
+        if row is None:
+            return
+        key = row.ref.key
+
+        def done(label: str | None) -> None:
+            if label is not None and self.monitor.relabel(key, label or None):
+                self.apply_changes()
+
+        self.app.push_screen(LabelScreen(row.label, row.ref.id), done)
+
+    # --- outputs --------------------------------------------------------------------
+    def action_open_output(self) -> None:
+        from aireiter_tui.ui.screens.output_chooser import OutputChooserScreen
+
+        row = self.selected_row()
+        outputs = row.task.outputs if row and row.task else ()
+        if not outputs:
+            self.notify(_no_output_reason(row), markup=False)
+        elif len(outputs) == 1:
+            self.open_url_safely(outputs[0].url)
+        else:
+            self.app.push_screen(OutputChooserScreen(outputs), self._chosen)
+
+    def _chosen(self, url: str | None) -> None:
+        if url:
+            self.open_url_safely(url)
+
+    def open_url_safely(self, url: str) -> bool:
+        """Open ``url`` in the browser off the event loop, if it is plain http(s)."""
+        reason = url_refusal(url)
+        if reason is not None:
+            self.notify(f"Not opened: {reason}.", severity="warning", markup=False)
+            return False
+        self._open_in_browser(url)
+        return True
+
+    @work(exclusive=False, group="browser", exit_on_error=False)
+    async def _open_in_browser(self, url: str) -> None:
+        # webbrowser.open can block for the browser's lifetime: never on the event loop.
+        opened = await asyncio.to_thread(_open_browser, url)
+        if not opened:
+            self.notify(
+                "No browser could be started; the URL is in the detail pane (Y copies it).",
+                severity="warning",
+                markup=False,
+            )
+
+    def action_copy_id(self) -> None:
+        row = self.selected_row()
+        if row is not None:
+            self.app.copy_to_clipboard(row.ref.id)
+            self.notify("Task ID copied.", markup=False)
+
+    def action_copy_url(self) -> None:
+        from aireiter_tui.ui.screens.output_chooser import OutputChooserScreen
+
+        row = self.selected_row()
+        outputs = row.task.outputs if row and row.task else ()
+        if not outputs:
+            self.notify(_no_output_reason(row), markup=False)
+        elif len(outputs) == 1:
+            self._copy_url(outputs[0].url)
+        else:
+            chooser = OutputChooserScreen(outputs, purpose="copy")
+            self.app.push_screen(chooser, lambda url: self._copy_url(url) if url else None)
+
+    def _copy_url(self, url: str) -> None:
+        if url_refusal(url) is not None:
+            self.notify(
+                "That output URL is not a plain http(s) link; not copied.",
+                severity="warning",
+                markup=False,
+            )
+            return
+        self.app.copy_to_clipboard(url)
+        self.notify("Output URL copied.", markup=False)
+
+    # --- view -----------------------------------------------------------------------
+    def action_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.add_class("-visible")
+        box.focus()
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self.set_spec(text=event.value.strip())
+
+    @on(Input.Submitted, "#filter")
+    def _filter_submitted(self) -> None:
+        box = self.query_one("#filter", Input)
+        if not box.value:
+            box.remove_class("-visible")
+        self.query_one(TaskTable).focus()
+
+    def action_clear_filter(self) -> None:
+        table = self.query_one(TaskTable)
+        if isinstance(self.focused, DetailPane) and table.display:
+            table.focus()  # Esc in the pane: back to the table first
+            return
+        box = self.query_one("#filter", Input)
+        box.value = ""
+        box.remove_class("-visible")
+        self.set_spec(text="", status=ViewSpec().status)
+        table.focus()
+
+    def action_cycle_status_filter(self) -> None:
+        self.set_spec(status=self.spec.status.next())
+
+    def action_cycle_sort(self) -> None:
+        # A new column starts ascending, as a click on its header does.
+        self.set_spec(sort=self.spec.sort.next(), reverse=False)
+
+    def action_reverse_sort(self) -> None:
+        self.set_spec(reverse=not self.spec.reverse)
+
+    def on_task_table_header_clicked(self, event: TaskTable.HeaderClicked) -> None:
+        try:
+            key = SortKey(event.column)
+        except ValueError:
+            return
+        if key is self.spec.sort:
+            self.set_spec(reverse=not self.spec.reverse)
+        else:
+            self.set_spec(sort=key, reverse=False)
+
+    def on_task_table_selected(self, event: TaskTable.Selected) -> None:
+        # Enter: show the pane and move into it (Esc or Tab go back to the table).
+        if not self.details_visible:
+            self.action_toggle_details()
+        self.query_one(DetailPane).focus()
+
+    def set_spec(self, **changes: object) -> None:
+        """Change the filter or sort (keyword arguments as :class:`ViewSpec`'s fields)."""
+        values = {
+            "text": self.spec.text,
+            "status": self.spec.status,
+            "sort": self.spec.sort,
+            "reverse": self.spec.reverse,
+        }
+        values.update(changes)
+        spec = ViewSpec(**values)  # type: ignore[arg-type]
+        if spec != self.spec:
+            self.spec = spec
+            self.rebuild_view()
+
+    def action_toggle_details(self) -> None:
+        self.details_visible = not self.details_visible
+        self.update_details()
+
+    # --- refresh --------------------------------------------------------------------
+    def action_refresh_selected(self) -> None:
+        row = self.selected_row()
+        if row is None:
+            return
+        self.monitor.refresh([row.ref])
+        self.notify(f"Refreshing {safe(row.name, max_length=60).plain}…", markup=False, timeout=2)
+
+    def action_refresh_all(self) -> None:
+        self.monitor.refresh_all()
+        count = len(self.monitor.session.rows)
+        self.notify(f"Refreshing all {count} tasks…", markup=False, timeout=2)
+
+    def action_toggle_pause(self) -> None:
+        paused = not self.monitor.paused
+        self.monitor.set_paused(paused)
+        self.refresh_chrome()
+        self.notify("Refresh paused." if paused else "Refresh resumed.", markup=False, timeout=2)
+
+    # --- help -----------------------------------------------------------------------
+    def action_help(self) -> None:
+        from aireiter_tui.ui.screens.help import HelpRow, HelpScreen
+
+        keymap = self.backend.settings.keymap
+        rows = [
+            HelpRow(display_keys(keymap.get(a.id, a.keys)), a.description, a.group) for a in ACTIONS
+        ]
+        rows += [
+            HelpRow("↑ ↓ / j k", "Move the cursor", "Table"),
+            HelpRow("PgUp PgDn Home End", "Move by pages, to the ends", "Table"),
+            HelpRow("Enter", "Show the detail pane and move into it (Esc comes back)", "Table"),
+            HelpRow("Tab", "Move between the table and the detail pane", "Table"),
+            HelpRow("↑ ↓ PgUp PgDn", "In the detail pane: scroll it", "Table"),
+            HelpRow("ctrl+p", "Command palette (every action, themes)", "App"),
+        ]
+        self.app.push_screen(HelpScreen(rows))

@@ -81,7 +81,10 @@ class Poller:
         self.concurrency = concurrency
         self._clock = clock
         self._on_outcome = on_outcome
-        self._sending: dict[TaskRef, asyncio.Task[None]] = {}
+        self._sending: dict[asyncio.Task[None], TaskRef] = {}
+        # The newest query of each ref: a ref forgotten and tracked again (an undone
+        # removal) may have an older query still on the wire, whose reply is stale.
+        self._latest: dict[TaskRef, asyncio.Task[None]] = {}
         self._wake: asyncio.Event | None = None
         self.running = False
 
@@ -115,24 +118,30 @@ class Poller:
                     if delay <= 0:
                         continue
                     delay = min(delay, MAX_SLEEP)
+                # asyncio.timeout, not wait_for: on 3.11 wait_for drops a cancel that
+                # arrives just as the event is set, and the poller would run on.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(wake.wait(), delay)
+                    async with asyncio.timeout(delay):
+                        await wake.wait()
         finally:
             self.running = False
             self._wake = None
-            sending = list(self._sending.items())
+            sending = list(self._sending)
+            unanswered = list(self._latest)
             self._sending.clear()
-            for _, task in sending:
+            self._latest.clear()
+            for task in sending:
                 task.cancel()
-            for _, task in sending:
+            for task in sending:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             # Sent but unanswered: due again, not charged as an error.
-            scheduler.release([ref for ref, _ in sending], clock())
+            scheduler.release(unanswered, clock())
 
     def _start(self, ref: TaskRef) -> None:
         task = asyncio.create_task(self._query(ref), name=f"poll {ref.key}")
-        self._sending[ref] = task
+        self._sending[task] = ref
+        self._latest[ref] = task
 
     async def _query(self, ref: TaskRef) -> None:
         task: Task | None = None
@@ -143,9 +152,14 @@ class Poller:
             error = exc
         except Exception as exc:  # one bad task must not stop polling
             error = unexpected_error(exc)
-        if self._sending.pop(ref, None) is None:
+        me = asyncio.current_task()
+        assert me is not None  # always: this coroutine runs as the task _start made
+        if self._sending.pop(me, None) is None:
             return  # cancelled on the way out: run() hands it back
         self.wake()
+        if self._latest.get(ref) is not me:
+            return  # a newer query of the same ref is on the wire: this reply is stale
+        del self._latest[ref]
         scheduler, now = self._scheduler, self._clock()
         if isinstance(task, Task):
             kept = scheduler.on_success(ref, task, now)

@@ -252,7 +252,7 @@ def _list(args: argparse.Namespace, store: WatchlistStore, out: TextIO) -> int:
 
 
 async def _query(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
-    from aireiter_tui.api.client import AIReiterClient, check_base_url
+    from aireiter_tui.backend import build_client
 
     if not settings.api_key:
         print(
@@ -261,14 +261,7 @@ async def _query(args: argparse.Namespace, settings: Settings, out: TextIO) -> i
         )
         return EXIT_USAGE
     try:
-        base = check_base_url(settings.base_url, allow_insecure_http=settings.allow_insecure_http)
-        async with AIReiterClient(
-            base,
-            settings.api_key,
-            timeout=settings.request_timeout,
-            concurrency=1,
-            allow_insecure_http=settings.allow_insecure_http,
-        ) as client:
+        async with build_client(settings, concurrency=1) as client:
             kind = "out_task_id" if args.out else "task_id"
             task = await client.query(**{kind: args.id})
     except AIReiterError as error:

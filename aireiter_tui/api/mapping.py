@@ -31,11 +31,10 @@ from aireiter_tui.domain.errors import (
     ServerError,
     TaskNotFoundError,
 )
+from aireiter_tui.domain.poll_gate import MAX_RETRY_AFTER
 from aireiter_tui.domain.sanitize import clean
 from aireiter_tui.domain.secret import ApiKey
 
-MAX_RETRY_AFTER: Final = 3600.0
-"""A longer Retry-After (seconds) is cut to this: a server's typo must not pause for days."""
 MAX_SERVER_TEXT: Final = 200
 _NOT_FOUND_RE: Final = re.compile(r"not[\s_-]*found|does ?n[o']t exist|no such task", re.I)
 _MESSAGE_KEYS: Final = ("message", "msg", "error", "detail", "error_message")
@@ -92,7 +91,8 @@ def _is_loopback(host: str) -> bool:
 
 
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` value (seconds or HTTP-date), at most an hour.
+    """Seconds to wait from a ``Retry-After`` value (seconds or HTTP-date), at most
+    :data:`~aireiter_tui.domain.poll_gate.MAX_RETRY_AFTER` (an hour).
 
     Returns ``None`` when the header is absent or unreadable; a date in the past gives 0.
     """

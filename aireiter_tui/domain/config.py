@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import re
 import stat
-import tempfile
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -24,6 +23,7 @@ import tomli_w
 
 from aireiter_tui.domain import config_checks as checks
 from aireiter_tui.domain.config_checks import ConfigError as ConfigError
+from aireiter_tui.domain.paths import replace_atomically
 from aireiter_tui.domain.secret import ApiKey
 
 DEFAULT_BASE_URL: Final = "https://aireiter.com"
@@ -246,23 +246,11 @@ def write_config(path: Path, data: Mapping[str, Any]) -> None:
         ConfigError: the file could not be written; the old one is left as it was.
     """
     text = tomli_w.dumps(dict(data)).encode("utf-8")
-    tmp_name: str | None = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        # mkstemp creates the file 0600, so the key is never briefly world-readable.
-        fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp_name, 0o600)
-        os.replace(tmp_name, path)
-        tmp_name = None
+        replace_atomically(path, text, f".{path.name}.", durable=True, mode=0o600)
     except OSError as error:
         raise ConfigError(f"{path}: cannot be written ({error.strerror or error})") from None
-    finally:
-        if tmp_name is not None:
-            Path(tmp_name).unlink(missing_ok=True)
 
 
 def save_theme(path: Path, theme: str) -> None:

@@ -78,8 +78,17 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def replace_atomically(target: Path, blob: bytes, prefix: str, *, durable: bool) -> None:
-    """Write ``blob`` to a temp file beside ``target`` and rename it over ``target``."""
+def replace_atomically(
+    target: Path, blob: bytes, prefix: str, *, durable: bool, mode: int | None = None
+) -> None:
+    """Write ``blob`` to a temp file beside ``target`` and rename it over ``target``.
+
+    ``mkstemp`` creates the temp file 0600, so the content is never readable by others on
+    the way; ``mode``, when given, is then set exactly (whatever the umask) before the
+    rename. ``durable`` fsyncs the file, and the folder after the rename. If writing or
+    renaming fails, the temp file is removed, ``target`` is left as it was, and the error
+    propagates.
+    """
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=prefix, suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
@@ -87,6 +96,8 @@ def replace_atomically(target: Path, blob: bytes, prefix: str, *, durable: bool)
             handle.flush()
             if durable:
                 os.fsync(handle.fileno())
+        if mode is not None:
+            os.chmod(tmp, mode)
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(OSError):

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from harness import wait_for
 from textual.app import App
 from textual.pilot import Pilot
 from textual.screen import Screen
@@ -15,8 +14,6 @@ from textual.widget import Widget
 import aireiter_tui
 
 HOSTILE = ("[/]", "[@click=app.quit]", "\x1b[2J")
-# What must never reach the terminal from a widget: C0 (tab aside), DEL and C1.
-TERMINAL_CONTROLS = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f]")
 SIZE = (80, 24)
 
 
@@ -42,15 +39,6 @@ class Host(App[None]):
         self.push_screen(modal, self.results.append)
 
 
-async def until(pilot: Pilot[None], condition: Callable[[], bool]) -> None:
-    """Let the app process messages until ``condition`` holds (bounded by turns, not time)."""
-    for _ in range(200):
-        if condition():
-            return
-        await pilot.pause()
-    raise AssertionError("the condition never became true")
-
-
 def shown(widget: Widget) -> str:
     """The plain text a widget renders."""
     return str(widget.render())
@@ -58,7 +46,7 @@ def shown(widget: Widget) -> str:
 
 async def finish(pilot: Pilot[None], app: Host, count: int = 1) -> Any:
     """Wait for the ``count``-th dismissal; check the app survived; return its result."""
-    await until(pilot, lambda: len(app.results) >= count)
+    await wait_for(pilot, lambda: len(app.results) >= count, f"dismissal {count}")
     assert app.is_running
     assert app.screen is not app.modal
     return app.results[count - 1]

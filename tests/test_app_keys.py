@@ -6,12 +6,23 @@ on a step clock, so requests happen when a test makes a task due (or presses a k
 
 from __future__ import annotations
 
-import stat
-import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from harness import (
+    SIZE,
+    AppFactory,
+    all_fetched,
+    opened_urls,
+    record_notes,
+    refs_of,
+    seed_watchlist,
+    settings_for,
+    status_of,
+    table,
+    wait_for,
+    watch_two_output_task,
+)
 from textual import events
 from textual.widgets import Input, Static
 
@@ -23,50 +34,9 @@ from aireiter_tui.ui.screens.add_tasks import AddTasksScreen
 from aireiter_tui.ui.screens.confirm import ConfirmScreen
 from aireiter_tui.ui.screens.label import LabelScreen
 from aireiter_tui.ui.screens.output_chooser import OutputChooserScreen
-from tests.app_fixtures import (
-    SIZE,
-    all_fetched,
-    make_app,
-    record_notes,
-    refs_of,
-    running_sim,
-    seed_watchlist,
-    settings_for,
-    status_of,
-    table,
-    wait_for,
-    watch_two_output_task,
-)
 
 MIX_ACTIVE = {"pending": 1.0}
 MIX_DONE = {"completed": 1.0}
-
-
-@pytest.fixture
-async def sim() -> AsyncIterator[Simulator]:
-    async with running_sim() as simulator:
-        yield simulator
-
-
-@pytest.fixture
-def browser_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A stand-in browser: ``$BROWSER`` is a script that appends its argument to a file."""
-    log = tmp_path / "opened.txt"
-    log.write_text("")
-    script = tmp_path / "fake-browser"
-    script.write_text(
-        f'#!{sys.executable}\nimport sys\nopen({str(log)!r}, "a").write(sys.argv[1] + "\\n")\n'
-    )
-    script.chmod(script.stat().st_mode | stat.S_IXUSR)
-    monkeypatch.setenv("BROWSER", str(script))
-    monkeypatch.delenv("DISPLAY", raising=False)
-    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
-    # webbrowser reads $BROWSER once, on first use: make it read ours.
-    import webbrowser
-
-    monkeypatch.setattr(webbrowser, "_tryorder", None)
-    monkeypatch.setattr(webbrowser, "_browsers", {})
-    return log
 
 
 def watched(tmp_path: Path, sim: Simulator, n: int, mix: dict[str, float]) -> list[TaskRef]:
@@ -79,13 +49,13 @@ def watched(tmp_path: Path, sim: Simulator, n: int, mix: dict[str, float]) -> li
 
 
 async def test_add_pasted_ids_with_one_invalid_then_out_task_ids_with_label(
-    tmp_path: Path, sim: Simulator
+    tmp_path: Path, sim: Simulator, app_factory: AppFactory
 ) -> None:
     task_refs = refs_of(sim.add_tasks(3, status_mix=MIX_DONE))
     task_refs = [ref for ref in task_refs if ref.kind is IdKind.TASK_ID]
     out_id = "my-shot-001"
     sim.submit("nano_banana", {"prompt": "a fox"}, out_id, hide_task_id=True)
-    app = make_app(tmp_path, settings_for(sim))
+    app = app_factory(settings_for(sim))
     async with app.run_test(size=SIZE) as pilot:
         assert app.query_one("#empty", Static).display
         await pilot.press("a")
@@ -120,8 +90,8 @@ async def test_add_pasted_ids_with_one_invalid_then_out_task_ids_with_label(
     assert all(entry.task is not None for entry in saved)
 
 
-async def test_add_cancelled_adds_nothing(tmp_path: Path, sim: Simulator) -> None:
-    app = make_app(tmp_path, settings_for(sim))
+async def test_add_cancelled_adds_nothing(sim: Simulator, app_factory: AppFactory) -> None:
+    app = app_factory(settings_for(sim))
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("a")
         app.post_message(events.Paste("order_abc"))  # as a terminal delivers a paste
@@ -135,9 +105,11 @@ async def test_add_cancelled_adds_nothing(tmp_path: Path, sim: Simulator) -> Non
 # --- d / u: remove and undo -------------------------------------------------------------
 
 
-async def test_remove_asks_and_n_keeps_y_removes_u_undoes(tmp_path: Path, sim: Simulator) -> None:
+async def test_remove_asks_and_n_keeps_y_removes_u_undoes(
+    tmp_path: Path, sim: Simulator, app_factory: AppFactory
+) -> None:
     refs = watched(tmp_path, sim, 3, MIX_DONE)
-    app = make_app(tmp_path, settings_for(sim))
+    app = app_factory(settings_for(sim))
     async with app.run_test(size=SIZE) as pilot:
         table(app).move_to_key(refs[1].key)
         await pilot.press("d")
@@ -162,9 +134,11 @@ async def test_remove_asks_and_n_keeps_y_removes_u_undoes(tmp_path: Path, sim: S
     assert {entry.ref for entry in saved} == set(refs)
 
 
-async def test_remove_with_delete_key_and_on_empty_table(tmp_path: Path, sim: Simulator) -> None:
+async def test_remove_with_delete_key_and_on_empty_table(
+    tmp_path: Path, sim: Simulator, app_factory: AppFactory
+) -> None:
     refs = watched(tmp_path, sim, 1, MIX_DONE)
-    app = make_app(tmp_path, settings_for(sim), live=False)
+    app = app_factory(settings_for(sim), live=False)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("delete")
         await pilot.press("enter")
@@ -179,9 +153,11 @@ async def test_remove_with_delete_key_and_on_empty_table(tmp_path: Path, sim: Si
 # --- l: label -----------------------------------------------------------------------------
 
 
-async def test_label_set_then_cleared_and_persisted(tmp_path: Path, sim: Simulator) -> None:
+async def test_label_set_then_cleared_and_persisted(
+    tmp_path: Path, sim: Simulator, app_factory: AppFactory
+) -> None:
     refs = watched(tmp_path, sim, 2, MIX_DONE)
-    app = make_app(tmp_path, settings_for(sim), live=False)
+    app = app_factory(settings_for(sim), live=False)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("l")
         assert isinstance(app.screen, LabelScreen)
@@ -193,7 +169,7 @@ async def test_label_set_then_cleared_and_persisted(tmp_path: Path, sim: Simulat
     saved = WatchlistStore(tmp_path / "watchlist.toml").load()
     assert saved[0].label == "night shot"
 
-    app = make_app(tmp_path, settings_for(sim), live=False)
+    app = app_factory(settings_for(sim), live=False)
     async with app.run_test(size=SIZE) as pilot:
         assert app.monitor.session.rows[refs[0].key].label == "night shot"
         await pilot.press("l")
@@ -211,10 +187,6 @@ async def test_label_set_then_cleared_and_persisted(tmp_path: Path, sim: Simulat
 # --- o / y / Y: outputs ---------------------------------------------------------------------
 
 
-def _opened(log: Path) -> list[str]:
-    return log.read_text().splitlines()
-
-
 async def browsers_done(app: AIReiterApp) -> None:
     """Wait for any browser launch in flight (the refresh worker never completes)."""
     launches = [worker for worker in app.workers if worker.group == "browser"]
@@ -223,28 +195,28 @@ async def browsers_done(app: AIReiterApp) -> None:
 
 
 async def test_open_single_output_in_the_browser(
-    tmp_path: Path, sim: Simulator, browser_log: Path
+    tmp_path: Path, sim: Simulator, browser_log: Path, app_factory: AppFactory
 ) -> None:
     sim.submit("gpt_4o", {"prompt": "a cat", "output_n": 1}, "single", hide_task_id=True)
     sim.force_status("single", "completed")
     ref = TaskRef(IdKind.OUT_TASK_ID, "single")
     seed_watchlist(tmp_path / "watchlist.toml", [ref])
-    app = make_app(tmp_path, settings_for(sim))
+    app = app_factory(settings_for(sim))
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: all_fetched(app), "fetched")
         task = app.monitor.session.rows[ref.key].task
         assert task is not None and len(task.outputs) == 1
         await pilot.press("o")
-        await wait_for(pilot, lambda: bool(_opened(browser_log)), "the browser to be started")
-    assert _opened(browser_log) == [task.outputs[0].url]
+        await wait_for(pilot, lambda: bool(opened_urls(browser_log)), "the browser to be started")
+    assert opened_urls(browser_log) == [task.outputs[0].url]
 
 
 @pytest.mark.parametrize("key", ["o", "Y"])
 async def test_several_outputs_show_the_chooser_to_open_or_copy(
-    tmp_path: Path, sim: Simulator, browser_log: Path, key: str
+    tmp_path: Path, sim: Simulator, browser_log: Path, key: str, app_factory: AppFactory
 ) -> None:
     ref = watch_two_output_task(tmp_path, sim)
-    app = make_app(tmp_path, settings_for(sim))
+    app = app_factory(settings_for(sim))
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: all_fetched(app), "fetched")
         task = app.monitor.session.rows[ref.key].task
@@ -256,15 +228,15 @@ async def test_several_outputs_show_the_chooser_to_open_or_copy(
             second = task.outputs[1].url
             await wait_for(pilot, lambda: app.clipboard == second, "the second URL copied")
         else:
-            await wait_for(pilot, lambda: bool(_opened(browser_log)), "the browser started")
-    assert _opened(browser_log) == ([task.outputs[1].url] if key == "o" else [])
+            await wait_for(pilot, lambda: bool(opened_urls(browser_log)), "the browser started")
+    assert opened_urls(browser_log) == ([task.outputs[1].url] if key == "o" else [])
 
 
 async def test_javascript_and_file_outputs_are_never_opened(
-    tmp_path: Path, sim: Simulator, browser_log: Path
+    sim: Simulator, browser_log: Path, app_factory: AppFactory
 ) -> None:
     ref = TaskRef(IdKind.TASK_ID, "order_local")
-    app = make_app(tmp_path, settings_for(sim), live=False)
+    app = app_factory(settings_for(sim), live=False)
     async with app.run_test(size=SIZE) as pilot:
         notes = record_notes(app)
         app.monitor.session.add([ref])
@@ -279,15 +251,15 @@ async def test_javascript_and_file_outputs_are_never_opened(
             assert "not copied" in notes[-1].message
             assert app.clipboard == ""
         await browsers_done(app)
-    assert _opened(browser_log) == []
+    assert opened_urls(browser_log) == []
 
 
 async def test_hostile_task_chooser_refuses_dangerous_outputs(
-    tmp_path: Path, sim: Simulator, browser_log: Path
+    tmp_path: Path, sim: Simulator, browser_log: Path, app_factory: AppFactory
 ) -> None:
     (ref,) = watched(tmp_path, sim, 1, MIX_DONE)
     sim.set_fault("hostile", task_id=ref.id)
-    app = make_app(tmp_path, settings_for(sim))
+    app = app_factory(settings_for(sim))
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: all_fetched(app), "hostile task fetched")
         await pilot.press("o")
@@ -297,12 +269,12 @@ async def test_hostile_task_chooser_refuses_dangerous_outputs(
         await pilot.press("escape")
         await wait_for(pilot, lambda: not isinstance(app.screen, OutputChooserScreen), "closed")
         await browsers_done(app)
-    assert _opened(browser_log) == []
+    assert opened_urls(browser_log) == []
 
 
-async def test_copy_id_and_url(tmp_path: Path, sim: Simulator) -> None:
+async def test_copy_id_and_url(tmp_path: Path, sim: Simulator, app_factory: AppFactory) -> None:
     refs = watched(tmp_path, sim, 2, MIX_DONE)
-    app = make_app(tmp_path, settings_for(sim))
+    app = app_factory(settings_for(sim))
     async with app.run_test(size=SIZE) as pilot:
         notes = record_notes(app)
         await wait_for(pilot, lambda: all_fetched(app), "fetched")
@@ -316,9 +288,11 @@ async def test_copy_id_and_url(tmp_path: Path, sim: Simulator) -> None:
         assert [note.message for note in notes] == ["Task ID copied.", "Output URL copied."]
 
 
-async def test_open_and_copy_url_without_outputs_say_so(tmp_path: Path, sim: Simulator) -> None:
+async def test_open_and_copy_url_without_outputs_say_so(
+    tmp_path: Path, sim: Simulator, app_factory: AppFactory
+) -> None:
     watched(tmp_path, sim, 1, MIX_ACTIVE)
-    app = make_app(tmp_path, settings_for(sim))
+    app = app_factory(settings_for(sim))
     async with app.run_test(size=SIZE) as pilot:
         notes = record_notes(app)
         await wait_for(pilot, lambda: all_fetched(app), "fetched")

@@ -3,45 +3,39 @@ never does to a watchlist file it cannot read."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from textual import events
-from textual.widgets import Static
-
-from aireiter_tui.domain.config import Settings
-from aireiter_tui.domain.models import IdKind, TaskRef, TaskStatus, parse_task
-from aireiter_tui.domain.watchlist import WatchEntry, WatchlistStore
-from aireiter_tui.domain.watchlist_cache import PART_SIZE
-from aireiter_tui.simulator import Simulator
-from tests.app_fixtures import (
+from harness import (
     SIZE,
+    AppFactory,
     all_fetched,
-    make_app,
     refs_of,
-    running_sim,
     seed_watchlist,
     settings_for,
     status_of,
     table,
     wait_for,
 )
-from tests.watchlist_fixtures import T0
+from textual import events
+from textual.widgets import Static
+from watchlist_fixtures import T0
 
+from aireiter_tui.domain.config import Settings
+from aireiter_tui.domain.models import IdKind, TaskRef, TaskStatus, parse_task
+from aireiter_tui.domain.watchlist import WatchEntry, WatchlistStore
+from aireiter_tui.domain.watchlist_cache import PART_SIZE
+from aireiter_tui.simulator import Simulator
 
-@pytest.fixture
-async def sim() -> AsyncIterator[Simulator]:
-    async with running_sim(seed=5) as simulator:
-        yield simulator
+pytestmark = pytest.mark.sim(seed=5)
 
 
 async def test_rows_and_statuses_come_back_before_any_request(
-    tmp_path: Path, sim: Simulator
+    sim: Simulator, app_factory: AppFactory
 ) -> None:
     refs = refs_of(sim.add_tasks(2, status_mix={"completed": 1.0}))
     refs += refs_of(sim.add_tasks(1, status_mix={"failed": 1.0}))
-    app = make_app(tmp_path, settings_for(sim))
+    app = app_factory(settings_for(sim))
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("a")
         app.post_message(events.Paste("\n".join(ref.id for ref in refs)))
@@ -56,22 +50,24 @@ async def test_rows_and_statuses_come_back_before_any_request(
     assert statuses == ["completed", "completed", "failed"]
 
     sim.reset_counters()
-    again = make_app(tmp_path, settings_for(sim), live=False)
+    again = app_factory(settings_for(sim), live=False)
     async with again.run_test(size=SIZE):
         assert list(table(again).order) == [ref.key for ref in refs]
         assert [status_of(again, ref) for ref in refs] == statuses
         assert sim.request_count == 0
 
 
-async def test_a_stopped_server_still_shows_the_saved_rows(tmp_path: Path, sim: Simulator) -> None:
+async def test_a_stopped_server_still_shows_the_saved_rows(
+    sim: Simulator, app_factory: AppFactory
+) -> None:
     refs = refs_of(sim.add_tasks(2, status_mix={"completed": 1.0}))
-    app = make_app(tmp_path, settings_for(sim))
+    app = app_factory(settings_for(sim))
     async with app.run_test(size=SIZE) as pilot:
         app.monitor.add(refs)
         await wait_for(pilot, lambda: all_fetched(app), "fetched")
     settings = settings_for(sim)
     await sim.stop()
-    offline = make_app(tmp_path, settings)
+    offline = app_factory(settings)
     async with offline.run_test(size=SIZE) as pilot:
         assert [status_of(offline, ref) for ref in refs] == ["completed", "completed"]
         await pilot.press("R")
@@ -81,28 +77,28 @@ async def test_a_stopped_server_still_shows_the_saved_rows(tmp_path: Path, sim: 
         assert [status_of(offline, ref) for ref in refs] == ["completed", "completed"]
 
 
-async def test_removal_persists(tmp_path: Path, sim: Simulator) -> None:
+async def test_removal_persists(sim: Simulator, app_factory: AppFactory) -> None:
     refs = refs_of(sim.add_tasks(3, status_mix={"completed": 1.0}))
-    app = make_app(tmp_path, settings_for(sim), live=False)
+    app = app_factory(settings_for(sim), live=False)
     async with app.run_test(size=SIZE) as pilot:
         app.monitor.session.add(refs)
         app.main_screen.rebuild_view()
         table(app).move_to_key(refs[1].key)
         await pilot.press("d", "y")
         await wait_for(pilot, lambda: len(app.monitor.session.rows) == 2, "removed")
-    again = make_app(tmp_path, settings_for(sim), live=False)
+    again = app_factory(settings_for(sim), live=False)
     async with again.run_test(size=SIZE):
         assert list(table(again).order) == [refs[0].key, refs[2].key]
 
 
 async def test_corrupt_watchlist_is_left_alone_and_the_app_keeps_running(
-    tmp_path: Path, sim: Simulator
+    tmp_path: Path, sim: Simulator, app_factory: AppFactory
 ) -> None:
     path = tmp_path / "watchlist.toml"
     corrupt = b'version = 1\n[[tasks]\nid = "order_x"\n\xff\xfe not toml at all'
     path.write_bytes(corrupt)
     (ref,) = refs_of(sim.add_tasks(1, status_mix={"completed": 1.0}))
-    app = make_app(tmp_path, settings_for(sim))
+    app = app_factory(settings_for(sim))
     async with app.run_test(size=SIZE) as pilot:
         banner = str(app.query_one("#banner", Static).render())
         assert str(path) in banner and "left as it is" in banner
@@ -122,12 +118,12 @@ async def test_corrupt_watchlist_is_left_alone_and_the_app_keeps_running(
 
 
 async def test_what_another_process_removes_or_relabels_is_taken_over(
-    tmp_path: Path, sim: Simulator
+    tmp_path: Path, sim: Simulator, app_factory: AppFactory
 ) -> None:
     refs = refs_of(sim.add_tasks(3, status_mix={"completed": 1.0}))
     path = tmp_path / "watchlist.toml"
     seed_watchlist(path, refs)
-    app = make_app(tmp_path, settings_for(sim))
+    app = app_factory(settings_for(sim))
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: all_fetched(app), "fetched")
         # Meanwhile `aireiter-tui remove` and a label set in a second dashboard:
@@ -148,10 +144,12 @@ async def test_what_another_process_removes_or_relabels_is_taken_over(
     assert saved == [(refs[0], "mine"), (refs[2], "from elsewhere")]
 
 
-async def test_each_problem_has_its_own_line_in_the_banner(tmp_path: Path) -> None:
+async def test_each_problem_has_its_own_line_in_the_banner(
+    tmp_path: Path, app_factory: AppFactory
+) -> None:
     path = tmp_path / "watchlist.toml"
     path.write_text('tasks = [{id = "ok"}, 5, {id = "bad id"}]\n', encoding="utf-8")
-    app = make_app(tmp_path, Settings())
+    app = app_factory(Settings())
     async with app.run_test(size=SIZE):
         lines = str(app.query_one("#banner", Static).render()).splitlines()
     (copy,) = tmp_path.glob("watchlist.toml.skipped-*")
@@ -172,10 +170,12 @@ def _long_watchlist(path: Path, count: int) -> list[WatchEntry]:
     return entries
 
 
-async def test_a_long_list_is_drawn_from_its_first_part_then_read_whole(tmp_path: Path) -> None:
+async def test_a_long_list_is_drawn_from_its_first_part_then_read_whole(
+    tmp_path: Path, app_factory: AppFactory
+) -> None:
     path = tmp_path / "watchlist.toml"
     entries = _long_watchlist(path, 2 * PART_SIZE + 300)
-    app = make_app(tmp_path, Settings())
+    app = app_factory(Settings())
     sizes: list[int] = []
     rebuild = app.main_screen.rebuild_view
 
@@ -194,12 +194,12 @@ async def test_a_long_list_is_drawn_from_its_first_part_then_read_whole(tmp_path
 
 
 async def test_quitting_before_the_list_is_read_saves_it_whole(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, app_factory: AppFactory
 ) -> None:
     path = tmp_path / "watchlist.toml"
     entries = _long_watchlist(path, PART_SIZE + 300)
     before = path.read_bytes()
-    app = make_app(tmp_path, Settings())
+    app = app_factory(Settings())
     monkeypatch.setattr(app.main_screen, "_load_rest", lambda: None)  # the rest never comes in time
     async with app.run_test(size=SIZE) as pilot:
         assert len(app.monitor.session.rows) == PART_SIZE and not app.monitor.loader.done

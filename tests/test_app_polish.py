@@ -3,14 +3,13 @@ when an ID is watched as the other kind (copying from several outputs: test_app_
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from app_fixtures import (
-    make_app,
+from harness import (
+    SIZE,
+    AppFactory,
     record_notes,
-    running_sim,
     seed_watchlist,
     settings_for,
     wait_for,
@@ -25,19 +24,13 @@ from aireiter_tui.simulator import Simulator
 from aireiter_tui.ui.screens.confirm import ConfirmScreen
 from aireiter_tui.ui.widgets.status_bar import StatusBar
 
-SIZE = (120, 36)
 
-
-@pytest.fixture
-async def sim() -> AsyncIterator[Simulator]:
-    async with running_sim() as simulator:
-        yield simulator
-
-
-async def test_undo_says_what_came_back(tmp_path: Path, sim: Simulator) -> None:
+async def test_undo_says_what_came_back(
+    tmp_path: Path, sim: Simulator, app_factory: AppFactory
+) -> None:
     ref = TaskRef(IdKind.TASK_ID, "order_back")
     seed_watchlist(tmp_path / "watchlist.toml", [ref])
-    app = make_app(tmp_path, settings_for(sim), live=False)
+    app = app_factory(settings_for(sim), live=False)
     async with app.run_test(size=SIZE) as pilot:
         notes = record_notes(app)
         await pilot.press("d")
@@ -61,13 +54,13 @@ def test_remove_points_at_the_other_kind(
 
 
 async def test_a_new_label_moves_the_row_when_sorted_by_name(
-    tmp_path: Path, sim: Simulator
+    tmp_path: Path, sim: Simulator, app_factory: AppFactory
 ) -> None:
     from aireiter_tui.domain.view import SortKey
 
     refs = [TaskRef(IdKind.TASK_ID, ident) for ident in ("order_a", "order_b")]
     seed_watchlist(tmp_path / "watchlist.toml", refs)
-    app = make_app(tmp_path, settings_for(sim), live=False)
+    app = app_factory(settings_for(sim), live=False)
     async with app.run_test(size=SIZE) as pilot:
         app.main_screen.set_spec(sort=SortKey.NAME)
         await pilot.pause()

@@ -7,43 +7,32 @@ clock for the app's scheduler, so every request is one the test caused.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import pytest
-from textual.command import CommandList, CommandPalette
-from textual.widgets import Input, Static
-
-from aireiter_tui.backend import Backend
-from aireiter_tui.domain.config import Settings, load_settings
-from aireiter_tui.domain.models import TaskRef
-from aireiter_tui.domain.view import SortKey, StatusFilter
-from aireiter_tui.domain.watchlist import WatchlistStore
-from aireiter_tui.simulator import ManualClock, Simulator
-from aireiter_tui.ui.app import AIReiterApp
-from aireiter_tui.ui.bindings import ACTIONS
-from aireiter_tui.ui.screens.help import HelpScreen
-from aireiter_tui.ui.widgets.detail_pane import DetailPane
-from tests.app_fixtures import (
+from harness import (
     SIZE,
+    AppFactory,
     StepClock,
     all_fetched,
-    make_app,
     record_notes,
     refs_of,
-    running_sim,
     seed_watchlist,
     settings_for,
     status_of,
     table,
     wait_for,
 )
+from textual.command import CommandList, CommandPalette
+from textual.widgets import Input, Static
 
-
-@pytest.fixture
-async def sim() -> AsyncIterator[Simulator]:
-    async with running_sim() as simulator:
-        yield simulator
+from aireiter_tui.domain.config import Settings, load_settings
+from aireiter_tui.domain.models import TaskRef
+from aireiter_tui.domain.view import SortKey, StatusFilter
+from aireiter_tui.simulator import ManualClock, Simulator
+from aireiter_tui.ui.app import AIReiterApp
+from aireiter_tui.ui.bindings import ACTIONS
+from aireiter_tui.ui.screens.help import HelpScreen
+from aireiter_tui.ui.widgets.detail_pane import DetailPane
 
 
 def watch_mixed(tmp_path: Path, sim: Simulator) -> dict[str, TaskRef]:
@@ -63,10 +52,12 @@ def order_ids(app: AIReiterApp) -> list[str]:
 # --- / and Escape: text filter --------------------------------------------------------------
 
 
-async def test_text_filter_narrows_and_escape_clears(tmp_path: Path, sim: Simulator) -> None:
+async def test_text_filter_narrows_and_escape_clears(
+    tmp_path: Path, sim: Simulator, app_factory: AppFactory
+) -> None:
     refs = refs_of(sim.add_tasks(3, status_mix={"completed": 1.0}))
     seed_watchlist(tmp_path / "watchlist.toml", refs[:2])
-    app = make_app(tmp_path, settings_for(sim), live=False)
+    app = app_factory(settings_for(sim), live=False)
     async with app.run_test(size=SIZE) as pilot:
         app.monitor.session.add([refs[2]], "needle in a haystack")
         app.main_screen.rebuild_view()
@@ -91,9 +82,11 @@ async def test_text_filter_narrows_and_escape_clears(tmp_path: Path, sim: Simula
 # --- f: status filter -----------------------------------------------------------------------
 
 
-async def test_status_filter_cycles_through_every_status(tmp_path: Path, sim: Simulator) -> None:
+async def test_status_filter_cycles_through_every_status(
+    tmp_path: Path, sim: Simulator, app_factory: AppFactory
+) -> None:
     by_status = watch_mixed(tmp_path, sim)
-    app = make_app(tmp_path, settings_for(sim))
+    app = app_factory(settings_for(sim))
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: all_fetched(app), "fetched")
         ids = {status: ref.id for status, ref in by_status.items()}
@@ -117,9 +110,11 @@ async def test_status_filter_cycles_through_every_status(tmp_path: Path, sim: Si
 # --- s / S: sort, and the cursor stays on its task -----------------------------------------
 
 
-async def test_sort_cycles_reverses_and_keeps_the_cursor(tmp_path: Path, sim: Simulator) -> None:
+async def test_sort_cycles_reverses_and_keeps_the_cursor(
+    tmp_path: Path, sim: Simulator, app_factory: AppFactory
+) -> None:
     by_status = watch_mixed(tmp_path, sim)
-    app = make_app(tmp_path, settings_for(sim))
+    app = app_factory(settings_for(sim))
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: all_fetched(app), "fetched")
         chosen = by_status["completed"]
@@ -157,10 +152,12 @@ async def test_sort_cycles_reverses_and_keeps_the_cursor(tmp_path: Path, sim: Si
 # --- r / R / p: refresh and pause -------------------------------------------------------------
 
 
-async def test_refresh_selected_and_all_even_when_completed(tmp_path: Path, sim: Simulator) -> None:
+async def test_refresh_selected_and_all_even_when_completed(
+    tmp_path: Path, sim: Simulator, app_factory: AppFactory
+) -> None:
     refs = refs_of(sim.add_tasks(3, status_mix={"completed": 1.0}))
     seed_watchlist(tmp_path / "watchlist.toml", refs)
-    app = make_app(tmp_path, settings_for(sim))
+    app = app_factory(settings_for(sim))
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: all_fetched(app), "fetched")
         before = {ref.id: sim.requests_by_task[ref.id] for ref in refs}
@@ -177,13 +174,14 @@ async def test_refresh_selected_and_all_even_when_completed(tmp_path: Path, sim:
         assert sim.requests_by_task[refs[0].id] == before[refs[0].id] + 1
 
 
-async def test_pause_stops_polling_until_resumed(tmp_path: Path, sim: Simulator) -> None:
+async def test_pause_stops_polling_until_resumed(
+    tmp_path: Path, sim: Simulator, app_factory: AppFactory, clock: StepClock
+) -> None:
     refs = refs_of(sim.add_tasks(2, status_mix={"pending": 1.0}))
     for ref in refs:
         sim.force_status(ref.id, "pending")
     seed_watchlist(tmp_path / "watchlist.toml", refs)
-    clock = StepClock()
-    app = make_app(tmp_path, settings_for(sim), clock=clock)
+    app = app_factory(settings_for(sim))
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: all_fetched(app), "fetched")
         await pilot.press("p")
@@ -208,10 +206,12 @@ async def test_pause_stops_polling_until_resumed(tmp_path: Path, sim: Simulator)
 # --- v, ?, q -----------------------------------------------------------------------------------
 
 
-async def test_details_help_and_quit(tmp_path: Path, sim: Simulator) -> None:
+async def test_details_help_and_quit(
+    tmp_path: Path, sim: Simulator, app_factory: AppFactory
+) -> None:
     refs = refs_of(sim.add_tasks(1, status_mix={"completed": 1.0}))
     seed_watchlist(tmp_path / "watchlist.toml", refs)
-    app = make_app(tmp_path, settings_for(sim), live=False)
+    app = app_factory(settings_for(sim), live=False)
     async with app.run_test(size=SIZE) as pilot:
         pane = app.query_one(DetailPane)
         assert pane.display
@@ -232,8 +232,8 @@ async def test_details_help_and_quit(tmp_path: Path, sim: Simulator) -> None:
 # --- ctrl+p, [keys], theme ------------------------------------------------------------------------
 
 
-async def test_palette_has_every_action(tmp_path: Path, sim: Simulator) -> None:
-    app = make_app(tmp_path, settings_for(sim), live=False)
+async def test_palette_has_every_action(sim: Simulator, app_factory: AppFactory) -> None:
+    app = app_factory(settings_for(sim), live=False)
     async with app.run_test(size=SIZE) as pilot:
         titles = {command.title for command in app.get_system_commands(app.screen)}
         assert {action.label for action in ACTIONS} <= titles
@@ -256,14 +256,16 @@ async def test_palette_has_every_action(tmp_path: Path, sim: Simulator) -> None:
         await wait_for(pilot, lambda: app.monitor.paused, "paused from the palette")
 
 
-async def test_keys_table_in_config_remaps_a_key(tmp_path: Path, sim: Simulator) -> None:
+async def test_keys_table_in_config_remaps_a_key(
+    tmp_path: Path, sim: Simulator, app_factory: AppFactory
+) -> None:
     config = tmp_path / "config.toml"
     config.write_text('[keys]\nrefresh = "f5"\n')
     loaded = load_settings(config, env={})
     settings = dataclasses.replace(settings_for(sim), keymap=loaded.keymap)
     refs = refs_of(sim.add_tasks(1, status_mix={"completed": 1.0}))
     seed_watchlist(tmp_path / "watchlist.toml", refs)
-    app = make_app(tmp_path, settings)
+    app = app_factory(settings)
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: all_fetched(app), "fetched")
         notes = record_notes(app)
@@ -275,10 +277,12 @@ async def test_keys_table_in_config_remaps_a_key(tmp_path: Path, sim: Simulator)
         await wait_for(pilot, lambda: sim.requests_by_task[refs[0].id] > before, "f5 refresh")
 
 
-async def test_theme_change_is_remembered_in_the_config(tmp_path: Path, sim: Simulator) -> None:
+async def test_theme_change_is_remembered_in_the_config(
+    tmp_path: Path, sim: Simulator, app_factory: AppFactory
+) -> None:
     config = tmp_path / "config.toml"
     config.write_text("poll_interval = 7\n")
-    app = make_app(tmp_path, settings_for(sim), live=False)
+    app = app_factory(settings_for(sim), live=False)
     async with app.run_test(size=SIZE) as pilot:
         app.theme = "nord"
         await wait_for(pilot, lambda: "nord" in config.read_text(), "the theme saved")
@@ -290,13 +294,14 @@ async def test_theme_change_is_remembered_in_the_config(tmp_path: Path, sim: Sim
 # --- notifications, empty state, demo ----------------------------------------------------------
 
 
-async def test_completion_and_failure_are_announced(tmp_path: Path, sim: Simulator) -> None:
+async def test_completion_and_failure_are_announced(
+    tmp_path: Path, sim: Simulator, app_factory: AppFactory, clock: StepClock
+) -> None:
     refs = refs_of(sim.add_tasks(2, status_mix={"pending": 1.0}))
     for ref in refs:
         sim.force_status(ref.id, "processing")
     seed_watchlist(tmp_path / "watchlist.toml", refs)
-    clock = StepClock()
-    app = make_app(tmp_path, settings_for(sim), clock=clock)
+    app = app_factory(settings_for(sim))
     async with app.run_test(size=SIZE) as pilot:
         notes = record_notes(app)
         await wait_for(pilot, lambda: all_fetched(app), "fetched")
@@ -312,8 +317,8 @@ async def test_completion_and_failure_are_announced(tmp_path: Path, sim: Simulat
         assert refs[1].id in failed.message
 
 
-async def test_empty_state_without_tasks(tmp_path: Path, sim: Simulator) -> None:
-    app = make_app(tmp_path, settings_for(sim))
+async def test_empty_state_without_tasks(sim: Simulator, app_factory: AppFactory) -> None:
+    app = app_factory(settings_for(sim))
     async with app.run_test(size=SIZE) as pilot:
         empty = app.query_one("#empty", Static)
         assert empty.display and not table(app).display
@@ -323,11 +328,9 @@ async def test_empty_state_without_tasks(tmp_path: Path, sim: Simulator) -> None
     assert sim.request_count == 0
 
 
-async def test_demo_mode_watches_the_seeded_tasks(tmp_path: Path) -> None:
-    sim = Simulator(seed=7, clock=ManualClock())
-    store = WatchlistStore(tmp_path / "demo-watchlist.toml")
-    backend = Backend(Settings(), store, config_path=tmp_path / "config.toml", simulator=sim)
-    app = AIReiterApp(backend, monotonic=StepClock())
+async def test_demo_mode_watches_the_seeded_tasks(tmp_path: Path, app_factory: AppFactory) -> None:
+    sim = Simulator(seed=7, clock=ManualClock())  # not started: the app starts it
+    app = app_factory(Settings(), watchlist=tmp_path / "demo-watchlist.toml", simulator=sim)
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: len(app.monitor.session.rows) >= 20, "demo rows")
         await wait_for(pilot, lambda: all_fetched(app), "demo rows fetched")

@@ -15,6 +15,16 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 from aiohttp import web
+from client_fixtures import (
+    BASE,
+    KEY,
+    REFERENCE_RESPONSE,
+    Recorder,
+    assert_key_absent,
+    envelope,
+    make_client,
+    reply,
+)
 
 from aireiter_tui.api.client import AIReiterClient, check_base_url
 from aireiter_tui.domain.errors import (
@@ -26,16 +36,6 @@ from aireiter_tui.domain.errors import (
 )
 from aireiter_tui.domain.models import IdKind, TaskRef, TaskStatus
 from aireiter_tui.domain.secret import ApiKey
-from tests.client_fixtures import (
-    BASE,
-    KEY,
-    REFERENCE_RESPONSE,
-    Recorder,
-    assert_key_absent,
-    envelope,
-    make_client,
-    reply,
-)
 
 
 async def test_reference_example_is_parsed() -> None:

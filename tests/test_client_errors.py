@@ -12,6 +12,16 @@ from email.utils import format_datetime
 
 import httpx
 import pytest
+from client_fixtures import (
+    KEY,
+    Handler,
+    Recorder,
+    assert_key_absent,
+    envelope,
+    make_client,
+    query_error,
+    reply,
+)
 
 from aireiter_tui.api.client import parse_retry_after
 from aireiter_tui.domain.errors import (
@@ -23,16 +33,6 @@ from aireiter_tui.domain.errors import (
     RequestTimeoutError,
     ServerError,
     TaskNotFoundError,
-)
-from tests.client_fixtures import (
-    KEY,
-    Handler,
-    Recorder,
-    assert_key_absent,
-    envelope,
-    make_client,
-    query_error,
-    reply,
 )
 
 LEAK = f"invalid token Bearer {KEY} for this account"

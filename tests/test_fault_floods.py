@@ -1,24 +1,25 @@
 """Floods: thousands of tasks finishing in one round, against the real app over sockets.
 
 The app must answer keys while the flood is applied, update every row, raise a handful of
-notifications (not thousands) and save every task (fixtures: ``fault_fixtures``).
+notifications (not thousands) and save every task (helpers: ``harness``).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from fault_fixtures import (
+import pytest
+from harness import (
     SIZE,
     T0,
-    FakeClock,
+    AppFactory,
     assert_responsive,
-    make_app,
+    fault_settings,
     quit_and_load,
     refs_of,
     row_line,
     settled,
-    until,
+    wait_for,
 )
 
 from aireiter_tui.domain.models import TaskRef, TaskStatus, parse_task
@@ -39,22 +40,24 @@ def _watched_as_processing(tmp_path: Path, refs: list[TaskRef]) -> Path:
     return path
 
 
-async def test_flood_of_ten_thousand_tasks_finishing_at_once(tmp_path: Path) -> None:
+async def test_flood_of_ten_thousand_tasks_finishing_at_once(
+    tmp_path: Path, app_factory: AppFactory
+) -> None:
     """10,000 watched tasks last seen processing all turn out completed in one round:
     the app answers keys during the round, every row is updated, a handful of
     notifications is raised (not 10,000), nothing crashes, every task is saved."""
     sim = Simulator(clock=ManualClock())
     refs = refs_of(sim.add_tasks(10_000, status_mix={"completed": 1.0}))
     path = _watched_as_processing(tmp_path, refs)
-    clock = FakeClock()
     with running_in_thread(sim) as base_url:
-        app = make_app(base_url, sim.api_key, path, clock, concurrency=32, timeout=10)
+        settings = fault_settings(base_url, sim.api_key, concurrency=32, timeout=10)
+        app = app_factory(settings, watchlist=path, frozen_at=T0)
         async with app.run_test(size=SIZE) as pilot:
-            await until(pilot, lambda: sim.request_count > 500, turns=3000, what="round starts")
+            await wait_for(pilot, lambda: sim.request_count > 500, "the round to start", turns=1200)
             assert app.monitor.state().in_flight > 0
             await assert_responsive(pilot, app)  # keys work while the flood is applied
             assert app.monitor.state().in_flight > 0
-            await until(pilot, lambda: settled(app), turns=5000, what="every task answered")
+            await wait_for(pilot, lambda: settled(app), "every task answered", turns=2000)
             counts = app.monitor.session.counts()
             assert counts.by_status[TaskStatus.COMPLETED] == 10_000 and counts.errors == 0
             first = TaskRef.from_key(app.query_one(TaskTable).order[0])
@@ -68,19 +71,16 @@ async def test_flood_of_ten_thousand_tasks_finishing_at_once(tmp_path: Path) -> 
     assert sim.request_count == 10_000  # finished tasks are not polled again
 
 
+@pytest.mark.sim(latency_ms=25)
 async def test_one_round_of_finishing_tasks_raises_a_handful_of_notifications(
-    tmp_path: Path,
+    tmp_path: Path, sim: Simulator, app_factory: AppFactory
 ) -> None:
     # 60 tasks, 2 at a time, 25 ms each: the round spans several flush intervals.
-    sim = Simulator(clock=ManualClock(), latency_ms=25)
     refs = refs_of(sim.add_tasks(60, status_mix={"completed": 1.0}))
     path = _watched_as_processing(tmp_path, refs)
-    await sim.start()
-    try:
-        app = make_app(sim.base_url, sim.api_key, path, FakeClock(), concurrency=2)
-        async with app.run_test(size=SIZE) as pilot:
-            await until(pilot, lambda: settled(app) and sim.request_count == 60)
-            assert app.monitor.session.counts().by_status[TaskStatus.COMPLETED] == 60
-            assert len(app._notifications) <= 6
-    finally:
-        await sim.stop()
+    settings = fault_settings(sim.base_url, sim.api_key, concurrency=2)
+    app = app_factory(settings, watchlist=path, frozen_at=T0)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: settled(app) and sim.request_count == 60, "all 60 answered")
+        assert app.monitor.session.counts().by_status[TaskStatus.COMPLETED] == 60
+        assert len(app._notifications) <= 6

@@ -1,6 +1,6 @@
 """The whole dashboard against a misbehaving simulator, over real sockets.
 
-Each test runs the real app headless on a fake monotonic clock (see ``fault_fixtures``)
+Each test runs the real app headless on a step clock (see ``harness``)
 and checks, for one fault: the app stays up and answers keys; the affected rows say what
 went wrong; the other tasks keep refreshing; polling backs off as designed (counted by the
 simulator over a fake-time window); and the watchlist on disk still holds every task.
@@ -8,29 +8,32 @@ simulator over a fake-time window); and the watchlist on disk still holds every 
 
 from __future__ import annotations
 
+import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from fault_fixtures import (
-    HANG_TIMEOUT,
+from harness import (
     SIZE,
-    TASKS,
+    T0,
     TIMEOUT,
-    World,
+    AppFactory,
+    StepClock,
     assert_responsive,
-    assert_saved,
     banner_text,
-    free_port,
-    make_app,
+    fault_settings,
     mode,
     pane_text,
+    quit_and_load,
+    refs_of,
     row_line,
     run_for,
+    seed_watchlist,
     settled,
     step,
-    until,
+    wait_for,
 )
+from textual.pilot import Pilot
 
 from aireiter_tui.domain.errors import (
     AIReiterError,
@@ -41,15 +44,74 @@ from aireiter_tui.domain.errors import (
     ServerError,
 )
 from aireiter_tui.domain.models import TaskRef, TaskStatus
-from aireiter_tui.simulator import Fault
+from aireiter_tui.simulator import Fault, ManualClock, Simulator
+from aireiter_tui.ui.app import AIReiterApp
+
+TASKS = 4
+#: The short timeout for the test that makes the server hang (costs real time per try).
+HANG_TIMEOUT = 0.75
+
+
+class World:
+    """A simulator with ``TASKS`` pending tasks (frozen: its clock never moves), a
+    watchlist file naming them, and the step clock the apps it builds run on."""
+
+    def __init__(self, tmp_path: Path, clock: StepClock, app_factory: AppFactory) -> None:
+        self.sim = Simulator(clock=ManualClock())
+        self.refs: list[TaskRef] = refs_of(self.sim.add_tasks(TASKS, status_mix={"pending": 1.0}))
+        self.path = tmp_path / "w.toml"
+        self.clock = clock
+        self._app_factory = app_factory
+        seed_watchlist(self.path, self.refs)
+
+    @property
+    def victim(self) -> TaskRef:
+        return self.refs[1]
+
+    @property
+    def others(self) -> list[TaskRef]:
+        return [ref for ref in self.refs if ref != self.victim]
+
+    def counts(self, refs: list[TaskRef]) -> list[int]:
+        return [self.sim.requests_by_task[ref.id] for ref in refs]
+
+    def app(
+        self, *, base_url: str | None = None, api_key: str | None = None, timeout: float = TIMEOUT
+    ) -> AIReiterApp:
+        """The app on this world's watchlist and clock, talking to its simulator (unless
+        told otherwise), its wall clock frozen at ``T0``."""
+        settings = fault_settings(
+            base_url or self.sim.base_url, api_key or self.sim.api_key, timeout=timeout
+        )
+        return self._app_factory(settings, watchlist=self.path, clock=self.clock, frozen_at=T0)
 
 
 @pytest.fixture
-async def world(tmp_path: Path) -> AsyncIterator[World]:
-    w = World(tmp_path)
+async def world(tmp_path: Path, clock: StepClock, app_factory: AppFactory) -> AsyncIterator[World]:
+    w = World(tmp_path, clock, app_factory)
     await w.sim.start()
     yield w
     await w.sim.stop()
+
+
+def free_port() -> int:
+    """A port nothing listens on right now (for "the server is down")."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+async def first_round(pilot: Pilot[None], app: AIReiterApp, world: World) -> None:
+    """Wait until every task has been asked about once and the poller has settled."""
+    await wait_for(
+        pilot, lambda: settled(app) and world.sim.request_count >= TASKS, "the first round"
+    )
+
+
+async def assert_saved(pilot: Pilot[None], app: AIReiterApp, world: World) -> None:
+    saved = await quit_and_load(pilot, app, world.path)
+    assert sorted(saved) == sorted(world.refs)
 
 
 # --- faults of one task ---------------------------------------------------------------
@@ -76,9 +138,9 @@ async def test_one_task_failing(
     backs off; the others refresh every interval; a manual refresh recovers it."""
     sim, clock, victim = world.sim, world.clock, world.victim
     timeout = HANG_TIMEOUT if fault is Fault.HANG else TIMEOUT
-    app = make_app(sim.base_url, sim.api_key, world.path, clock, timeout=timeout)
+    app = world.app(timeout=timeout)
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: settled(app) and sim.request_count >= TASKS)
+        await first_round(pilot, app, world)
         sim.set_fault(fault, task_id=victim.id, delay=30)
         sim.reset_counters()
         await run_for(pilot, app, clock, 16)
@@ -100,8 +162,10 @@ async def test_one_task_failing(
         assert "could not refresh" in pane_text(app)
         sim.clear_faults()
         await pilot.press("r")
-        await until(pilot, lambda: app.monitor.session.rows[victim.key].error is None)
-        await until(pilot, lambda: "⚠" not in row_line(app, victim.id))
+        await wait_for(
+            pilot, lambda: app.monitor.session.rows[victim.key].error is None, "the refresh"
+        )
+        await wait_for(pilot, lambda: "⚠" not in row_line(app, victim.id), "the ⚠ to go")
         await assert_saved(pilot, app, world)
 
 
@@ -114,9 +178,9 @@ async def test_outputs_without_urls_read_as_a_task_without_outputs(
 ) -> None:
     sim, clock, victim = world.sim, world.clock, world.victim
     sim.set_fault(fault, task_id=victim.id)
-    app = make_app(sim.base_url, sim.api_key, world.path, clock)
+    app = world.app()
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: settled(app) and sim.request_count >= TASKS)
+        await first_round(pilot, app, world)
         row = app.monitor.session.rows[victim.key]
         assert row.error is None and row.task is not None
         assert row.task.status is TaskStatus.COMPLETED and row.task.outputs == ()
@@ -126,16 +190,20 @@ async def test_outputs_without_urls_read_as_a_task_without_outputs(
         assert sim.requests_by_task[victim.id] == before  # completed: not polled again
         await assert_responsive(pilot, app)
         await pilot.press("o")
-        await until(pilot, lambda: any("no output" in n.message for n in app._notifications))
+        await wait_for(
+            pilot,
+            lambda: any("no output" in n.message for n in app._notifications),
+            "a no-output notice",
+        )
         await assert_saved(pilot, app, world)
 
 
 async def test_unknown_status_is_shown_and_still_polled(world: World) -> None:
     sim, clock, victim = world.sim, world.clock, world.victim
     sim.set_fault(Fault.UNKNOWN_STATUS, task_id=victim.id)
-    app = make_app(sim.base_url, sim.api_key, world.path, clock)
+    app = world.app()
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: settled(app) and sim.request_count >= TASKS)
+        await first_round(pilot, app, world)
         task = app.monitor.session.rows[victim.key].task
         assert task is not None and task.status is TaskStatus.UNKNOWN
         assert "queued_for_" in row_line(app, victim.id)
@@ -157,9 +225,9 @@ async def test_refused_key_stops_polling(world: World, how: str) -> None:
     key = "not-the-key" if how == "wrong key" else sim.api_key
     if how == "auth envelope":
         sim.set_fault(Fault.AUTH_ENVELOPE)
-    app = make_app(sim.base_url, key, world.path, clock)
+    app = world.app(api_key=key)
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: settled(app) and sim.request_count >= 1)
+        await wait_for(pilot, lambda: settled(app) and sim.request_count >= 1, "the refusal")
         assert mode(app) == "auth-blocked"
         assert "refused the API key" in banner_text(app)
         seen = sim.request_count
@@ -175,9 +243,9 @@ async def test_refused_key_stops_polling(world: World, how: str) -> None:
 
 async def test_whole_service_failing_goes_offline_and_backs_off(world: World) -> None:
     sim, clock = world.sim, world.clock
-    app = make_app(sim.base_url, sim.api_key, world.path, clock)
+    app = world.app()
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: settled(app) and sim.request_count >= TASKS)
+        await first_round(pilot, app, world)
         sim.set_fault(Fault.HTTP_502)
         sim.reset_counters()
         await run_for(pilot, app, clock, 16)
@@ -198,9 +266,9 @@ async def test_one_task_failing_never_makes_the_app_offline(world: World) -> Non
     """The failing task backs off, so its retries come in rounds of their own: each such
     round fails whole, yet the header must stay live (no banner flapping in and out)."""
     sim, clock, victim = world.sim, world.clock, world.victim
-    app = make_app(sim.base_url, sim.api_key, world.path, clock)
+    app = world.app()
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: settled(app) and sim.request_count >= TASKS)
+        await first_round(pilot, app, world)
         sim.set_fault(Fault.HTTP_503, task_id=victim.id)
         sim.reset_counters()
         scheduler, on_error = app.monitor.scheduler, app.monitor.scheduler.on_error
@@ -221,13 +289,15 @@ async def test_one_task_failing_never_makes_the_app_offline(world: World) -> Non
         assert isinstance(app.monitor.session.rows[victim.key].error, ServerError)
 
 
-async def test_server_down_at_start_then_up(tmp_path: Path) -> None:
-    world = World(tmp_path)
+async def test_server_down_at_start_then_up(
+    tmp_path: Path, clock: StepClock, app_factory: AppFactory
+) -> None:
+    world = World(tmp_path, clock, app_factory)
     port = free_port()
     sim, clock = world.sim, world.clock
-    app = make_app(f"http://127.0.0.1:{port}", sim.api_key, world.path, clock)
+    app = world.app(base_url=f"http://127.0.0.1:{port}")
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: settled(app) and mode(app) == "offline")
+        await wait_for(pilot, lambda: settled(app) and mode(app) == "offline", "offline mode")
         assert "refused the connection" in banner_text(app)
         assert all(isinstance(r.error, NetworkError) for r in app.monitor.session.rows.values())
         assert "⚠" in row_line(app, world.refs[0].id)
@@ -247,9 +317,9 @@ async def test_server_down_at_start_then_up(tmp_path: Path) -> None:
 async def test_server_goes_down_and_comes_back(world: World) -> None:
     sim, clock = world.sim, world.clock
     port = int(sim.base_url.rsplit(":", 1)[1])
-    app = make_app(sim.base_url, sim.api_key, world.path, clock)
+    app = world.app()
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: settled(app) and sim.request_count >= TASKS)
+        await first_round(pilot, app, world)
         await sim.stop()
         await run_for(pilot, app, clock, 4)
         assert mode(app) == "offline"
@@ -266,9 +336,9 @@ async def test_server_goes_down_and_comes_back(world: World) -> None:
 
 async def test_rate_limit_with_retry_after_pauses_exactly_that_long(world: World) -> None:
     sim, clock = world.sim, world.clock
-    app = make_app(sim.base_url, sim.api_key, world.path, clock)
+    app = world.app()
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: settled(app) and sim.request_count >= TASKS)
+        await first_round(pilot, app, world)
         sim.set_fault(Fault.RATE_LIMIT, retry_after=7)
         await step(pilot, app, clock, 1.5)  # the round that meets the 429
         limited_at = clock.now
@@ -287,9 +357,9 @@ async def test_rate_limit_with_retry_after_pauses_exactly_that_long(world: World
 
 async def test_rate_limit_without_retry_after_backs_off_and_doubles(world: World) -> None:
     sim, clock = world.sim, world.clock
-    app = make_app(sim.base_url, sim.api_key, world.path, clock)
+    app = world.app()
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: settled(app) and sim.request_count >= TASKS)
+        await first_round(pilot, app, world)
         sim.set_fault(Fault.RATE_LIMIT_BARE)  # every request of the burst: 429
         await step(pilot, app, clock, 1.5)
         first_at = clock.now

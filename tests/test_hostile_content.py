@@ -8,24 +8,23 @@ no click action appears, and only plain http(s) output URLs are ever opened.
 
 from __future__ import annotations
 
-import webbrowser
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from fault_fixtures import (
+from harness import (
     SIZE,
     T0,
-    AppPilot,
-    FakeClock,
+    AppFactory,
     assert_terminal_safe,
-    make_app,
+    fault_settings,
+    opened_urls,
     pane_text,
     refs_of,
     settled,
-    until,
-    write_browser,
+    wait_for,
 )
+from textual.pilot import Pilot
 
 import aireiter_tui.ui.main_screen
 from aireiter_tui.domain.models import TaskRef, parse_task
@@ -47,7 +46,8 @@ class Scene:
     so its transition is announced), a normal completed task with one http output, and
     a task with a 10,000-character hostile label."""
 
-    def __init__(self, tmp_path: Path) -> None:
+    def __init__(self, tmp_path: Path, app_factory: AppFactory) -> None:
+        self._app_factory = app_factory
         self.sim = Simulator(clock=ManualClock())
         self.refs: list[TaskRef] = refs_of(self.sim.add_tasks(3, status_mix={"completed": 1.0}))
         self.hostile, self.normal, self.long = self.refs
@@ -62,42 +62,25 @@ class Scene:
         WatchlistStore(self.path).save(entries)
 
     def app(self) -> AIReiterApp:
-        return make_app(
-            self.sim.base_url, self.sim.api_key, self.path, FakeClock(), profile=HOSTILE_TEXTS[1]
-        )
+        settings = fault_settings(self.sim.base_url, self.sim.api_key, profile=HOSTILE_TEXTS[1])
+        return self._app_factory(settings, watchlist=self.path, frozen_at=T0)
 
 
 @pytest.fixture
-async def scene(tmp_path: Path) -> AsyncIterator[Scene]:
-    s = Scene(tmp_path)
+async def scene(tmp_path: Path, app_factory: AppFactory) -> AsyncIterator[Scene]:
+    s = Scene(tmp_path, app_factory)
     await s.sim.start()
     yield s
     await s.sim.stop()
-
-
-@pytest.fixture
-def opened(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The file the stand-in browser records into; webbrowser re-reads BROWSER."""
-    record = write_browser(tmp_path)
-    monkeypatch.setenv("BROWSER", str(tmp_path / "browser.sh"))
-    monkeypatch.setattr(webbrowser, "_tryorder", None)
-    monkeypatch.setattr(webbrowser, "_browsers", {})
-    # Register now: threads racing into webbrowser's first use can find an empty list.
-    webbrowser.register_standard_browsers()
-    return record
 
 
 def browsers_done(app: AIReiterApp) -> bool:
     return not [w for w in app.workers if w.group == "browser" and not w.is_finished]
 
 
-def recorded(record: Path) -> list[str]:
-    return record.read_text().splitlines() if record.exists() else []
-
-
-async def started(pilot: AppPilot, app: AIReiterApp, scene: Scene) -> None:
-    await until(pilot, lambda: settled(app) and scene.sim.request_count >= 3)
-    await until(pilot, lambda: len(app._notifications) >= 1, what="a completion toast")
+async def started(pilot: Pilot[None], app: AIReiterApp, scene: Scene) -> None:
+    await wait_for(pilot, lambda: settled(app) and scene.sim.request_count >= 3, "the first round")
+    await wait_for(pilot, lambda: len(app._notifications) >= 1, "a completion toast")
 
 
 async def test_hostile_strings_everywhere_reach_the_screen_as_text(scene: Scene) -> None:
@@ -117,15 +100,15 @@ async def test_hostile_strings_everywhere_reach_the_screen_as_text(scene: Scene)
             assert_terminal_safe(app)
         app.query_one(TaskTable).move_to_key(scene.hostile.key)
         await pilot.press("l")  # the label editor holds the hostile label
-        await until(pilot, lambda: isinstance(app.screen, LabelScreen))
+        await wait_for(pilot, lambda: isinstance(app.screen, LabelScreen), "the label editor")
         assert_terminal_safe(app)
         await pilot.press("escape")
-        await until(pilot, lambda: len(app.screen_stack) == 1)
+        await wait_for(pilot, lambda: len(app.screen_stack) == 1, "the dialog to close")
         await pilot.press("o")  # eight outputs: the chooser lists the hostile URLs
-        await until(pilot, lambda: isinstance(app.screen, OutputChooserScreen))
+        await wait_for(pilot, lambda: isinstance(app.screen, OutputChooserScreen), "the chooser")
         assert_terminal_safe(app)
         await pilot.press("escape")
-        await until(pilot, lambda: len(app.screen_stack) == 1)
+        await wait_for(pilot, lambda: len(app.screen_stack) == 1, "the dialog to close")
         assert app.is_running
 
 
@@ -147,7 +130,7 @@ async def test_clicking_on_click_markup_does_nothing(scene: Scene) -> None:
         assert app.is_running
 
 
-async def test_only_http_urls_are_opened(scene: Scene, opened: Path) -> None:
+async def test_only_http_urls_are_opened(scene: Scene, browser_log: Path) -> None:
     app = scene.app()
     async with app.run_test(size=SIZE) as pilot:
         await started(pilot, app, scene)
@@ -157,36 +140,38 @@ async def test_only_http_urls_are_opened(scene: Scene, opened: Path) -> None:
         for ref in (scene.hostile, scene.normal):  # both have several outputs: a chooser
             table.move_to_key(ref.key)
             await pilot.press("o")
-            await until(pilot, lambda: isinstance(app.screen, OutputChooserScreen))
+            await wait_for(
+                pilot, lambda: isinstance(app.screen, OutputChooserScreen), "the chooser"
+            )
             assert_terminal_safe(app)
             await pilot.press("1")  # hostile: javascript:alert(1), listed but disabled
             if ref == scene.hostile:
                 await pilot.press("escape")
-            await until(pilot, lambda: len(app.screen_stack) == 1)
-        await until(pilot, lambda: len(recorded(opened)) == 1, what="the browser records")
-        await until(pilot, lambda: browsers_done(app), what="browser workers end")
+            await wait_for(pilot, lambda: len(app.screen_stack) == 1, "the dialog to close")
+        await wait_for(pilot, lambda: len(opened_urls(browser_log)) == 1, "the browser records")
+        await wait_for(pilot, lambda: browsers_done(app), "browser workers end")
         task = app.monitor.session.rows[scene.normal.key].task
-        assert task is not None and recorded(opened) == [task.outputs[0].url]
-        assert recorded(opened)[0].startswith("http://127.0.0.1:")
+        assert task is not None and opened_urls(browser_log) == [task.outputs[0].url]
+        assert opened_urls(browser_log)[0].startswith("http://127.0.0.1:")
 
 
-async def assert_refused_not_opened(pilot: AppPilot, app: AIReiterApp, record: Path) -> None:
+async def assert_refused_not_opened(pilot: Pilot[None], app: AIReiterApp, record: Path) -> None:
     for url in ("javascript:alert(1)", "file:///etc/passwd"):
         app.main_screen.open_url_safely(url)
     app.main_screen.open_url_safely("https://example.invalid/ok.png")  # a fence: it must arrive
-    await until(pilot, lambda: len(recorded(record)) >= 1, what="the browser records")
-    await until(pilot, lambda: browsers_done(app), what="browser workers end")
-    assert recorded(record) == ["https://example.invalid/ok.png"]
+    await wait_for(pilot, lambda: len(opened_urls(record)) >= 1, "the browser records")
+    await wait_for(pilot, lambda: browsers_done(app), "browser workers end")
+    assert opened_urls(record) == ["https://example.invalid/ok.png"]
 
 
-async def test_refusal_check_passes_with_the_safeguard(scene: Scene, opened: Path) -> None:
+async def test_refusal_check_passes_with_the_safeguard(scene: Scene, browser_log: Path) -> None:
     app = scene.app()
     async with app.run_test(size=SIZE) as pilot:
-        await assert_refused_not_opened(pilot, app, opened)
+        await assert_refused_not_opened(pilot, app, browser_log)
 
 
 async def test_refusal_check_fails_without_the_safeguard(
-    scene: Scene, opened: Path, monkeypatch: pytest.MonkeyPatch
+    scene: Scene, browser_log: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Proves the test above can fail: with url_refusal accepting everything, the
     stand-in browser is handed the javascript: URL."""
@@ -194,6 +179,6 @@ async def test_refusal_check_fails_without_the_safeguard(
     app = scene.app()
     async with app.run_test(size=SIZE) as pilot:
         with pytest.raises(AssertionError):
-            await assert_refused_not_opened(pilot, app, opened)
-        await until(pilot, lambda: len(recorded(opened)) == 3, what="all three recorded")
-        assert "javascript:alert(1)" in recorded(opened)
+            await assert_refused_not_opened(pilot, app, browser_log)
+        await wait_for(pilot, lambda: len(opened_urls(browser_log)) == 3, "all three recorded")
+        assert "javascript:alert(1)" in opened_urls(browser_log)

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-from app_fixtures import make_app, table
+from harness import AppFactory, table
 from scenes import Scene
 from textual.widgets import Footer
 
@@ -16,9 +14,9 @@ from aireiter_tui.ui.main_screen import WIDE_LAYOUT
 
 
 async def test_the_detail_pane_moves_beside_or_below_as_the_terminal_is_resized(
-    tmp_path: Path,
+    app_factory: AppFactory,
 ) -> None:
-    app = make_app(tmp_path, Settings(), live=False)
+    app = app_factory(Settings(), live=False)
     async with app.run_test(size=(80, 24)) as pilot:
         body = app.query_one("#body")
         footer = app.query_one(Footer)
@@ -39,9 +37,9 @@ async def test_the_detail_pane_moves_beside_or_below_as_the_terminal_is_resized(
         assert not footer.compact and footer.show_command_palette
 
 
-async def test_a_keymap_mistake_is_shown_and_the_app_still_starts(tmp_path: Path) -> None:
+async def test_a_keymap_mistake_is_shown_and_the_app_still_starts(app_factory: AppFactory) -> None:
     settings = Settings(keymap={"nonexistent": "x", "add": "r"})
-    app = make_app(tmp_path, settings, live=False)
+    app = app_factory(settings, live=False)
     async with app.run_test(size=(120, 36)):
         banner = str(app.query_one("#banner").render())
         assert "nonexistent" in banner and "names no action" in banner
@@ -74,12 +72,12 @@ def test_ordinary_ids_and_out_task_ids_pass() -> None:
 
 
 async def test_the_table_fits_the_screen_in_both_layouts_so_the_cursor_stays_visible(
-    tmp_path: Path,
+    app_factory: AppFactory,
 ) -> None:
     from aireiter_tui.domain.models import IdKind, TaskRef
     from aireiter_tui.ui.widgets.task_table import TaskTable
 
-    app = make_app(tmp_path, Settings(), live=False)
+    app = app_factory(Settings(), live=False)
     async with app.run_test(size=(WIDE_LAYOUT + 10, 24)) as pilot:
         app.monitor.session.add([TaskRef(IdKind.TASK_ID, f"order_{n:04d}") for n in range(200)])
         app.main_screen.rebuild_view()
@@ -97,7 +95,7 @@ async def test_the_table_fits_the_screen_in_both_layouts_so_the_cursor_stays_vis
 
 
 async def test_a_client_that_cannot_be_set_up_is_reported_not_left_connecting(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    monkeypatch: pytest.MonkeyPatch, app_factory: AppFactory
 ) -> None:
     from aireiter_tui.backend import Backend
     from aireiter_tui.domain.secret import ApiKey
@@ -106,7 +104,7 @@ async def test_a_client_that_cannot_be_set_up_is_reported_not_left_connecting(
         raise RuntimeError("boom")
 
     monkeypatch.setattr(Backend, "connect", broken)
-    app = make_app(tmp_path, Settings(api_key=ApiKey("k")), live=False)
+    app = app_factory(Settings(api_key=ApiKey("k")), live=False)
     async with app.run_test(size=(120, 36)):
         assert "Could not set up the client (RuntimeError)" in str(
             app.query_one("#banner").render()
@@ -115,13 +113,13 @@ async def test_a_client_that_cannot_be_set_up_is_reported_not_left_connecting(
 
 
 async def test_escape_clears_a_filter_that_hid_every_row_even_from_the_detail_pane(
-    tmp_path: Path,
+    app_factory: AppFactory,
 ) -> None:
     from aireiter_tui.domain.models import IdKind, TaskRef, parse_task
     from aireiter_tui.domain.view import StatusFilter
     from aireiter_tui.ui.widgets.detail_pane import DetailPane
 
-    app = make_app(tmp_path, Settings(), live=False)
+    app = app_factory(Settings(), live=False)
     async with app.run_test(size=(120, 36)) as pilot:
         ref = TaskRef(IdKind.TASK_ID, "order_done")
         app.monitor.session.add([ref])
@@ -136,13 +134,15 @@ async def test_escape_clears_a_filter_that_hid_every_row_even_from_the_detail_pa
         assert app.query_one("#table").display
 
 
-async def test_a_key_right_after_enter_in_the_filter_goes_to_the_table(tmp_path: Path) -> None:
+async def test_a_key_right_after_enter_in_the_filter_goes_to_the_table(
+    app_factory: AppFactory,
+) -> None:
     from textual import events
 
     from aireiter_tui.domain.models import IdKind, TaskRef
     from aireiter_tui.domain.view import SortKey
 
-    app = make_app(tmp_path, Settings(), live=False)
+    app = app_factory(Settings(), live=False)
     async with app.run_test(size=(120, 36)) as pilot:
         app.monitor.session.add([TaskRef(IdKind.TASK_ID, f"order_dog_{n}") for n in range(3)])
         app.main_screen.rebuild_view()
@@ -157,11 +157,13 @@ async def test_a_key_right_after_enter_in_the_filter_goes_to_the_table(tmp_path:
         assert app.focused is app.query_one("#table")  # and not moved on into the pane
 
 
-async def test_timers_that_tick_while_the_app_shuts_down_do_nothing(tmp_path: Path) -> None:
+async def test_timers_that_tick_while_the_app_shuts_down_do_nothing(
+    app_factory: AppFactory,
+) -> None:
     from aireiter_tui.domain.models import IdKind, TaskRef, parse_task
     from aireiter_tui.domain.poller import PollOutcome
 
-    app = make_app(tmp_path, Settings(), live=False)
+    app = app_factory(Settings(), live=False)
     ref = TaskRef(IdKind.TASK_ID, "order_late")
     async with app.run_test(size=(120, 36)) as pilot:
         app.monitor.session.add([ref])

@@ -6,12 +6,13 @@ import gc
 from datetime import UTC, datetime
 from pathlib import Path
 
+from watchlist_fixtures import entry
+
 from aireiter_tui.domain.loading import PartLoader
 from aireiter_tui.domain.models import TaskStatus
 from aireiter_tui.domain.session import Session
 from aireiter_tui.domain.watchlist import WatchlistStore
 from aireiter_tui.domain.watchlist_cache import PART_SIZE
-from tests.watchlist_fixtures import entry
 
 
 def _session(path: Path) -> Session:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from scheduler_fixtures import make, ref, task
 
 from aireiter_tui.domain.errors import (
     AuthenticationError,
@@ -13,7 +14,6 @@ from aireiter_tui.domain.errors import (
 )
 from aireiter_tui.domain.models import TaskStatus
 from aireiter_tui.domain.poll_gate import MAX_RETRY_AFTER
-from tests.scheduler_fixtures import make, ref, task
 
 
 @pytest.mark.parametrize("retry_after", [12.0, None])

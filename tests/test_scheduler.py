@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from scheduler_fixtures import ACTIVE, WALL, make, ref, task
 
 from aireiter_tui.domain.errors import (
     NetworkError,
@@ -14,7 +15,6 @@ from aireiter_tui.domain.errors import (
 )
 from aireiter_tui.domain.models import TaskRef, TaskStatus
 from aireiter_tui.domain.scheduler import PollScheduler
-from tests.scheduler_fixtures import ACTIVE, WALL, make, ref, task
 
 
 def test_never_fetched_active_and_unknown_are_due_terminal_never() -> None:

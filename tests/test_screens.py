@@ -8,6 +8,8 @@ from __future__ import annotations
 from typing import Literal
 
 import pytest
+from harness import wait_for
+from screen_fixtures import HOSTILE, SIZE, Host, finish, shown
 from textual.widgets import Input, OptionList, Static
 
 from aireiter_tui.domain.models import OutputKind, TaskOutput
@@ -15,7 +17,6 @@ from aireiter_tui.ui.screens.confirm import ConfirmScreen
 from aireiter_tui.ui.screens.help import HelpRow, HelpScreen
 from aireiter_tui.ui.screens.label import LabelScreen
 from aireiter_tui.ui.screens.output_chooser import OutputChooserScreen, middle_ellipsis
-from tests.screen_fixtures import HOSTILE, SIZE, Host, finish, shown, until
 
 # --- confirm ---------------------------------------------------------------------------
 
@@ -93,7 +94,7 @@ async def test_label_rejects_with_message() -> None:
         for value, reason in cases:
             field.value = value
             await pilot.press("enter")
-            await until(pilot, lambda: reason in shown(problem))  # noqa: B023
+            await wait_for(pilot, lambda: reason in shown(problem), reason)  # noqa: B023
             assert problem.display and not app.results
         field.value = "fine"
         await pilot.press("enter")
@@ -160,7 +161,7 @@ async def test_chooser_refused_entry_cannot_be_picked() -> None:
         assert options.get_option_at_index(3).disabled
         await pilot.press("1", "4", "9")
         problem = app.screen.query_one("#problem", Static)
-        await until(pilot, lambda: "won't open" in shown(problem))
+        await wait_for(pilot, lambda: "won't open" in shown(problem), "won't open")
         assert not app.results
         assert "only http and https" in str(options.get_option_at_index(0).prompt)
         assert "␛[2J" in str(options.get_option_at_index(3).prompt)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from harness import TERMINAL_CONTROLS, wait_for
+from screen_fixtures import HOSTILE, SIZE, Host, finish, shown
 from textual import events
 from textual.widgets import Button, Input, Static, TextArea
 
 from aireiter_tui.domain.models import IdKind, TaskRef
 from aireiter_tui.ui.screens.add_tasks import AddTasksResult, AddTasksScreen
-from tests.screen_fixtures import HOSTILE, SIZE, TERMINAL_CONTROLS, Host, finish, shown, until
 
 
 def preview(app: Host) -> str:
@@ -21,10 +22,10 @@ async def test_add_paste_kind_and_label() -> None:
         assert app.focused is app.screen.query_one(TextArea)
         # As the terminal driver does: the app forwards a paste to the focused widget.
         app.post_message(events.Paste("order_a, order_b\norder_c bad\x07id"))
-        await until(pilot, lambda: "3 IDs ready" in preview(app))
+        await wait_for(pilot, lambda: "3 IDs ready" in preview(app), "3 IDs ready")
         assert "1 rejected" in preview(app) and "bad␇id" in preview(app)
         await pilot.press("ctrl+t")
-        await until(pilot, lambda: app.screen.kind is IdKind.OUT_TASK_ID)  # type: ignore[attr-defined]
+        await wait_for(pilot, lambda: app.screen.kind is IdKind.OUT_TASK_ID, "out_task_id")  # type: ignore[attr-defined]
         app.screen.query_one("#label", Input).focus()
         await pilot.press("b", "enter")
         result = await finish(pilot, app)
@@ -41,7 +42,7 @@ async def test_add_kind_by_keyboard_and_add_button() -> None:
         app.screen.query_one(TextArea).text = "my_task_1;my_task_2"
         # Tab leaves the text area for the kind choice, whose cursor starts on task_id.
         await pilot.press("tab", "enter")
-        await until(pilot, lambda: app.screen.kind is IdKind.TASK_ID)  # type: ignore[attr-defined]
+        await wait_for(pilot, lambda: app.screen.kind is IdKind.TASK_ID, "task_id")  # type: ignore[attr-defined]
         await pilot.click("#add")
         result = await finish(pilot, app)
     assert result == AddTasksResult(
@@ -56,12 +57,12 @@ async def test_add_skips_watched_and_refuses_when_nothing_new() -> None:
         await pilot.pause()
         area = app.screen.query_one(TextArea)
         area.text = "order_a order_b"
-        await until(pilot, lambda: "2 already watched" in preview(app))
+        await wait_for(pilot, lambda: "2 already watched" in preview(app), "2 already watched")
         await pilot.press("ctrl+s")
-        await until(pilot, lambda: "Nothing to add" in preview(app))
+        await wait_for(pilot, lambda: "Nothing to add" in preview(app), "Nothing to add")
         assert not app.results
         area.text = "order_a order_c"
-        await until(pilot, lambda: "1 ID ready" in preview(app))
+        await wait_for(pilot, lambda: "1 ID ready" in preview(app), "1 ID ready")
         await pilot.press("ctrl+s")
         result = await finish(pilot, app)
     assert result.refs == [TaskRef(IdKind.TASK_ID, "order_c")]
@@ -71,7 +72,7 @@ async def test_add_empty_refuses_and_escape_cancels() -> None:
     app = Host(AddTasksScreen())
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("ctrl+s")
-        await until(pilot, lambda: "paste at least one" in preview(app))
+        await wait_for(pilot, lambda: "paste at least one" in preview(app), "paste at least one")
         assert not app.results
         await pilot.press("escape")
         assert await finish(pilot, app) is None
@@ -85,7 +86,7 @@ async def test_editors_draw_control_characters_visibly() -> None:
         label = app.screen.query_one("#label", Input)
         area.text = "ok_id bad\x1b[2Jid\x9b2J\x07"
         label.value = "x\x1b]52;c;AAAA\x07"
-        await until(pilot, lambda: "control characters" in preview(app))
+        await wait_for(pilot, lambda: "control characters" in preview(app), "control characters")
         drawn = "".join(seg.text for seg in area.render_line(0)) + "".join(
             seg.text for seg in label.render_line(0)
         )
@@ -107,7 +108,7 @@ async def test_add_hostile_ids_and_bounded_rejections() -> None:
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         app.screen.query_one(TextArea).text = " ".join([*HOSTILE, *bad])
-        await until(pilot, lambda: "rejected" in preview(app))
+        await wait_for(pilot, lambda: "rejected" in preview(app), "rejected")
         text = preview(app)
         assert "and " in text and " more" in text
         assert "\x1b" not in text and "\x07" not in text
@@ -131,7 +132,7 @@ async def test_add_dialog_says_how_to_submit_even_when_the_preview_is_full() -> 
         app.screen.query_one(TextArea).text = " ".join(f"bad{n}\x07" for n in range(5))
         app.screen.query_one("#label", Input).value = "x\x07"
         panel = app.screen.query_one("#preview", Static)
-        await until(pilot, lambda: panel.region.height == 6)
+        await wait_for(pilot, lambda: panel.region.height == 6, "the panel's height")
         dialog = app.screen.query_one("#dialog").region
         assert hint.region.height == 1
         assert dialog.contains_region(hint.region)

@@ -16,23 +16,23 @@ import stat
 import subprocess
 import sys
 import traceback
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp import web
-from fault_fixtures import (
+from harness import (
     SIZE,
-    FakeClock,
+    T0,
+    AppFactory,
     assert_responsive,
     banner_text,
-    make_app,
+    fault_settings,
     refs_of,
     seed_watchlist,
     settled,
-    until,
+    wait_for,
 )
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -46,7 +46,7 @@ from aireiter_tui.domain.models import IdKind, TaskRef
 from aireiter_tui.domain.poller import PollOutcome
 from aireiter_tui.domain.secret import ApiKey
 from aireiter_tui.domain.watchlist import WatchlistStore
-from aireiter_tui.simulator import Fault, ManualClock, Simulator
+from aireiter_tui.simulator import Fault, Simulator
 
 KEY = "sk-live-SECRET-0123456789abcdef"
 WRONG = "sk-live-WRONG-fedcba9876543210"
@@ -58,13 +58,11 @@ def assert_no_key(text: str) -> None:
         assert key not in text
 
 
-@pytest.fixture
-async def sim() -> AsyncIterator[Simulator]:
-    simulator = Simulator(api_key=KEY, clock=ManualClock())
-    simulator.add_tasks(3, status_mix={"pending": 0.5, "completed": 0.5})
-    await simulator.start()
-    yield simulator
-    await simulator.stop()
+def _three_tasks(sim: Simulator) -> None:
+    sim.add_tasks(3, status_mix={"pending": 0.5, "completed": 0.5})
+
+
+pytestmark = pytest.mark.sim(seed=0, api_key=KEY, setup=_three_tasks)
 
 
 def watch_all(sim: Simulator, path: Path) -> None:
@@ -76,15 +74,19 @@ def watch_all(sim: Simulator, path: Path) -> None:
 
 @pytest.mark.parametrize("key", [KEY, WRONG])
 async def test_key_never_on_screen_in_files_or_logs(
-    sim: Simulator, tmp_path: Path, key: str, caplog: pytest.LogCaptureFixture
+    sim: Simulator,
+    tmp_path: Path,
+    app_factory: AppFactory,
+    key: str,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG)
     path = tmp_path / "w.toml"
     watch_all(sim, path)
     sim.set_fault(Fault.HTTP_502, times=1)
-    app = make_app(sim.base_url, key, path, FakeClock())
+    app = app_factory(fault_settings(sim.base_url, key), watchlist=path, frozen_at=T0)
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: settled(app) and sim.request_count >= 3)
+        await wait_for(pilot, lambda: settled(app) and sim.request_count >= 3, "the first round")
         if key == WRONG:
             assert "refused the API key" in banner_text(app)
         for keys in ((), ("question_mark",), ("escape", "a"), ("escape", "l"), ("escape",)):
@@ -94,7 +96,7 @@ async def test_key_never_on_screen_in_files_or_logs(
         assert_no_key(repr(app.backend))
         assert_no_key(repr(app.backend.settings) + str(app.backend.settings))
         await pilot.press("q")
-        await until(pilot, lambda: not app.is_running)
+        await wait_for(pilot, lambda: not app.is_running, "the app to quit")
     for file in tmp_path.iterdir():
         if file.is_file():
             assert_no_key(file.read_bytes().decode("utf-8", "replace"))
@@ -157,13 +159,15 @@ async def test_key_not_sent_to_the_host_a_redirect_names() -> None:
             await runner.cleanup()
 
 
-async def test_plain_http_to_another_host_is_refused_before_any_request(tmp_path: Path) -> None:
+async def test_plain_http_to_another_host_is_refused_before_any_request(
+    tmp_path: Path, app_factory: AppFactory
+) -> None:
     path = tmp_path / "w.toml"
     seed_watchlist(path, [])
-    app = make_app("http://example.invalid", KEY, path, FakeClock())
+    app = app_factory(fault_settings("http://example.invalid", KEY), watchlist=path, frozen_at=T0)
     assert app.backend.settings.allow_insecure_http is False
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: app.backend.problem is not None)
+        await wait_for(pilot, lambda: app.backend.problem is not None, "the refusal")
         assert app.backend.client is None
         assert "allow-insecure-http" in banner_text(app)
         assert_no_key(app.export_screenshot())
@@ -225,41 +229,41 @@ def test_any_answer_maps_to_data_or_a_keyless_error(
     ],
 )
 async def test_unreadable_watchlist_is_kept_byte_for_byte(
-    sim: Simulator, tmp_path: Path, content: bytes, words: str
+    sim: Simulator, tmp_path: Path, app_factory: AppFactory, content: bytes, words: str
 ) -> None:
     path = tmp_path / "w.toml"
     path.write_bytes(content)
-    app = make_app(sim.base_url, KEY, path, FakeClock())
+    app = app_factory(fault_settings(sim.base_url, KEY), watchlist=path, frozen_at=T0)
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: bool(app.problems))
+        await wait_for(pilot, lambda: bool(app.problems), "the banner")
         assert words in banner_text(app) and "left as it is" in banner_text(app)
         app.monitor.session.dirty = True  # even with something to save, nothing is written
         await pilot.press("q")
-        await until(pilot, lambda: not app.is_running)
+        await wait_for(pilot, lambda: not app.is_running, "the app to quit")
     assert path.read_bytes() == content
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file")
 async def test_watchlist_without_read_permission_is_left_alone(
-    sim: Simulator, tmp_path: Path
+    sim: Simulator, tmp_path: Path, app_factory: AppFactory
 ) -> None:
     path = tmp_path / "w.toml"
     watch_all(sim, path)
     path.chmod(0)
     try:
-        app = make_app(sim.base_url, KEY, path, FakeClock())
+        app = app_factory(fault_settings(sim.base_url, KEY), watchlist=path, frozen_at=T0)
         async with app.run_test(size=SIZE) as pilot:
-            await until(pilot, lambda: bool(app.problems))
+            await wait_for(pilot, lambda: bool(app.problems), "the banner")
             assert "permission denied" in banner_text(app)
             await pilot.press("q")
-            await until(pilot, lambda: not app.is_running)
+            await wait_for(pilot, lambda: not app.is_running, "the app to quit")
     finally:
         path.chmod(0o600)
     assert len(WatchlistStore(path).load()) == 3
 
 
 async def test_full_disk_on_save_notifies_keeps_running_and_retries(
-    sim: Simulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    sim: Simulator, tmp_path: Path, app_factory: AppFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = tmp_path / "w.toml"
     watch_all(sim, path)
@@ -274,17 +278,19 @@ async def test_full_disk_on_save_notifies_keeps_running_and_retries(
 
     monkeypatch.setattr(watchlist_module, "replace_atomically", replace)
     added = TaskRef(IdKind.TASK_ID, "added_while_the_disk_is_full")
-    app = make_app(sim.base_url, KEY, path, FakeClock())
+    app = app_factory(fault_settings(sim.base_url, KEY), watchlist=path, frozen_at=T0)
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: settled(app) and sim.request_count >= 3)
+        await wait_for(pilot, lambda: settled(app) and sim.request_count >= 3, "the first round")
         app.monitor.session.add([added])  # the TOML must change (snapshots live in the cache)
-        await until(pilot, lambda: any(n.title == "Not saved" for n in app._notifications))
+        await wait_for(
+            pilot, lambda: any(n.title == "Not saved" for n in app._notifications), "Not saved"
+        )
         message = next(n.message for n in app._notifications if n.title == "Not saved")
         assert "no space left on device" in message and "Nothing was lost" in message
         assert path.read_bytes() == before
         await assert_responsive(pilot, app)
         full[0] = False
-        await until(pilot, lambda: path.read_bytes() != before, what="a later save succeeds")
+        await wait_for(pilot, lambda: path.read_bytes() != before, "a later save succeeds")
         assert not app.monitor.session.dirty
     loaded = WatchlistStore(path).load()
     assert loaded[-1].ref == added
@@ -304,34 +310,34 @@ store.save([WatchEntry(TaskRef(IdKind.TASK_ID, f"other-{i}"), None, now) for i i
 
 
 async def test_another_process_adding_while_the_app_runs_loses_nothing(
-    sim: Simulator, tmp_path: Path
+    sim: Simulator, tmp_path: Path, app_factory: AppFactory
 ) -> None:
     path = tmp_path / "w.toml"
     watch_all(sim, path)
-    app = make_app(sim.base_url, KEY, path, FakeClock())
+    app = app_factory(fault_settings(sim.base_url, KEY), watchlist=path, frozen_at=T0)
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: settled(app) and sim.request_count >= 3)
+        await wait_for(pilot, lambda: settled(app) and sim.request_count >= 3, "the first round")
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         child = subprocess.run([sys.executable, "-c", CHILD_ADD, str(path)], env=env, check=False)
         assert child.returncode == 0
         # The app's next save merges the file and adopts the other process's tasks.
-        await until(pilot, lambda: len(app.monitor.session.rows) == 23, what="the app adopts them")
+        await wait_for(pilot, lambda: len(app.monitor.session.rows) == 23, "the app adopts them")
         # Quit only once their first round is applied (see the test below for why).
-        await until(pilot, lambda: settled(app) and sim.request_count >= 23)
+        await wait_for(pilot, lambda: settled(app) and sim.request_count >= 23, "their first round")
         await pilot.press("q")
-        await until(pilot, lambda: not app.is_running)
+        await wait_for(pilot, lambda: not app.is_running, "the app to quit")
     assert len(WatchlistStore(path).load()) == 23
 
 
 async def test_quitting_with_answers_not_yet_shown_still_saves_them(
-    sim: Simulator, tmp_path: Path
+    sim: Simulator, tmp_path: Path, app_factory: AppFactory
 ) -> None:
     path = tmp_path / "w.toml"
     refs = refs_of(sim.add_tasks(2, status_mix={"completed": 1.0}))
     seed_watchlist(path, refs)
-    app = make_app(sim.base_url, KEY, path, FakeClock())
+    app = app_factory(fault_settings(sim.base_url, KEY), watchlist=path, frozen_at=T0)
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: settled(app) and sim.request_count >= 2)
+        await wait_for(pilot, lambda: settled(app) and sim.request_count >= 2, "the first round")
         task = app.monitor.session.rows[refs[0].key].task
         assert task is not None
         # An answer that arrived after the last flush, as when q is pressed mid-round.

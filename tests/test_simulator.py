@@ -24,12 +24,7 @@ AUTH = {"Authorization": f"Bearer {KEY}"}
 ISO_RE = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
 
 
-@pytest.fixture
-async def sim() -> AsyncIterator[Simulator]:
-    simulator = Simulator(clock=ManualClock(), seed=7)
-    await simulator.start()
-    yield simulator
-    await simulator.stop()
+pytestmark = pytest.mark.sim(seed=7)  # the `sim` fixture (conftest.py)
 
 
 @pytest.fixture

@@ -19,13 +19,8 @@ AUTH = {"Authorization": "Bearer sim-demo-key"}
 REF = "order_lwU2d-VkUq9-tlCCmrdYu"
 
 
-@pytest.fixture
-async def sim() -> AsyncIterator[Simulator]:
-    simulator = Simulator(clock=ManualClock())
-    simulator.seed_demo()
-    await simulator.start()
-    yield simulator
-    await simulator.stop()
+# The `sim` fixture (conftest.py), seeded with the demo's tasks.
+pytestmark = pytest.mark.sim(seed=0, setup=Simulator.seed_demo)
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from watchlist_fixtures import REFERENCE, T0, entry, ids
 
 from aireiter_tui.domain.models import IdKind, TaskRef, TaskStatus, parse_task
 from aireiter_tui.domain.watchlist import (
@@ -25,7 +26,6 @@ from aireiter_tui.domain.watchlist import (
     WatchlistStore,
     parse_id_list,
 )
-from tests.watchlist_fixtures import REFERENCE, T0, entry, ids
 
 
 def test_round_trip_reference_task(tmp_path: Path) -> None:

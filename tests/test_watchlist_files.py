@@ -12,11 +12,11 @@ import time
 from pathlib import Path
 
 import pytest
+from watchlist_fixtures import T0, entry, ids
 
 from aireiter_tui.domain.models import parse_task
 from aireiter_tui.domain.watchlist import WatchEntry, WatchlistError, WatchlistStore
 from aireiter_tui.domain.watchlist_cache import read_cache
-from tests.watchlist_fixtures import T0, entry, ids
 
 ROOT = Path(__file__).resolve().parents[1]
 

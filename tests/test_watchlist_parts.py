@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from watchlist_fixtures import T0, entry, ids
+
 from aireiter_tui.domain.models import parse_task
 from aireiter_tui.domain.watchlist import WatchEntry, WatchlistStore
 from aireiter_tui.domain.watchlist_cache import PART_SIZE
-from tests.watchlist_fixtures import T0, entry, ids
 
 
 def _saved(path: Path, count: int) -> list[WatchEntry]:

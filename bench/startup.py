@@ -112,7 +112,7 @@ def _run_child(kind: str, watchlist: Path, out: Path) -> None:
                 return
             painted = _stamp(self, renderable)
             self.first = self.first or painted  # the first frame showing tasks
-            if self.loader.done:  # the first frame with every task read
+            if self.monitor.loaded:  # the first frame with every task read
                 _report(out, self.first, painted)
                 self.reported = True
                 self.exit()

@@ -1,4 +1,5 @@
-"""UI figures, headless through ``App.run_test``: applying a round, rebuilding, key latency.
+"""UI figures, headless through ``App.run_test``: applying a batch of answers, rebuilding,
+key latency while every task is being polled.
 
 Costs are the event loop thread's CPU time (``time.thread_time``) from the call until
 ``pilot.pause()`` returns, so a save running on its thread meanwhile is not charged;
@@ -28,12 +29,14 @@ from textual.worker import WorkerCancelled
 from aireiter_tui.backend import Backend
 from aireiter_tui.domain.config import Settings
 from aireiter_tui.domain.models import Task, TaskRef
+from aireiter_tui.domain.monitor import Monitor
+from aireiter_tui.domain.poller import Poller, PollOutcome
 from aireiter_tui.domain.secret import ApiKey
 from aireiter_tui.domain.session import Row
 from aireiter_tui.domain.watchlist import WatchEntry, WatchlistStore
 from aireiter_tui.ui.widgets.cells import COLUMNS, row_cells
 from aireiter_tui.ui.widgets.task_table import TaskTable
-from bench.network import outcomes_changing
+from bench.network import cancel_surely, outcomes_changing
 from bench.painting import FrameClock, MeasuredApp, hook_cursor_rows
 
 SIZE = (160, 48)
@@ -97,17 +100,26 @@ def _current_tasks(app: MeasuredApp) -> dict[TaskRef, Task]:
 
 
 async def app_costs(path: Path, rows: int, repeats: int, figures: UiFigures) -> None:
-    """Apply a round changing 1% of the rows, vs rebuilding the table, ``repeats`` times."""
+    """Apply answers changing 1% of the rows, vs rebuilding the table, ``repeats`` times.
+
+    The answers are recorded by the monitor (as the poller records each) and the screen
+    applies the batch (as its 0.25 s timer does), both inside the measured window.
+    """
     app = make_app(path)
     async with app.run_test(size=SIZE) as pilot:
         await _loaded(pilot, app, rows)
+        # Loading left "reordered" in the monitor's batch (the screen rebuilt the view
+        # itself); the screen's timer takes it within 0.25 s. Take it now, or the first
+        # apply measured would be a full rebuild.
+        app.main_screen.apply_changes()
+        await pilot.pause()
         for number in range(repeats):
             outcomes = outcomes_changing(_current_tasks(app), 0.01, seed=number)
 
-            def flush(outcomes: list[Any] = outcomes) -> None:
+            def flush(outcomes: list[PollOutcome] = outcomes) -> None:
                 for outcome in outcomes:
                     app.monitor.record(outcome)
-                app._flush_outcomes()
+                app.main_screen.apply_changes()
 
             figures.flush.append(await _cost(pilot, app.frame_clock, flush))
             figures.rebuild.append(
@@ -174,13 +186,31 @@ class KeyFigures:
     latencies: list[float]
     timeouts: int
     answered_during: int
-    round_still_running: bool
+    refresh_still_running: bool
+
+
+def _poller_task() -> asyncio.Task[Any] | None:
+    """The task running ``Poller.run`` on this loop (the monitor's task group made it)."""
+    for task in asyncio.all_tasks():
+        if getattr(task.get_coro(), "cr_code", None) is Poller.run.__code__:
+            return task
+    return None
+
+
+def _refreshing(monitor: Monitor, poller: Poller) -> bool:
+    """Queries on the wire, or tasks due now waiting for a free slot. (Not
+    ``monitor.state()``: while every slot is busy it counts the queue, a walk over the
+    scheduler's heap, on the loop whose latency is measured.)"""
+    if poller.in_flight:
+        return True
+    due = monitor.scheduler.next_due_time()
+    return due is not None and due <= monitor.monotonic()
 
 
 async def key_latency(
     path: Path, rows: int, base_url: str, key: str, seconds: float, gap: float = 0.05
 ) -> KeyFigures:
-    """Press Down every ``gap`` s while a refresh-all round of every row is in flight.
+    """Press Down every ``gap`` s while a refresh-all of every row is being polled.
 
     Each latency runs from the key event being posted (as a terminal driver posts it)
     to the frame in which the table's cursor row was drawn at its new position.
@@ -192,24 +222,27 @@ async def key_latency(
     try:
         async with app.run_test(size=SIZE) as pilot:
             table = await _loaded(pilot, app, rows)
-            refresher = app._refresher
-            assert refresher is not None, "the app has no client: check the key and URL"
+            monitor = app.monitor
+            # The app connects once the watchlist is read, then starts the poller.
+            deadline = time.perf_counter() + 30
+            while (poller := monitor.poller) is None or not poller.running:
+                assert time.perf_counter() < deadline, "no poller: check the key and URL"
+                await asyncio.sleep(0.01)
             answered: list[int] = []
-            original = refresher.on_outcome
-            assert original is not None
+            original = poller._on_outcome
 
-            def counted(outcome: Any) -> None:
+            def counted(outcome: PollOutcome) -> None:
                 answered.append(1)
                 original(outcome)
 
-            refresher.on_outcome = counted
+            poller._on_outcome = counted
             app.main_screen.action_refresh_all()
-            while not refresher.running:
+            while not poller.in_flight:
                 await asyncio.sleep(0.005)
             driver = app._driver
             assert driver is not None
             deadline = time.perf_counter() + seconds
-            while time.perf_counter() < deadline and refresher.running:
+            while time.perf_counter() < deadline and _refreshing(monitor, poller):
                 clock.expect_cursor(table.cursor_row + 1)
                 driver.send_message(events.Key("down", None))
                 try:
@@ -218,15 +251,18 @@ async def key_latency(
                     timeouts += 1
                     clock.cursor_target = None
                 await asyncio.sleep(gap)
-            running = refresher.running
-            # Stop the round and drop its buffered outcomes before quitting: the app's
-            # on_unmount flushes them into a table that is already gone (NoMatches).
-            refresher.on_outcome = None
-            for worker in app.workers.cancel_group(app, "refresh"):
+            running = _refreshing(monitor, poller)
+            # Stop polling before quitting (the unanswered tasks go back to the scheduler)
+            # and drop the changes not yet applied: the poller's task first, surely (a
+            # cancel can be lost, see network.cancel_surely), then the monitor's worker.
+            task = _poller_task()
+            if task is not None:
+                await cancel_surely(task, "the app's poller")
+            for worker in app.workers.cancel_group(app, "monitor"):
                 with contextlib.suppress(WorkerCancelled):
                     await worker.wait()
-            app._outcomes.clear()
-            app.monitor.session.dirty = False
+            monitor.take_changes()
+            monitor.session.dirty = False
             await pilot.exit(None)
     finally:
         undo()

@@ -198,12 +198,15 @@ class Monitor:
         )
 
     async def run(
-        self, *, save_interval: float = SAVE_INTERVAL, watch_interval: float = WATCH_INTERVAL
+        self, *, save_interval: float | None = None, watch_interval: float | None = None
     ) -> None:
         """Poll (once connected), save what changed and adopt others' edits of the file,
-        until cancelled. The final save is :meth:`close`'s."""
+        until cancelled. The final save is :meth:`close`'s. The intervals default to
+        :data:`SAVE_INTERVAL` and :data:`WATCH_INTERVAL`."""
+        save_every = SAVE_INTERVAL if save_interval is None else save_interval
+        watch_every = WATCH_INTERVAL if watch_interval is None else watch_interval
         async with asyncio.TaskGroup() as group:
-            group.create_task(self._keep_file(save_interval, watch_interval))
+            group.create_task(self._keep_file(save_every, watch_every))
             if self.poller is not None:
                 group.create_task(self.poller.run())
 
@@ -252,15 +255,19 @@ class Monitor:
         self.wake()
 
     # --- the file ---------------------------------------------------------------------------
-    async def save(self, *, force: bool = False) -> None:
+    async def save(self, *, force: bool = False) -> Saved | None:
         """Write what changed (``force``: also when nothing did, to take in what others
         wrote). The snapshot is taken here, the write runs on a thread, and what the
-        merge found (others' additions, removals, labels) is applied back here."""
+        merge found (others' additions, removals, labels) is applied back here.
+
+        Returns what others had changed, or None when nothing was written (nothing to
+        save, a save already under way, the list not read to its end, or a failure:
+        :attr:`Changes.save_error` says which)."""
         session = self.session
         if session.store is None or session.save_blocked or not self.loader.done:
-            return  # (a list not yet read to its end must not be saved)
+            return None  # (a list not yet read to its end must not be saved)
         if self._saving or not (force or session.dirty):
-            return
+            return None
         self._saving = True
         try:
             snapshot = session.snapshot()
@@ -271,9 +278,10 @@ class Monitor:
                 self._save_failures += 1
                 if self._save_failures == 1:  # a full disk stays full for a while
                     self._changes.save_error = str(error)
-                return
+                return None
             self._save_failures = 0
             self._take_saved(snapshot, saved)
+            return saved
         finally:
             self._saving = False
 

@@ -91,7 +91,8 @@ class AIReiterApp(App[None]):
             await self.connect()  # snapshot scenes: the "no key" state from the first frame
 
     async def on_unmount(self) -> None:
-        # The workers are cancelled by now: the poller gave its unanswered tasks back.
+        # Every answer that came is in the session already; queries still on the wire
+        # are dropped with the cancelled workers.
         self.final_error = self.monitor.close()
         await self.backend.stop()
 

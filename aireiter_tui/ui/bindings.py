@@ -83,6 +83,15 @@ ACTIONS: Final[tuple[Action, ...]] = (
         "refresh_all", "R", "refresh_all", "Refresh all", "Refresh every task now", "Refresh", False
     ),
     Action("pause", "p", "toggle_pause", "Pause", "Pause or resume background refresh", "Refresh"),
+    Action(
+        "reload",
+        "ctrl+r",
+        "reload_watchlist",
+        "Reload",
+        "Take in the watchlist file's changes from other programs now",
+        "Watchlist",
+        False,
+    ),
     Action("help", "question_mark", "help", "Help", "Show all keys", "App"),
     Action("quit", "q", "app.quit", "Quit", "Quit (the watchlist is saved)", "App"),
 )

@@ -141,7 +141,7 @@ class MainScreen(Screen[None]):
         if loader.done:
             self._loaded()
         self.query_one(TaskTable).focus()
-        self.rebuild_view()
+        self.apply_changes(rebuild=True)
         self.set_interval(FLUSH_INTERVAL, self.apply_changes)
         self.set_interval(1.0, self._tick)
         self.set_interval(ANNOUNCE_INTERVAL, self._announce_pending)
@@ -174,7 +174,7 @@ class MainScreen(Screen[None]):
                 loader.step()
             if loader.done:
                 self._loaded()
-            self.rebuild_view()
+            self.apply_changes(rebuild=True)
             if not loader.done:
                 self.call_after_refresh(self._load_rest)
                 return
@@ -185,9 +185,10 @@ class MainScreen(Screen[None]):
         self.problems.extend(self.monitor.loader.problems)
 
     # --- applying the monitor's changes -----------------------------------------------
-    def apply_changes(self) -> None:
+    def apply_changes(self, *, rebuild: bool = False) -> None:
         """Apply the monitor's batch: repaint changed rows, re-sort or re-filter only when
-        the order may depend on them, queue finished tasks for announcing."""
+        the order may depend on them, queue finished tasks for announcing. ``rebuild``:
+        compute the order again whatever the batch says."""
         if self._shutting_down():
             return  # on the way out, the monitor keeps what is left and saves it
         changes = self.monitor.take_changes()
@@ -200,7 +201,7 @@ class MainScreen(Screen[None]):
                 timeout=8,
             )
         self._transitions.extend(changes.transitions)
-        if changes.reordered:
+        if rebuild or changes.reordered:
             self.rebuild_view()
         elif changes.updated:
             self.repaint_rows(changes.updated)
@@ -362,6 +363,28 @@ class MainScreen(Screen[None]):
                 self.apply_changes()
 
         self.app.push_screen(LabelScreen(row.label, row.ref.id), done)
+
+    @work(exclusive=True, group="reload", exit_on_error=False)
+    async def action_reload_watchlist(self) -> None:
+        """Take in what other programs changed in the watchlist file, now."""
+        if self.monitor.session.save_blocked:
+            self.notify("The watchlist file could not be read; see the banner.", markup=False)
+            return
+        saved = await self.monitor.save(force=True)
+        if saved is None:
+            return  # a save is under way (it takes the changes in) or failed (a toast says)
+        self.apply_changes()
+        parts = [
+            f"{len(saved.added)} added" if saved.added else "",
+            f"{len(saved.dropped)} removed" if saved.dropped else "",
+            f"{len(saved.relabelled)} relabelled" if saved.relabelled else "",
+        ]
+        done = ", ".join(part for part in parts if part)
+        self.notify(
+            f"Watchlist reloaded: {done} elsewhere." if done else "No changes from elsewhere.",
+            markup=False,
+            timeout=3,
+        )
 
     # --- outputs --------------------------------------------------------------------
     def action_open_output(self) -> None:

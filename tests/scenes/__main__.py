@@ -1,4 +1,4 @@
-"""Write the screenshot gallery: ``python -m scenes [--out DIR]``.
+"""Write the screenshot gallery: ``cd tests && python -m scenes [--out DIR]``.
 
 One SVG per gallery scene, and a PNG beside each when ``rsvg-convert`` is on the PATH.
 The SVGs depend only on the scenes and the code: two runs write the same bytes.
@@ -20,6 +20,8 @@ from scenes import BY_NAME, GALLERY, Scene
 
 #: The title in every SVG's window bar.
 TITLE: Final = "aireiter-tui"
+#: The committed gallery: ``screenshots/`` at the top of the repository.
+GALLERY_DIR: Final = Path(__file__).resolve().parents[2] / "screenshots"
 #: PNG width in pixels (the SVGs are about 1,000 px wide per 80 columns).
 PNG_WIDTH: Final = 1600
 
@@ -68,7 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="python -m scenes",
         description="Write the dashboard's screenshot gallery (SVG, and PNG if possible).",
     )
-    parser.add_argument("--out", type=Path, default=Path("screenshots"), help="output folder")
+    parser.add_argument("--out", type=Path, default=GALLERY_DIR, help="output folder")
     parser.add_argument("--no-png", action="store_true", help="write the SVGs only")
     parser.add_argument("scenes", nargs="*", help="scene names (default: the gallery)")
     args = parser.parse_args(argv)

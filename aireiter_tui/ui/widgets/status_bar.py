@@ -65,8 +65,8 @@ class StatusBar(Static):
         if state is not None and mode in ("live", "idle", "offline", "rate-limited"):
             if state.next_poll_in is not None and mode != "idle":
                 line.append(f"  · next refresh in {format_duration(state.next_poll_in)}")
-            # Sent and waiting apart: a round of 2,706 due tasks has only the refresher's
-            # workers' worth of queries on the wire, the rest wait their turn.
+            # Sent and waiting apart: of 2,706 due tasks only the poller's workers' worth
+            # of queries are on the wire, the rest wait their turn.
             if state.in_flight or state.queued:
                 queued = f", {state.queued:,} queued" if state.queued else ""
                 line.append(f" · {state.in_flight:,} in flight{queued}", style="dim")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from harness import (
@@ -22,7 +23,7 @@ from harness import (
 
 from aireiter_tui.domain import monitor as monitor_module
 from aireiter_tui.domain.models import IdKind, TaskRef
-from aireiter_tui.domain.watchlist import WatchlistStore
+from aireiter_tui.domain.watchlist import WatchEntry, WatchlistStore
 from aireiter_tui.simulator import Fault, Simulator
 from aireiter_tui.ui.app import AIReiterApp
 from aireiter_tui.ui.screens.add_tasks import AddTasksScreen
@@ -158,3 +159,47 @@ async def test_the_reload_key_takes_in_others_changes_at_once(
         await wait_for(pilot, lambda: refs[1].key not in app.monitor.session.rows, "reloaded")
         await wait_for(pilot, lambda: any("1 removed" in n.message for n in notes), "told")
         assert list(app.main_screen.query_one(TaskTable).order) == [refs[0].key]
+
+
+async def test_every_run_of_failed_saves_says_not_saved_once(
+    tmp_path: Path, sim: Simulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full disk: the periodic save did not always say "Not saved". It must, once per
+    run of failures, and again when a later save fails after one that worked."""
+    from aireiter_tui.domain.watchlist import WatchlistError
+
+    monkeypatch.setattr(monitor_module, "SAVE_INTERVAL", 0.05)
+    refs = refs_of(sim.add_tasks(2, status_mix={"pending": 1.0}))
+    seed_watchlist(tmp_path / "watchlist.toml", refs)
+    app = make_app(tmp_path, settings_for(sim))
+    notes = record_notes(app)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: all_fetched(app), "fetched")
+        store = app.monitor.session.store
+        assert store is not None
+        real_save, attempts, written = store.save, [], []
+
+        def working(*args: Any, **kwargs: Any) -> list[WatchEntry]:
+            entries = real_save(*args, **kwargs)
+            written.append(1)
+            return entries
+
+        def full_disk(*args: object, **kwargs: object) -> list[WatchEntry]:
+            attempts.append(1)
+            raise WatchlistError("Could not save the watchlist (no space left on device).")
+
+        def not_saved() -> int:
+            return sum(n.title == "Not saved" for n in notes)
+
+        for streak in (1, 2):
+            monkeypatch.setattr(store, "save", full_disk)
+            attempts.clear()
+            app.monitor.relabel(refs[0].key, f"edit {streak}")
+            await wait_for(pilot, lambda: len(attempts) >= 3, "three failed saves")
+            await wait_for(pilot, lambda n=streak: not_saved() == n, f"toast {streak}")
+            written.clear()
+            monkeypatch.setattr(store, "save", working)
+            await wait_for(pilot, lambda: bool(written), "a save that works")
+        assert not_saved() == 2
+        saved = {e.ref: e.label for e in WatchlistStore(tmp_path / "watchlist.toml").load()}
+        assert saved[refs[0]] == "edit 2"  # nothing lost

@@ -15,6 +15,7 @@ from aireiter_tui.domain.config import Settings
 from aireiter_tui.domain.models import IdKind, TaskRef, parse_task
 from aireiter_tui.domain.monitor import Monitor
 from aireiter_tui.domain.poller import PollOutcome
+from aireiter_tui.domain.session import credits_problem
 from aireiter_tui.domain.watchlist import WatchEntry, WatchlistStore
 
 NOW = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
@@ -260,3 +261,43 @@ async def test_run_saves_and_adopts_on_its_own(tmp_path: Path) -> None:
         runner.cancel()
         with pytest.raises(asyncio.CancelledError):
             await runner
+
+
+# --- totals ---------------------------------------------------------------------------------
+def _with_credits(monitor: Monitor, name: str, credits: float) -> None:
+    (row,) = monitor.add([ref(name)])
+    task = parse_task({"task_id": name, "status": "completed", "credits_used": credits})
+    monitor.record(PollOutcome(row.ref, task))
+
+
+def test_credit_totals_stay_exact_and_skip_impossible_values(tmp_path: Path) -> None:
+    """Two tasks of 1.5e308 credits made the header total `inf`, and it stayed `inf`
+    after both were removed; floats added and taken away drifted."""
+    monitor = make_monitor(tmp_path / "w.toml")
+    for number, credits in enumerate([0.1, 0.2, 0.3] * 100):
+        _with_credits(monitor, f"small{number}", credits)
+    exact = monitor.session.counts().credits
+    assert exact == 60.0
+    for name, credits in [("huge1", 1.5e308), ("huge2", 1.5e308), ("neg", -50.0)]:
+        _with_credits(monitor, name, credits)
+    assert monitor.session.counts().credits == 60.0  # impossible values are left out
+    monitor.remove([ref("huge1").key, ref("huge2").key, ref("neg").key])
+    monitor.remove([ref(f"small{n}").key for n in range(0, 300, 2)])
+    monitor.undo_remove()
+    assert monitor.session.counts().credits == 60.0  # back exactly, no drift
+
+
+@pytest.mark.parametrize(
+    ("credits", "problem"),
+    [
+        (120.0, None),
+        (0.0, None),
+        (None, None),
+        (-1.0, "the credits used are negative"),
+        (1.5e308, "the credits used are implausibly large"),
+        (float("inf"), "the credits used are not a number"),
+        (float("nan"), "the credits used are not a number"),
+    ],
+)
+def test_impossible_credits_are_named(credits: float | None, problem: str | None) -> None:
+    assert credits_problem(credits) == problem

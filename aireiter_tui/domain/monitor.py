@@ -44,6 +44,13 @@ SAVE_INTERVAL: Final = 5.0
 WATCH_INTERVAL: Final = 1.0
 
 
+def _save_failure(error: Exception) -> str:
+    """The sentence for a failed save: the store's own, or one naming an unexpected error."""
+    if isinstance(error, WatchlistError):
+        return str(error)
+    return f"Could not save the watchlist ({type(error).__name__}); nothing was written."
+
+
 @dataclass(slots=True)
 class Changes:
     """What changed since the last :meth:`Monitor.take_changes`, for one repaint."""
@@ -273,11 +280,13 @@ class Monitor:
             snapshot = session.snapshot()
             try:
                 saved = await asyncio.to_thread(self._write, snapshot, False)
-            except WatchlistError as error:
+            except Exception as error:  # whatever stops a save, the user hears of it
                 session.save_failed()
                 self._save_failures += 1
                 if self._save_failures == 1:  # a full disk stays full for a while
-                    self._changes.save_error = str(error)
+                    self._changes.save_error = _save_failure(error)
+                if not isinstance(error, WatchlistError):
+                    _log.exception("saving the watchlist failed")
                 return None
             self._save_failures = 0
             self._take_saved(snapshot, saved)
@@ -301,9 +310,9 @@ class Monitor:
         snapshot = session.snapshot()
         try:
             saved = self._write(snapshot, True)
-        except WatchlistError as error:
+        except Exception as error:  # on the way out: said by the command after exiting
             session.save_failed()
-            return str(error)
+            return _save_failure(error)
         self._take_saved(snapshot, saved)
         return None
 

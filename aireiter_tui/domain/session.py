@@ -4,9 +4,12 @@ counts, and what must be saved. Usable from a script; the App only renders it.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from fractions import Fraction
+from typing import Final
 
 from aireiter_tui.domain.errors import AIReiterError
 from aireiter_tui.domain.models import Task, TaskRef, TaskStatus
@@ -81,9 +84,28 @@ class Saved:
         return bool(self.added or self.dropped or self.relabelled)
 
 
+#: More credits than any one generation task could cost: such a value is the server's
+#: mistake (or an attack on the header's total), flagged on its row and left out of totals.
+MAX_PLAUSIBLE_CREDITS: Final = 1e9
+
+
+def credits_problem(value: float | None) -> str | None:
+    """Why a task's ``credits_used`` cannot be real (negative, absurd, not a number)."""
+    if value is None:
+        return None
+    if not math.isfinite(value):
+        return "the credits used are not a number"
+    if value < 0:
+        return "the credits used are negative"
+    if value > MAX_PLAUSIBLE_CREDITS:
+        return "the credits used are implausibly large"
+    return None
+
+
 @dataclass(slots=True)
 class Counts:
-    """Per-status totals for the header (``unfetched``: never answered, and no error)."""
+    """Per-status totals for the header (``unfetched``: never answered, and no error;
+    ``credits``: the sum of every plausible ``credits_used``, see :func:`credits_problem`)."""
 
     by_status: dict[TaskStatus, int] = field(default_factory=dict)
     unfetched: int = 0
@@ -101,6 +123,7 @@ class Session:
         self.rows: dict[str, Row] = {}
         self._removed: set[TaskRef] = set()
         self.dirty = False
+        self._credits = Fraction(0)
         # Each entry's copy as last saved, reused until the entry changes (see snapshot).
         self._copies: dict[str, WatchEntry] = {}
         self._counts = Counts(by_status={status: 0 for status in TaskStatus})
@@ -257,7 +280,7 @@ class Session:
         """Per-status totals, kept up to date by every change (no walk over the rows)."""
         counts = self._counts
         # Rounded: adding and taking away floats leaves dust (2359.9999999).
-        credits = round(counts.credits, 6)
+        credits = round(float(self._credits), 6)
         return Counts(
             dict(counts.by_status), counts.unfetched, counts.errors, credits, len(self.rows)
         )
@@ -285,6 +308,9 @@ class Session:
             counts.unfetched += sign * (row.error is None)
         else:
             counts.by_status[task.status] += sign
-            counts.credits += sign * (task.credits_used or 0.0)
+            credits = task.credits_used
+            if credits and credits_problem(credits) is None:
+                # Exact: floats added and taken away drift (2359.9999999).
+                self._credits += sign * Fraction(credits)
         if row.error is not None:
             counts.errors += sign

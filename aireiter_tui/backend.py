@@ -48,7 +48,8 @@ def build_client(settings: Settings, *, concurrency: int | None = None) -> AIRei
 
 @dataclass
 class Backend:
-    """The dashboard's connections. ``start()`` must run inside the app's event loop."""
+    """The dashboard's connections; :meth:`prepare` and :meth:`connect` run inside the
+    app's event loop, :meth:`stop` on the way out."""
 
     settings: Settings
     store: WatchlistStore | None
@@ -65,11 +66,6 @@ class Backend:
         if self.simulator is not None:
             return f"demo simulator {base}"
         return f"{self.settings.profile} · {base}" if self.settings.profile else base
-
-    async def start(self) -> None:
-        """Both phases at once (for scripts): :meth:`prepare`, then :meth:`connect`."""
-        await self.prepare()
-        await self.connect()
 
     async def prepare(self) -> None:
         """What must happen before the watchlist is loaded: the demo's simulator."""

@@ -175,6 +175,7 @@ def test_insecure_http_allowed_only_with_the_flag() -> None:
 
 async def test_real_socket_through_aiohttp_transport() -> None:
     """The default transport over a real socket: canned answer, cut body, hang-up, refusal."""
+    ok = "order_lwU2d-VkUq9-tlCCmrdYu"  # the reference answer's own ID
     hits: dict[str, int] = {}
     release = asyncio.Event()
 
@@ -207,7 +208,7 @@ async def test_real_socket_through_aiohttp_transport() -> None:
     try:
         url = f"http://127.0.0.1:{port}"
         async with AIReiterClient(url, ApiKey(KEY)) as client:
-            assert (await client.query(task_id="ok")).status is TaskStatus.COMPLETED
+            assert (await client.query(task_id=ok)).status is TaskStatus.COMPLETED
             with pytest.raises(NetworkError, match="cut off") as cut:
                 await client.query(task_id="cut")
             assert type(cut.value) is NetworkError
@@ -220,11 +221,11 @@ async def test_real_socket_through_aiohttp_transport() -> None:
             async with AIReiterClient(url, ApiKey(KEY), timeout=0.1) as hasty:
                 with pytest.raises(RequestTimeoutError):
                     await hasty.query(task_id="slow")
-            assert (await client.query(task_id="ok")).task_id == "order_lwU2d-VkUq9-tlCCmrdYu"
+            assert (await client.query(task_id=ok)).task_id == "order_lwU2d-VkUq9-tlCCmrdYu"
             release.set()
             await runner.cleanup()
             with pytest.raises(NetworkError, match="refused") as refused:
-                await client.query(task_id="ok")
+                await client.query(task_id=ok)
             for exc in (cut.value, hangup.value, refused.value):
                 assert_key_absent(exc)
     finally:

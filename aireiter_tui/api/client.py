@@ -11,8 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import http.cookiejar
 import json
 import math
+import ssl
+import zlib
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import replace
 from types import TracebackType
 from typing import Any, Final, Self
@@ -36,6 +40,7 @@ from aireiter_tui.domain.errors import (
     BadResponseError,
     NetworkError,
     RequestTimeoutError,
+    WrongTaskError,
 )
 from aireiter_tui.domain.models import (
     IdKind,
@@ -54,6 +59,23 @@ __all__ = ["AIReiterClient", "check_base_url", "parse_retry_after"]
 KEEPALIVE_EXPIRY: Final = 4.0
 _TRANSIENT: Final = (TimeoutError, httpx.HTTPError, aiohttp.ClientError, OSError)
 _Outcome = tuple["dict[str, Any] | AIReiterError", bool]
+#: The content codings this client undoes itself (see :class:`_Decoder`), as advertised.
+ACCEPT_ENCODING: Final = "gzip, deflate"
+#: More codings than this on one body is no server's honest doing: refused unread.
+MAX_CODINGS: Final = 3
+#: The most bytes one decompression step may produce, so no layer ever holds more at once.
+_PIECE: Final = 64 * 1024
+
+
+class _NoCookies(http.cookiejar.CookieJar):
+    """httpx's cookie store, kept empty: a Bearer-token API needs no cookies, and a stored
+    one would be sent back to the server (or a proxy that set it) on every request."""
+
+    def set_cookie(self, cookie: http.cookiejar.Cookie) -> None:
+        return None
+
+    def extract_cookies(self, response: Any, request: Any) -> None:
+        return None
 
 
 class AIReiterClient:
@@ -92,12 +114,20 @@ class AIReiterClient:
                 max_keepalive_connections=concurrency,
                 keepalive_expiry=KEEPALIVE_EXPIRY,
             )
-            transport = AiohttpTransport(limits=limits)
+            aiohttp_transport = AiohttpTransport(limits=limits)
+            aiohttp_transport.client = _session_factory(limits, aiohttp_transport.ssl_context)
+            transport = aiohttp_transport
         self._http = httpx.AsyncClient(
             transport=transport,
             timeout=httpx.Timeout(connect=timeout, read=timeout, write=timeout, pool=timeout),
             follow_redirects=False,
-            headers={"User-Agent": user_agent, "Accept": "application/json"},
+            headers={
+                "User-Agent": user_agent,
+                "Accept": "application/json",
+                # Only what _Decoder undoes (httpx would add "br" once brotli is installed).
+                "Accept-Encoding": ACCEPT_ENCODING,
+            },
+            cookies=_NoCookies(),
             trust_env=False,
         )
 
@@ -150,12 +180,19 @@ class AIReiterClient:
             reason = exc.reason
         if reason:
             raise BadResponseError(f"The server's answer for {subject} is unusable: {reason}.")
+        echoed = task.out_task_id if ref.kind is IdKind.OUT_TASK_ID else task.task_id
+        if echoed and echoed != ref.id:
+            # Taking it would put another task's status (and outputs) on this row.
+            raise WrongTaskError(
+                f"The server answered with another task ({shown_text(echoed)}) than the one"
+                f" asked ({shown_text(ref.id)})."
+            )
         # The API need not echo the ID we asked by; the caller still knows the task by it.
-        if ref.kind is IdKind.OUT_TASK_ID and task.out_task_id is None:
-            task = replace(task, out_task_id=ref.id)
-        elif ref.kind is IdKind.TASK_ID and task.task_id is None:
-            task = replace(task, task_id=ref.id)
-        return task
+        if echoed:
+            return task
+        if ref.kind is IdKind.OUT_TASK_ID:
+            return replace(task, out_task_id=ref.id)
+        return replace(task, task_id=ref.id)
 
     async def submit(
         self,
@@ -274,15 +311,16 @@ class AIReiterClient:
             )
         raw: bytes | None = None
         if response.is_success:
-            raw = await self._read_limited(response)
-            if raw is None:
-                return BadResponseError(
-                    f"The response was larger than {self._max_body / 1e6:g} MB; not read."
-                )
+            body = await self._read_limited(response, subject)
+            if isinstance(body, BadResponseError):
+                return body
+            raw = body
         else:
             with contextlib.suppress(*_TRANSIENT):
-                # The status says enough; a broken or huge error body only loses its message.
-                raw = await self._read_limited(response)
+                # The status says enough; a broken, huge or undecodable error body only
+                # loses its message.
+                body = await self._read_limited(response, subject)
+                raw = body if isinstance(body, bytes) else None
         return interpret(
             status,
             response.headers,
@@ -292,16 +330,162 @@ class AIReiterClient:
             api_key=self._api_key,
         )
 
-    async def _read_limited(self, response: httpx.Response) -> bytes | None:
-        """The body, or ``None`` as soon as it proves larger than the limit."""
+    async def _read_limited(
+        self, response: httpx.Response, subject: str
+    ) -> bytes | BadResponseError:
+        """The decoded body, or why it was not read, as soon as that is known.
+
+        The limit holds for the bytes on the wire and for the output of every content-coding
+        layer *while* it is undone (the raw bytes are read, never httpx's decoded ones), so
+        a few KB of nested gzip cannot grow into gigabytes before the size is checked.
+        """
+        too_large = f"The response was larger than {self._max_body / 1e6:g} MB"
         declared = response.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > self._max_body:
-            return None
-        chunks: list[bytes] = []
+            return BadResponseError(f"{too_large}; not read.")
+        codings = [
+            coding.strip().lower()
+            for value in response.headers.get_list("content-encoding")
+            for coding in value.split(",")
+            if coding.strip() and coding.strip().lower() != "identity"
+        ]
+        unknown = next((c for c in codings if c not in _LAYERS), None)
+        if unknown is not None:
+            return BadResponseError(
+                f"The server's answer for {subject} is encoded as {shown_text(unknown)!r},"
+                f" which this client cannot decode (it accepts {ACCEPT_ENCODING})."
+            )
+        if len(codings) > MAX_CODINGS:
+            return BadResponseError(
+                f"The server's answer for {subject} is compressed {len(codings)} times over;"
+                " not read."
+            )
+        decoder = _Decoder(codings, self._max_body)
         size = 0
-        async for chunk in response.aiter_bytes():
+        broken = False
+        async for chunk in _raw_bytes(response):
             size += len(chunk)
             if size > self._max_body:
-                return None
-            chunks.append(chunk)
-        return b"".join(chunks)
+                return BadResponseError(f"{too_large}; not read.")
+            try:
+                fits = decoder.feed(chunk)
+            except zlib.error:
+                broken = True  # the error is built outside this block: see the module doc
+                break
+            if not fits:
+                return BadResponseError(f"{too_large} once decompressed; not read.")
+        if broken:
+            return BadResponseError(
+                f"The server's answer for {subject} is compressed wrongly and cannot be read."
+            )
+        return decoder.body()
+
+
+def _raw_bytes(response: httpx.Response) -> AsyncIterator[bytes]:
+    """The body as it came, content codings and all."""
+    if response.is_stream_consumed and isinstance(response.stream, httpx.AsyncByteStream):
+        # A response made around bytes in memory (what httpx.MockTransport's handlers
+        # build) reads itself at once; its stream still yields those bytes as they were.
+        return aiter(response.stream)
+    return response.aiter_raw()
+
+
+def _session_factory(
+    limits: httpx.Limits, ssl_context: ssl.SSLContext
+) -> Callable[[], aiohttp.ClientSession]:
+    """What AiohttpTransport builds for itself, but with a cookie jar that stores nothing
+    (aiohttp's own would keep what a server sets and send it back).
+
+    Called by the transport on its first request, inside the running loop (aiohttp wants
+    its session made there).
+    """
+
+    def make() -> aiohttp.ClientSession:
+        connector = aiohttp.TCPConnector(
+            keepalive_timeout=limits.keepalive_expiry,
+            ssl=ssl_context,
+            limit=limits.max_connections or 0,
+        )
+        # auto_decompress: the transport turns it off per request too; _Decoder undoes the
+        # codings, under the size limit, and must see them as sent.
+        return aiohttp.ClientSession(
+            connector=connector, cookie_jar=aiohttp.DummyCookieJar(), auto_decompress=False
+        )
+
+    return make
+
+
+class _Layer:
+    """One content coding, undone incrementally; no step yields more than ``_PIECE`` bytes.
+
+    ``zlib``'s ``max_length`` is what bounds it: a step stops when its output is full and
+    keeps the rest of the input in ``unconsumed_tail`` for the next step.
+    """
+
+    def __init__(self, coding: str) -> None:
+        self._zlib = zlib.decompressobj(_LAYERS[coding])
+        # "deflate" means zlib-wrapped, yet some servers send raw deflate (httpx copes too):
+        # the first bytes tell which.
+        self._sniff = coding == "deflate"
+
+    def expand(self, data: bytes) -> Iterator[bytes]:
+        if self._sniff and data:
+            self._sniff = False
+            if not _zlib_header(data[:2]):
+                self._zlib = zlib.decompressobj(-zlib.MAX_WBITS)
+        pending = data
+        while not self._zlib.eof:  # bytes after the end of the stream are ignored (as httpx)
+            piece = self._zlib.decompress(pending, _PIECE)
+            pending = self._zlib.unconsumed_tail
+            if piece:
+                yield piece
+            if not pending and len(piece) < _PIECE:
+                # Out of input with room to spare: nothing is held back inside zlib.
+                return
+
+
+def _zlib_header(head: bytes) -> bool:
+    """Whether ``head`` (one or two bytes) can start a zlib stream (RFC 1950)."""
+    method_ok = head[0] & 0x0F == 8 and head[0] >> 4 <= 7
+    return method_ok and (len(head) < 2 or (head[0] << 8 | head[1]) % 31 == 0)
+
+
+#: The ``wbits`` each coding needs (gzip's header and trailer, or zlib's).
+_LAYERS: Final = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": 15}
+
+
+class _Decoder:
+    """Undoes a body's content codings as its bytes arrive, outermost (the last applied)
+    first, each layer's output counted against the limit as it is made.
+
+    Memory stays within the limit plus a piece and a zlib window per layer, whatever the
+    compression ratio; CPU within ``limit`` bytes of output per layer.
+    """
+
+    def __init__(self, codings: list[str], limit: int) -> None:
+        self._layers = [_Layer(coding) for coding in reversed(codings)]
+        self._made = [0] * len(self._layers)
+        self._limit = limit
+        self._chunks: list[bytes] = []
+
+    def feed(self, data: bytes) -> bool:
+        """Take some raw bytes; ``False`` as soon as any layer has made more than the limit.
+
+        Raises:
+            zlib.error: the bytes are not what their coding says.
+        """
+        return self._push(0, data)
+
+    def _push(self, index: int, data: bytes) -> bool:
+        # Recursion depth is the number of layers: at most MAX_CODINGS.
+        if index == len(self._layers):
+            self._chunks.append(data)
+            return True
+        for piece in self._layers[index].expand(data):
+            self._made[index] += len(piece)
+            if self._made[index] > self._limit or not self._push(index + 1, piece):
+                return False
+        return True
+
+    def body(self) -> bytes:
+        return b"".join(self._chunks)

@@ -14,7 +14,7 @@ import math
 import re
 import socket
 import ssl
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any, Final
 from urllib.parse import urlsplit, urlunsplit
@@ -36,6 +36,10 @@ from aireiter_tui.domain.sanitize import clean
 from aireiter_tui.domain.secret import ApiKey
 
 MAX_SERVER_TEXT: Final = 200
+#: The deepest nesting of objects and lists an answer may have (the envelope is level 1).
+#: Far beyond any real task; deeper ones are refused so nothing later (a repr, a pickle, a
+#: deepcopy) recurses into them.
+MAX_DEPTH: Final = 64
 _NOT_FOUND_RE: Final = re.compile(r"not[\s_-]*found|does ?n[o']t exist|no such task", re.I)
 _MESSAGE_KEYS: Final = ("message", "msg", "error", "detail", "error_message")
 _NOT_JSON: Final[Any] = object()
@@ -196,15 +200,21 @@ def interpret(
         raw: The body, or ``None`` when it was too large or broke off (error statuses).
         subject: Names the task in messages ("task order_x").
         endpoint: ``query`` or ``submit`` (only a query can be about an unknown task).
-        api_key: Scrubbed from anything the server said.
+        api_key: Masked in every string the answer holds, at any depth.
     """
     is_html = "html" in headers.get("content-type", "").lower() or (raw or b"").lstrip()[:1] == b"<"
     envelope: Any = _NOT_JSON
+    too_deep = False
     if raw and not is_html:
         try:
             envelope = json.loads(raw)
-        except (ValueError, RecursionError):
+        except RecursionError:
+            too_deep = True  # deeper than json's own recursion allows: far past MAX_DEPTH
+        except ValueError:
             envelope = _NOT_JSON
+    if too_deep or not _within_depth_and_masked(envelope, api_key):
+        # Nothing from a reply this deep is used, not even a message for an error status.
+        envelope, too_deep = None, True
     said = _server_text(envelope, raw, is_html, api_key)
     suffix = f": {said}" if said else "."
     retry_after = parse_retry_after(headers.get("retry-after"))
@@ -222,6 +232,11 @@ def interpret(
         return common or BadResponseError(
             f"The server rejected the request for {subject} (HTTP {status}){suffix}"
         )
+    if too_deep:
+        return BadResponseError(
+            f"The server's answer for {subject} is nested more than {MAX_DEPTH} levels deep;"
+            " not read."
+        )
     if not isinstance(envelope, dict):
         what = "a web page" if is_html else "not JSON" if envelope is _NOT_JSON else "no object"
         return BadResponseError(f"The server's answer for {subject} was {what}.")
@@ -236,6 +251,46 @@ def interpret(
     if endpoint == "query" and _NOT_FOUND_RE.search(said):
         return TaskNotFoundError(f"The server does not know {subject}: {said}")
     return BadResponseError(f"The server's answer for {subject} holds no task data{suffix}")
+
+
+def _within_depth_and_masked(value: Any, api_key: ApiKey | None) -> bool:
+    """Check decoded JSON for :data:`MAX_DEPTH`, masking the key in it on the way.
+
+    Every string, dictionary keys included, at any depth and also as a substring, gets the
+    key replaced by a mask *in place* (``json.loads`` made these objects for us alone): a
+    server that echoes the Authorization header into a prompt, an error or an output URL
+    must not get the key onto the screen, into ``query``'s output or the snapshot cache.
+    Iterative, not recursive: a recursive walk is what deep nesting would break.
+
+    Returns:
+        ``False`` as soon as a container deeper than :data:`MAX_DEPTH` is met (the masking
+        is then unfinished: the caller drops the whole answer).
+    """
+    scrub = api_key.scrub if api_key else None
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return False
+        if isinstance(node, dict):
+            if scrub is not None and any(scrub(key) != key for key in node):
+                renamed = [(scrub(key), item) for key, item in node.items()]
+                node.clear()
+                node.update(renamed)
+            slots: Iterable[tuple[Any, Any]] = node.items()
+        elif isinstance(node, list):
+            slots = enumerate(node)
+        else:
+            continue
+        for slot, item in slots:  # replacing a value in place is safe while iterating
+            if isinstance(item, str):
+                if scrub is not None:
+                    masked = scrub(item)
+                    if masked is not item:
+                        node[slot] = masked
+            elif isinstance(item, dict | list):
+                stack.append((item, depth + 1))
+    return True
 
 
 def _common_error(

@@ -70,11 +70,19 @@ class RequestTimeoutError(NetworkError):
 class BadResponseError(AIReiterError):
     """An answer arrived but is not what the API documents.
 
-    Not JSON, the wrong shape, too large, an unexpected redirect, or an envelope whose
-    ``statusCode`` is not 200 even though HTTP said 200.
+    Not JSON, the wrong shape, too large (also once decompressed), nested too deeply, in
+    an unknown content coding, an unexpected redirect, or an envelope whose ``statusCode``
+    is not 200 even though HTTP said 200.
     """
 
     label = "bad response"
+
+
+class WrongTaskError(BadResponseError):
+    """The answer is about another task than the one asked (its ``task_id`` or
+    ``out_task_id`` names a different one): taking it would show that task on this row."""
+
+    label = "wrong task"
 
 
 class InsecureURLError(AIReiterError):

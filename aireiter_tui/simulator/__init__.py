@@ -27,6 +27,7 @@ Public API::
     sim.set_fault(fault, *, task_id=None, times=None, retry_after=None,
                   probability=None, delay=None); sim.clear_faults()
     sim.request_count, sim.requests_by_task (Counter by ID), sim.reset_counters()
+    sim.request_headers                         # the last 100 requests' headers, no Authorization
     sim.latency_ms, sim.jitter_ms               # added to every API request (asyncio.sleep)
 
     with running_in_thread(sim) as base: ...    # its own loop on a background thread

@@ -51,11 +51,33 @@ class Fault(StrEnum):
     """A valid envelope padded to 5 MB."""
     HOSTILE = "hostile"
     """A task whose every string is hostile: markup, escapes, bidi, dangerous URLs."""
+    GZIP_BOMB = "gzip_bomb"
+    """``Content-Encoding: gzip, gzip``: 5 KB sent, 2 MB after one layer, 2 GB after two."""
+    DEFLATE_BOMB = "deflate_bomb"
+    """The same bomb as ``deflate, deflate`` (zlib streams)."""
+    UNKNOWN_ENCODING = "unknown_encoding"
+    """The envelope labelled ``Content-Encoding: br``, which the client never asked for."""
+    ANOTHER_TASK = "another_task"
+    """The answer is about another task: its ``task_id`` and ``out_task_id`` differ."""
+    ECHO_KEY = "echo_key"
+    """The Authorization header copied into the prompt, error, metadata and an output URL."""
+    DEEP_NESTING = "deep_nesting"
+    """The task with 600 nested lists in its metadata (valid JSON, about 2 KB)."""
+    SET_COOKIE = "set_cookie"
+    """The normal answer, setting a cookie (a Bearer-token API needs none back)."""
 
 
 #: Faults that describe a task's content: they need a known task to apply to.
 CONTENT_FAULTS: Final = frozenset(
-    {Fault.UNKNOWN_STATUS, Fault.OUTPUT_NOT_LIST, Fault.OUTPUT_NO_URL, Fault.HOSTILE}
+    {
+        Fault.UNKNOWN_STATUS,
+        Fault.OUTPUT_NOT_LIST,
+        Fault.OUTPUT_NO_URL,
+        Fault.HOSTILE,
+        Fault.ANOTHER_TASK,
+        Fault.ECHO_KEY,
+        Fault.DEEP_NESTING,
+    }
 )
 DEFAULT_HANG_SECONDS: Final = 30.0
 

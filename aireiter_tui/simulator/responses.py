@@ -9,6 +9,7 @@ from typing import Any, Final
 
 from aiohttp import web
 
+from aireiter_tui.simulator.bombs import layered_bomb
 from aireiter_tui.simulator.faults import (
     DEFAULT_HANG_SECONDS,
     HOSTILE_TEXTS,
@@ -21,6 +22,16 @@ from aireiter_tui.simulator.scenario import BASE, SimTask
 
 JSON_TYPE: Final = "application/json"
 HUGE_BODY_BYTES: Final = 5 * 1024 * 1024
+#: How many lists :attr:`Fault.DEEP_NESTING` nests (``json`` accepts it: under 1000).
+DEEP_LISTS: Final = 600
+#: The IDs of the task :attr:`Fault.ANOTHER_TASK` answers with instead of the one asked.
+OTHER_TASK_ID: Final = "order_SomeoneElsesTask-000000"
+OTHER_OUT_TASK_ID: Final = "someone_elses_task"
+#: The cookie :attr:`Fault.SET_COOKIE` sets.
+COOKIE_NAME: Final = "sim_session"
+# Stands for the nested lists in the JSON text until they are put in as bytes: json.dumps
+# would recurse once per level.
+_DEEP_MARKER: Final = "@@deep-nesting@@"
 
 _HTML_ERRORS: Final = {
     500: ("500 Internal Server Error", "Internal Server Error"),
@@ -70,6 +81,16 @@ def rate_limited(retry_after: float | None) -> web.Response:
     return web.Response(status=429, body=dumps(body, ""), content_type=JSON_TYPE, headers=headers)
 
 
+def encoded(body: bytes, coding: str) -> web.Response:
+    """``body`` sent as it is, labelled with the content coding ``coding``."""
+    return web.Response(body=body, content_type=JSON_TYPE, headers={"Content-Encoding": coding})
+
+
+def set_cookie(response: web.Response) -> None:
+    """Make ``response`` set the cookie of :attr:`Fault.SET_COOKIE`."""
+    response.set_cookie(COOKIE_NAME, "sim-cookie-value", path="/", httponly=True)
+
+
 def _header_seconds(seconds: float) -> str:
     return str(int(seconds)) if float(seconds).is_integer() else f"{seconds:g}"
 
@@ -107,7 +128,22 @@ async def dropped(request: web.Request) -> web.StreamResponse:
     raise asyncio.CancelledError
 
 
-def distorted(fault: Fault, task: SimTask, data: dict[str, Any]) -> dict[str, Any]:
+def content_fault(
+    fault: Fault, task: SimTask, data: dict[str, Any], base: str, *, echo: str = ""
+) -> web.Response:
+    """The answer for ``task`` with one content fault applied to its ``data``.
+
+    ``echo`` is the request's Authorization header, for :attr:`Fault.ECHO_KEY`.
+    """
+    envelope = {"statusCode": 200, "message": "", "data": distorted(fault, task, data, echo)}
+    body = dumps(envelope, base)
+    if fault is Fault.DEEP_NESTING:
+        nested = b"[" * DEEP_LISTS + b"]" * DEEP_LISTS
+        body = body.replace(f'"{_DEEP_MARKER}"'.encode(), nested)
+    return json_body(body)
+
+
+def distorted(fault: Fault, task: SimTask, data: dict[str, Any], echo: str = "") -> dict[str, Any]:
     """The task's ``data`` with one content fault applied (returns a new dict)."""
     data = dict(data)
     if fault is Fault.UNKNOWN_STATUS:
@@ -120,7 +156,29 @@ def distorted(fault: Fault, task: SimTask, data: dict[str, Any]) -> dict[str, An
         data["output"] = [{"uri": "https://example.invalid/x.png"}, {}, None, 42]
     elif fault is Fault.HOSTILE:
         data.update(hostile_data(task))
+    elif fault is Fault.ANOTHER_TASK:
+        data["task_id"], data["out_task_id"] = OTHER_TASK_ID, OTHER_OUT_TASK_ID
+    elif fault is Fault.ECHO_KEY:
+        data.update(echoed_key_data(data, echo))
+    elif fault is Fault.DEEP_NESTING:
+        data["metadata"] = {**(data.get("metadata") or {}), "deep": _DEEP_MARKER}
     return data
+
+
+def echoed_key_data(data: dict[str, Any], echo: str) -> dict[str, Any]:
+    """What a server that copies the Authorization header into its answers would send."""
+    key = echo.partition(" ")[2] or echo
+    task_input = dict(data.get("input") or {})
+    params = dict(task_input.get("params") or {})
+    params["prompt"] = f"{params.get('prompt', '')} (requested with {echo})"
+    task_input["params"] = params
+    return {
+        "status": "completed",
+        "input": task_input,
+        "output": [{"url": f"https://example.invalid/out.png?token={key}"}],
+        "error": {"message": f"Token {key} is over its quota", "details": [[{"auth": echo}]]},
+        "metadata": {"authorization": echo, key: "the key as a name"},
+    }
 
 
 def hostile_data(task: SimTask) -> dict[str, Any]:
@@ -172,6 +230,11 @@ async def transport_fault(
         return envelope(200, "")
     if fault is Fault.HUGE_BODY:
         return json_body(huge_body())
+    if fault in (Fault.GZIP_BOMB, Fault.DEFLATE_BOMB):
+        coding = "gzip" if fault is Fault.GZIP_BOMB else "deflate"
+        return encoded(layered_bomb(coding), f"{coding}, {coding}")
+    if fault is Fault.UNKNOWN_ENCODING:
+        return encoded(normal or dumps({"statusCode": 404, "message": "Task not found"}, ""), "br")
     if fault is Fault.HANG:
         await asyncio.sleep(fired.delay if fired.delay is not None else DEFAULT_HANG_SECONDS)
     return None

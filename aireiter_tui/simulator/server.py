@@ -8,7 +8,7 @@ import json
 import random
 import re
 import zlib
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
@@ -23,6 +23,7 @@ from aireiter_tui.simulator.seeding import DEFAULT_STATUS_MIX, TaskFactory
 
 HOST: Final = "127.0.0.1"
 MAX_REQUEST_BYTES: Final = 1024 * 1024
+REQUEST_HEADERS_KEPT: Final = 100
 _FILE_NAME_RE: Final = re.compile(r"[A-Za-z0-9_-]{1,64}\.(png|mp4)")
 
 
@@ -54,6 +55,9 @@ class Simulator:
         self.omit_task_id_probability = 0.0
         self.request_count = 0
         self.requests_by_task: Counter[str] = Counter()
+        #: The headers of the latest API requests, oldest first, without Authorization (it
+        #: was checked; no copy of a key is kept). Bounded: the benchmark sends millions.
+        self.request_headers: deque[dict[str, str]] = deque(maxlen=REQUEST_HEADERS_KEPT)
         self._runner: web.AppRunner | None = None
         self._base_url = ""
 
@@ -241,6 +245,7 @@ class Simulator:
     def reset_counters(self) -> None:
         self.request_count = 0
         self.requests_by_task.clear()
+        self.request_headers.clear()
 
     # -- handlers --------------------------------------------------------------------
 
@@ -250,6 +255,13 @@ class Simulator:
         Returns the parsed body, or the error response to send instead.
         """
         self.request_count += 1
+        self.request_headers.append(
+            {
+                name: value
+                for name, value in request.headers.items()
+                if name.lower() != "authorization"
+            }
+        )
         if self.latency_ms or self.jitter_ms:
             jitter = self._latency_rng.uniform(0, self.jitter_ms) if self.jitter_ms else 0.0
             await asyncio.sleep((self.latency_ms + jitter) / 1000)
@@ -279,24 +291,26 @@ class Simulator:
         task = store.lookup(kind, ident)
         now = store.clock()
         normal = task.render(now, store.speed, self._base_url) if task is not None else None
-        if self.faults.active:
-            fired = self.faults.pick(ident, task_known=task is not None)
-            if fired is not None:
-                if fired.fault in CONTENT_FAULTS and task is not None:
-                    index, status = task.stage(now, store.speed)
-                    completed = task.finished_at(index, store.speed)
-                    data = task.data(status, completed, self._base_url)
-                    data = responses.distorted(fired.fault, task, data)
-                    envelope = {"statusCode": 200, "message": "", "data": data}
-                    return responses.json_body(responses.dumps(envelope, self._base_url))
-                early = await responses.transport_fault(fired, request, normal)
-                if early is not None:
-                    return early
+        fired = self.faults.pick(ident, task_known=task is not None) if self.faults.active else None
+        if fired is not None:
+            if fired.fault in CONTENT_FAULTS and task is not None:
+                index, status = task.stage(now, store.speed)
+                completed = task.finished_at(index, store.speed)
+                data = task.data(status, completed, self._base_url)
+                echo = request.headers.get("Authorization", "")
+                return responses.content_fault(fired.fault, task, data, self._base_url, echo=echo)
+            early = await responses.transport_fault(fired, request, normal)
+            if early is not None:
+                return early
         if normal is None:
             # The service answers unknown IDs inside an HTTP 200 envelope (our reading of
             # "statusCode lives in the body"), so clients must check the envelope.
-            return responses.envelope(404, "Task not found")
-        return responses.json_body(normal)
+            response = responses.envelope(404, "Task not found")
+        else:
+            response = responses.json_body(normal)
+        if fired is not None and fired.fault is Fault.SET_COOKIE:
+            responses.set_cookie(response)
+        return response
 
     async def _submit(self, request: web.Request) -> web.StreamResponse:
         body = await self._prologue(request)
@@ -307,12 +321,11 @@ class Simulator:
             return responses.envelope(400, problem, http_status=400)
         out_task_id = body["out_task_id"]
         self.requests_by_task[out_task_id] += 1
-        if self.faults.active:
-            fired = self.faults.pick(out_task_id, task_known=False)
-            if fired is not None:
-                early = await responses.transport_fault(fired, request, None)
-                if early is not None:
-                    return early
+        fired = self.faults.pick(out_task_id, task_known=False) if self.faults.active else None
+        if fired is not None:
+            early = await responses.transport_fault(fired, request, None)
+            if early is not None:
+                return early
         hide = self._factory.rng.random() < self.omit_task_id_probability
         try:
             data = self.submit(
@@ -324,7 +337,10 @@ class Simulator:
             )
         except ValueError as exc:
             return responses.envelope(400, str(exc), http_status=400)
-        return responses.envelope(200, "", data)
+        response = responses.envelope(200, "", data)
+        if fired is not None and fired.fault is Fault.SET_COOKIE:
+            responses.set_cookie(response)
+        return response
 
     async def _file(self, request: web.Request) -> web.StreamResponse:
         name = request.match_info["name"]

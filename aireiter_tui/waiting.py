@@ -21,7 +21,6 @@ and a summary object at the end; otherwise a summary line per task is printed at
 from __future__ import annotations
 
 import asyncio
-import json
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -34,7 +33,7 @@ from aireiter_tui.domain.errors import TaskNotFoundError
 from aireiter_tui.domain.models import Task, TaskRef, TaskStatus
 from aireiter_tui.domain.monitor import Monitor
 from aireiter_tui.domain.poller import QueryClient
-from aireiter_tui.domain.sanitize import clean
+from aireiter_tui.output import json_text, shown, write
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_TIMEOUT, EXIT_UNREACHABLE = 0, 1, 2, 3, 4
 
@@ -68,12 +67,6 @@ class WaitResult:
     code: int
     reason: str
     tasks: list[Waited] = field(default_factory=list)
-
-
-def _json_line(data: dict[str, Any]) -> str:
-    # ASCII only: control and bidi characters, even lone surrogates, become \u escapes,
-    # so the line is strict JSON whatever the server sent.
-    return json.dumps(data, ensure_ascii=True, allow_nan=False, default=str)
 
 
 def _finite(value: float | None) -> float | None:
@@ -124,14 +117,14 @@ class TaskSummary:
 
     def text(self) -> str:
         """Tab-separated: ID, status, then duration, credits, error and URLs if known."""
-        fields = [clean(self.id, single_line=True), clean(self.status or "-", single_line=True)]
+        fields = [shown(self.id), shown(self.status or "-")]
         if self.duration_s is not None:
             fields.append(_compact(self.duration_s))
         if self.credits is not None:
             fields.append(f"{self.credits:g} credits")
         if self.error:
-            fields.append(clean(self.error, max_length=200, single_line=True))
-        fields += [clean(url, single_line=True) for url in self.outputs]
+            fields.append(shown(self.error, 200))
+        fields += [shown(url) for url in self.outputs]
         return "\t".join(fields)
 
 
@@ -221,12 +214,11 @@ class Waiter:
                 "previous": previous,
                 "at": datetime.now(UTC).isoformat(timespec="seconds"),
             }
-            self.out.write(_json_line(event) + "\n")
+            write(self.out, json_text(event, self.out) + "\n")
             self.out.flush()
         elif not self.quiet and not self.live_line:
-            before = f"{clean(previous, single_line=True)} → " if previous else ""
-            now = clean(waited.status or "", single_line=True)
-            self.err.write(f"{clean(waited.ref.id, single_line=True)}: {before}{now}\n")
+            before = f"{shown(previous)} → " if previous else ""
+            write(self.err, f"{shown(waited.ref.id)}: {before}{shown(waited.status or '')}\n")
             self.err.flush()
 
     # --- the end ----------------------------------------------------------------------
@@ -266,15 +258,15 @@ class Waiter:
                 "reason": result.reason,
                 "tasks": [asdict(TaskSummary.of(task)) for task in result.tasks],
             }
-            self.out.write(_json_line(summary) + "\n")
+            write(self.out, json_text(summary, self.out) + "\n")
             self.out.flush()
             return
         if self.quiet:
             return
         for waited in result.tasks:
-            self.out.write(TaskSummary.of(waited).text() + "\n")
+            write(self.out, TaskSummary.of(waited).text() + "\n")
         self.out.flush()
-        self.err.write(f"aireiter-tui wait: {result.reason}\n")
+        write(self.err, f"aireiter-tui wait: {result.reason}\n")
 
     # --- progress ---------------------------------------------------------------------
     def _progress(self, elapsed: float) -> None:
@@ -286,16 +278,12 @@ class Waiter:
             counts[name] = counts.get(name, 0) + 1
         order = [s.value for s in TaskStatus] + ["not answered yet", "unknown"]
         parts = [f"{counts[name]} {name}" for name in order if name in counts]
-        parts += [
-            f"{n} {clean(name, single_line=True)}"
-            for name, n in counts.items()
-            if name not in order
-        ]
+        parts += [f"{n} {shown(name)}" for name, n in counts.items() if name not in order]
         state = self.monitor.state()
         nxt = f", next check in {_compact(state.next_poll_in)}" if state.next_poll_in else ""
         mode = "" if state.mode in ("live", "idle") else f" [{state.mode}]"
         line = f"{' · '.join(parts)} — {_compact(elapsed)} elapsed{nxt}{mode}"
-        self.err.write("\r\x1b[2K" + line)
+        write(self.err, "\r\x1b[2K" + line)
         self.err.flush()
         self._line_shown = True
 

@@ -26,10 +26,11 @@ from typing import TYPE_CHECKING, Final, TextIO
 
 from aireiter_tui import __version__
 from aireiter_tui.domain import paths
-from aireiter_tui.domain.config import ConfigError, Settings, load_settings
+from aireiter_tui.domain.config import Settings, load_settings
 from aireiter_tui.domain.errors import (
     AIReiterError,
     AuthenticationError,
+    ConfigError,
     InsecureURLError,
     TaskNotFoundError,
 )

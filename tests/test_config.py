@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 
 from aireiter_tui.domain.config import (
-    ConfigError,
     Settings,
     load_settings,
     save_theme,
     setting_names,
     write_config,
 )
+from aireiter_tui.domain.errors import ConfigError
 from aireiter_tui.domain.paths import config_path, demo_watchlist_path, watchlist_path
 from aireiter_tui.domain.secret import ApiKey
 

@@ -22,7 +22,7 @@ from typing import Any, Final
 import tomli_w
 
 from aireiter_tui.domain import config_checks as checks
-from aireiter_tui.domain.config_checks import ConfigError as ConfigError
+from aireiter_tui.domain.errors import ConfigError
 from aireiter_tui.domain.paths import replace_atomically
 from aireiter_tui.domain.secret import ApiKey
 

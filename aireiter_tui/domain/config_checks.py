@@ -14,12 +14,8 @@ from collections.abc import Callable
 from typing import Any, Final
 from urllib.parse import urlsplit
 
+from aireiter_tui.domain.errors import ConfigError
 from aireiter_tui.domain.secret import ApiKey
-
-
-class ConfigError(Exception):
-    """The config file (or an override) is unusable; ``str()`` is one sentence for a person."""
-
 
 Checker = Callable[[Any], Any]
 

@@ -1,4 +1,5 @@
-"""Every error the AIReiter client raises, in one hierarchy.
+"""The errors the domain speaks in: every error the AIReiter client raises, in one
+hierarchy, and the config file's.
 
 The UI maps each class to a sentence (:meth:`AIReiterError.human`); none of them ever
 carries the API key (messages are built from status codes and our own words, and the
@@ -89,3 +90,7 @@ class InsecureURLError(AIReiterError):
     """The base URL is plain http to a host that is not this machine."""
 
     label = "insecure"
+
+
+class ConfigError(Exception):
+    """The config file (or an override) is unusable; ``str()`` is one sentence for a person."""

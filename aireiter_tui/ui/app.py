@@ -17,7 +17,8 @@ from textual.app import App, SystemCommand
 from textual.screen import Screen
 
 from aireiter_tui.backend import Backend
-from aireiter_tui.domain.config import ConfigError, save_theme
+from aireiter_tui.domain.config import save_theme
+from aireiter_tui.domain.errors import ConfigError
 from aireiter_tui.domain.monitor import Monitor
 from aireiter_tui.ui.bindings import ACTIONS, keymap_problems
 from aireiter_tui.ui.main_screen import MainScreen

@@ -274,9 +274,14 @@ class Waiter:
             return
         counts: dict[str, int] = {}
         for waited in self.tasks.values():
-            name = "unknown" if waited.unknown else (waited.status or "not answered yet")
+            if waited.unknown:
+                name = "unknown"
+            elif waited.status is None:
+                name = "not found yet" if waited.not_found else "not answered yet"
+            else:
+                name = waited.status
             counts[name] = counts.get(name, 0) + 1
-        order = [s.value for s in TaskStatus] + ["not answered yet", "unknown"]
+        order = [s.value for s in TaskStatus] + ["not answered yet", "not found yet", "unknown"]
         parts = [f"{counts[name]} {name}" for name in order if name in counts]
         parts += [f"{n} {shown(name)}" for name, n in counts.items() if name not in order]
         state = self.monitor.state()

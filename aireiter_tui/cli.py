@@ -548,6 +548,8 @@ def _print_task(task: Task, asked: TaskRef, out: TextIO, *, as_json: bool) -> No
     if task.failure:
         lines.append(("error", task.failure.message))
     lines += [(f"output {n}", o.url) for n, o in enumerate(task.outputs, 1)]
+    if task.outputs_omitted:
+        lines.append(("outputs", f"… and {task.outputs_omitted:,} more (--json prints them)"))
     for name, value in lines:
         if value:
             write(out, f"{name:>10}  {shown(value, 2000)}\n")

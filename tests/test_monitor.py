@@ -301,3 +301,13 @@ def test_credit_totals_stay_exact_and_skip_impossible_values(tmp_path: Path) -> 
 )
 def test_impossible_credits_are_named(credits: float | None, problem: str | None) -> None:
     assert credits_problem(credits) == problem
+
+
+@pytest.mark.parametrize(
+    ("credits", "shown"),
+    [(120.0, "120"), (-50.0, "⚠ -50"), (1.5e308, "⚠ huge"), (float("nan"), "⚠ NaN")],
+)
+def test_an_impossible_credit_value_is_marked_on_its_row(credits: float, shown: str) -> None:
+    from aireiter_tui.ui.widgets.cells import credits_cell
+
+    assert credits_cell(credits).plain == shown

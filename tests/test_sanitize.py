@@ -7,13 +7,16 @@ import re
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from rich.cells import cell_len
 
 from aireiter_tui.domain.sanitize import (
     ELLIPSIS,
     MAX_URL_LENGTH,
     clean,
+    escape_invisible,
     is_openable_url,
     url_refusal,
+    visible,
 )
 
 # What must never reach the terminal: C0 except LF, DEL, C1 (which includes one-byte CSI).
@@ -184,3 +187,33 @@ def test_url_refusal_total(url: str) -> None:
     assert reason is None or (reason and not FORBIDDEN.search(reason))
     if reason is None:
         assert url.lower().startswith(("http://", "https://"))
+
+
+# --- lone surrogates and invisible characters (issue 13, items 9 and 12) -------------------
+
+ANY_TEXT = st.text(
+    alphabet=st.one_of(st.characters(codec="utf-8"), st.characters(categories=["Cs"])),
+    max_size=80,
+)
+
+
+@given(text=ANY_TEXT, single_line=st.booleans(), max_length=st.none() | st.integers(0, 50))
+@settings(max_examples=300)
+def test_clean_output_takes_the_cells_it_says(
+    text: str, single_line: bool, max_length: int | None
+) -> None:
+    """What a widget measures is what the terminal gets: the stream Textual writes to
+    (``sys.__stderr__``) turns a lone surrogate into six characters, so none may remain."""
+    result = clean(text, max_length=max_length, single_line=single_line)
+    result.encode("utf-8")  # strict
+    written = result.encode("utf-8", "backslashreplace").decode("utf-8")
+    assert cell_len(written) == cell_len(result)
+
+
+@given(text=ANY_TEXT)
+@settings(max_examples=300)
+def test_visible_leaves_nothing_invisible(text: str) -> None:
+    shown = visible(text)
+    assert escape_invisible(shown) == shown  # only emoji keep their joiners and selectors
+    assert not FORBIDDEN.search(shown) and "\n" not in shown
+    shown.encode("utf-8")

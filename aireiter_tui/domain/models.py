@@ -11,23 +11,35 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from itertools import islice
 from typing import Final
 from urllib.parse import urlsplit
 
 from aireiter_tui.domain.fields import (
     JSON,
+    MAX_ITEM_WARNINGS,
+    MAX_NAME_CHARS,
+    MAX_OUTPUTS,
+    MAX_TEXT_CHARS,
+    MAX_URLS,
     best_error_message,
+    cap,
     compact,
     is_empty_error,
     optional_str,
     parse_credits,
     parse_datetime,
+    split_url_list,
     split_urls,
     type_name,
 )
 
 __all__ = [
     "JSON",
+    "MAX_NAME_CHARS",
+    "MAX_OUTPUTS",
+    "MAX_TEXT_CHARS",
+    "MAX_URLS",
     "IdKind",
     "OutputKind",
     "Task",
@@ -148,7 +160,9 @@ class TaskInput:
     """What the task was submitted with.
 
     ``params`` is kept exactly as given; ``url_lists`` holds every string param that is a
-    comma-joined list of URLs, split; ``attachments`` is the flattened, split list.
+    comma-joined list of URLs, split; ``attachments`` is the flattened, split list. Each
+    list keeps its first :data:`MAX_URLS` URLs: ``attachments_omitted`` and
+    ``url_lists_omitted`` (by param, only those cut) count the rest.
     """
 
     model: str | None
@@ -156,11 +170,14 @@ class TaskInput:
     attachments: tuple[str, ...]
     url_lists: dict[str, tuple[str, ...]]
     raw: JSON
+    attachments_omitted: int = 0
+    url_lists_omitted: dict[str, int] = field(default_factory=dict)
 
     @property
     def prompt(self) -> str | None:
+        """The prompt, cut to :data:`MAX_TEXT_CHARS` (the params keep it whole)."""
         value = self.params.get("prompt")
-        return value if isinstance(value, str) else None
+        return cap(value, MAX_TEXT_CHARS) if isinstance(value, str) else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,6 +197,13 @@ class Task:
     out_task_id: str | None = None
     raw: JSON = None
     warnings: tuple[str, ...] = field(default=())
+    outputs_omitted: int = 0
+    """How many more outputs the response listed beyond the :data:`MAX_OUTPUTS` kept."""
+
+    @property
+    def output_count(self) -> int:
+        """How many outputs the response listed, kept or not."""
+        return len(self.outputs) + self.outputs_omitted
 
     @property
     def model(self) -> str | None:
@@ -198,9 +222,15 @@ class Task:
 
 
 def parse_status(value: JSON) -> tuple[TaskStatus, str | None]:
-    """Map the API's status value to a :class:`TaskStatus` and the raw text."""
+    """Map the API's status value to a :class:`TaskStatus` and the raw text.
+
+    The raw text is cut to :data:`MAX_NAME_CHARS`: it is shown, kept in the history and
+    saved, and no status the API knows is anywhere near that long.
+    """
     if not isinstance(value, str):
         return TaskStatus.UNKNOWN, None if value is None else compact(value, 60)
+    if len(value) > MAX_NAME_CHARS:
+        return TaskStatus.UNKNOWN, cap(value, MAX_NAME_CHARS)
     try:
         status = TaskStatus(value.strip().lower())
     except ValueError:
@@ -208,9 +238,37 @@ def parse_status(value: JSON) -> tuple[TaskStatus, str | None]:
     return status, value
 
 
-def _looks_like_url_list(value: str) -> bool:
-    parts = split_urls(value)
-    return bool(parts) and all("://" in part or part.startswith("data:") for part in parts)
+def _url_list(value: str) -> tuple[tuple[str, ...], int] | None:
+    """The kept URLs and the count of the rest, if ``value`` is a comma-joined URL list.
+
+    Judged by the kept parts only: a 2 MB list is not split whole to decide.
+    """
+    parts, omitted = split_url_list(value, MAX_URLS)
+    if parts and all("://" in part or part.startswith("data:") for part in parts):
+        return parts, omitted
+    return None
+
+
+class _ItemWarnings:
+    """Warnings about the entries of one list: the first few, then one line for the rest
+    (100,000 bad entries would otherwise make 100,000 warnings)."""
+
+    def __init__(self, warnings: list[str], name: str, problem: str) -> None:
+        self._warnings = warnings
+        self._name = name
+        self._problem = problem
+        self.count = 0
+
+    def add(self, index: int) -> None:
+        self.count += 1
+        if self.count <= MAX_ITEM_WARNINGS:
+            self._warnings.append(f"{self._name}[{index}]: {self._problem}")
+
+    def close(self, more: int = 0) -> None:
+        """Write the line for the entries not warned about (``more`` were never looked at)."""
+        rest = max(0, self.count - MAX_ITEM_WARNINGS) + more
+        if rest > 0:
+            self._warnings.append(f"{self._name}: {rest:,} more entries with {self._problem}")
 
 
 def _parse_input(raw: JSON, warnings: list[str]) -> TaskInput | None:
@@ -220,7 +278,9 @@ def _parse_input(raw: JSON, warnings: list[str]) -> TaskInput | None:
         warnings.append(f"input: expected an object, got {type_name(raw)}")
         return None
     model = raw.get("model")
-    if model is not None and not isinstance(model, str):
+    if isinstance(model, str):
+        model = cap(model, MAX_NAME_CHARS)
+    elif model is not None:
         warnings.append(f"input.model: expected a string, got {type_name(model)}")
         model = None
     params = raw.get("params")
@@ -229,44 +289,69 @@ def _parse_input(raw: JSON, warnings: list[str]) -> TaskInput | None:
     elif not isinstance(params, dict):
         warnings.append(f"input.params: expected an object, got {type_name(params)}")
         params = {}
-    url_lists = {
-        str(key): split_urls(value)
-        for key, value in params.items()
-        if isinstance(value, str) and _looks_like_url_list(value)
-    }
+    url_lists: dict[str, tuple[str, ...]] = {}
+    url_lists_omitted: dict[str, int] = {}
+    for key, value in params.items():
+        found = _url_list(value) if isinstance(value, str) else None
+        if found is not None:
+            url_lists[str(key)] = found[0]
+            if found[1]:
+                url_lists_omitted[str(key)] = found[1]
     attachments: list[str] = []
+    omitted = 0
     raw_attachments = raw.get("attachments")
     if isinstance(raw_attachments, str):
         raw_attachments = [raw_attachments]
     if isinstance(raw_attachments, list):
+        no_url = _ItemWarnings(warnings, "input.attachments", "no url")
         for index, item in enumerate(raw_attachments):
-            if isinstance(item, str):
-                attachments.extend(split_urls(item))
-            elif isinstance(item, dict) and isinstance(item.get("url"), str):
-                attachments.extend(split_urls(item["url"]))
+            url = item.get("url") if isinstance(item, dict) else item
+            if isinstance(url, str):
+                # Once the list is full the rest is only counted (a room of 0 splits nothing).
+                kept, more = split_url_list(url, MAX_URLS - len(attachments))
+                attachments.extend(kept)
+                omitted += more
             else:
-                warnings.append(f"input.attachments[{index}]: no url")
+                no_url.add(index)
+        no_url.close()
     elif raw_attachments is not None:
         warnings.append(f"input.attachments: expected a list, got {type_name(raw_attachments)}")
-    return TaskInput(model, params, tuple(attachments), url_lists, raw)
+    return TaskInput(model, params, tuple(attachments), url_lists, raw, omitted, url_lists_omitted)
 
 
-def _parse_outputs(raw: JSON, warnings: list[str]) -> tuple[TaskOutput, ...]:
+def _output_url(item: JSON) -> str | None:
+    """The URL of one output entry (a string or an object with a ``url``), or ``None``."""
+    url = item.get("url") if isinstance(item, dict) else item
+    return url if isinstance(url, str) and url and not url.isspace() else None
+
+
+def _parse_outputs(raw: JSON, warnings: list[str]) -> tuple[tuple[TaskOutput, ...], int]:
+    """The first :data:`MAX_OUTPUTS` outputs, and how many more usable ones follow."""
     if raw is None:
-        return ()
+        return (), 0
     if isinstance(raw, dict):
         raw = [raw]
     if not isinstance(raw, list):
         warnings.append(f"output: expected a list, got {type_name(raw)}")
-        return ()
+        return (), 0
     outputs: list[TaskOutput] = []
+    no_url = _ItemWarnings(warnings, "output", "no url")
+    omitted = 0
     for index, item in enumerate(raw):
-        url = item.get("url") if isinstance(item, dict) else item
-        if isinstance(url, str) and url.strip():
-            outputs.append(TaskOutput(url.strip(), guess_output_kind(url.strip())))
+        if len(outputs) == MAX_OUTPUTS:
+            # Past the cap the entries are only counted: no objects, no URL parsing.
+            rest = len(raw) - index
+            omitted = sum(1 for entry in islice(raw, index, None) if _output_url(entry) is not None)
+            no_url.close(rest - omitted)
+            return tuple(outputs), omitted
+        url = _output_url(item)
+        if url is None:
+            no_url.add(index)
         else:
-            warnings.append(f"output[{index}]: no url")
-    return tuple(outputs)
+            url = url.strip()
+            outputs.append(TaskOutput(url, guess_output_kind(url)))
+    no_url.close()
+    return tuple(outputs), omitted
 
 
 def parse_task(data: JSON) -> Task:
@@ -297,15 +382,18 @@ def parse_task(data: JSON) -> Task:
         times[key] = parse_datetime(data.get(key))
         if data.get(key) is not None and times[key] is None:
             warnings.append(f"{key}: not a date")
+    outputs, outputs_omitted = _parse_outputs(data.get("output"), warnings)
     return Task(
-        task_id=optional_str(data, "task_id", warnings),
-        out_task_id=optional_str(data, "out_task_id", warnings),
+        # No usable ID is longer: cutting there never changes one that can be queried.
+        task_id=optional_str(data, "task_id", warnings, MAX_ID_LENGTH),
+        out_task_id=optional_str(data, "out_task_id", warnings, MAX_ID_LENGTH),
         status=status,
         status_raw=status_raw,
         created_at=times["created_at"],
         completed_at=times["completed_at"],
         input=_parse_input(data.get("input"), warnings),
-        outputs=_parse_outputs(data.get("output"), warnings),
+        outputs=outputs,
+        outputs_omitted=outputs_omitted,
         failure=failure,
         credits_used=credits,
         metadata=metadata,

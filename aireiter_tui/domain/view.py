@@ -6,6 +6,7 @@ testable without a terminal and cheap at 10,000 rows (one pass to filter, one so
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -145,9 +146,11 @@ def _sort_value(row: RowSource, key: SortKey, now: datetime) -> Any:
     if key is SortKey.TIME:
         return task_seconds(task, now) if task else -1.0
     if key is SortKey.CREDITS:
-        return (task.credits_used if task else None) or 0.0
+        credits = task.credits_used if task else None
+        # NaN compares false both ways and would scramble the order.
+        return credits if credits is not None and math.isfinite(credits) else 0.0
     if key is SortKey.OUTPUTS:
-        return len(task.outputs) if task else 0
+        return task.output_count if task else 0
     if key is SortKey.CHECKED:
         return row.checked_at or _EPOCH
     return 0

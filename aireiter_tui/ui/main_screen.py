@@ -27,7 +27,7 @@ from textual.widgets import Footer, Input, Static
 from aireiter_tui.backend import Backend
 from aireiter_tui.domain.models import TaskStatus
 from aireiter_tui.domain.monitor import Monitor
-from aireiter_tui.domain.sanitize import url_refusal
+from aireiter_tui.domain.sanitize import url_refusal, url_warning
 from aireiter_tui.domain.session import Row, Transition
 from aireiter_tui.domain.view import SortKey, ViewSpec, compute_order
 from aireiter_tui.ui.bindings import ACTIONS, app_bindings, display_keys
@@ -404,11 +404,26 @@ class MainScreen(Screen[None]):
             self.open_url_safely(url)
 
     def open_url_safely(self, url: str) -> bool:
-        """Open ``url`` in the browser off the event loop, if it is plain http(s)."""
+        """Open ``url`` in the browser off the event loop, if it is plain http(s).
+
+        A URL that may imitate another (a host in lookalike letters, invisible
+        characters) is opened only once the user has confirmed, having seen the host
+        as DNS reads it. Returns False if the URL is refused.
+        """
         reason = url_refusal(url)
         if reason is not None:
             self.notify(f"Not opened: {reason}.", severity="warning", markup=False)
             return False
+        warning = url_warning(url)
+        if warning is not None:
+            from aireiter_tui.ui.screens.confirm import ConfirmScreen
+
+            def confirmed(go_ahead: bool | None) -> None:
+                if go_ahead:
+                    self._open_in_browser(url)
+
+            self.app.push_screen(ConfirmScreen.open_link(url, warning), confirmed)
+            return True
         self._open_in_browser(url)
         return True
 

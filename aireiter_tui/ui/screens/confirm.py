@@ -11,15 +11,20 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, Static
 
+from aireiter_tui.domain.sanitize import url_lookalike
 from aireiter_tui.ui.screens.dialog import DialogScreen
-from aireiter_tui.ui.widgets.formatting import safe, safe_block
+from aireiter_tui.ui.widgets.formatting import safe, safe_block, safe_visible
+
+#: The most of a URL a question shows: enough to recognise it, and the dialog scrolls.
+_MAX_URL_SHOWN = 400
 
 
 class ConfirmScreen(DialogScreen[bool]):
     """Ask before doing something; dismisses with ``True`` to go ahead, ``False`` not to.
 
-    ``y`` and Enter confirm (Enter on a focused button presses that button), ``n`` and
-    Escape cancel. A plain ``str`` body is shown as text, never parsed as markup.
+    ``y`` and Enter confirm (Enter on a focused button presses that button, so with
+    ``focus_cancel`` Enter cancels), ``n`` and Escape cancel. A plain ``str`` body is
+    shown as text, never parsed as markup.
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -53,6 +58,7 @@ class ConfirmScreen(DialogScreen[bool]):
         *,
         confirm_label: str = "Remove",
         danger: bool = True,
+        focus_cancel: bool = False,
     ) -> None:
         """Build the dialog.
 
@@ -61,12 +67,30 @@ class ConfirmScreen(DialogScreen[bool]):
             body: The question and whatever the user needs to decide.
             confirm_label: Text of the confirming button.
             danger: Style the dialog and its button as destructive.
+            focus_cancel: Focus Cancel at first, so an Enter pressed out of habit (or
+                typed ahead) does not go ahead; ``y`` still does.
         """
         super().__init__(classes="-danger" if danger else None)
         self._title = title
         self._body = body
         self._confirm_label = confirm_label
         self._danger = danger
+        self._focus_cancel = focus_cancel
+
+    @classmethod
+    def open_link(cls, url: str, warning: str) -> ConfirmScreen:
+        """Ask before opening ``url``, which may imitate another link (``warning``, from
+        :func:`~aireiter_tui.domain.sanitize.url_warning`, says why): the link as written
+        (invisible characters as ``⟨U+200B⟩``) and as the browser will read it."""
+        body = safe_block(warning, style="bold")
+        body.append("\n\n")
+        body.append_text(safe_visible(url, max_length=_MAX_URL_SHOWN))
+        lookalike = url_lookalike(url)
+        if lookalike is not None and lookalike.ascii_url and lookalike.ascii_url != url:
+            body.append("\nThe browser reads it as: ", style="dim")
+            body.append_text(safe_visible(lookalike.ascii_url, max_length=_MAX_URL_SHOWN))
+        body.append("\n\nOpen it anyway?")
+        return cls("Open this link?", body, confirm_label="Open anyway", focus_cancel=True)
 
     def compose(self) -> ComposeResult:
         body = self._body if isinstance(self._body, Text) else safe_block(self._body)
@@ -83,7 +107,7 @@ class ConfirmScreen(DialogScreen[bool]):
                 )
 
     def on_mount(self) -> None:
-        self.query_one("#confirm", Button).focus()
+        self.query_one("#cancel" if self._focus_cancel else "#confirm", Button).focus()
 
     @on(Button.Pressed, "#confirm")
     def action_confirm(self) -> None:

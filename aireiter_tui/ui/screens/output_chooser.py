@@ -14,9 +14,9 @@ from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from aireiter_tui.domain.models import TaskOutput
-from aireiter_tui.domain.sanitize import ELLIPSIS, clean, url_refusal
+from aireiter_tui.domain.sanitize import ELLIPSIS, escape_spans, url_lookalike, url_refusal, visible
 from aireiter_tui.ui.screens.dialog import DialogScreen
-from aireiter_tui.ui.widgets.formatting import safe
+from aireiter_tui.ui.widgets.formatting import PLACEHOLDER_STYLE, safe
 
 #: Number keys pick the first nine outputs directly.
 MAX_NUMBER_KEYS: Final = 9
@@ -51,8 +51,10 @@ class OutputChooserScreen(DialogScreen[str | None]):
     """List a task's outputs and dismiss with the raw URL of the one picked (to open it,
     or to copy it: ``purpose`` only changes the words).
 
-    Outputs whose URL must not be opened are listed, disabled, with the reason. The
-    caller still validates the returned URL before opening it.
+    Outputs whose URL must not be opened are listed, disabled, with the reason. A URL
+    that may imitate another (a host in lookalike letters, invisible characters, shown
+    as ``⟨U+200B⟩``) is listed with its punycode host; the caller asks before opening
+    it. The caller still validates the returned URL before opening it.
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -98,6 +100,7 @@ class OutputChooserScreen(DialogScreen[str | None]):
         super().__init__()
         self._outputs = tuple(outputs)
         self._refusals = tuple(url_refusal(output.url) for output in self._outputs)
+        self._lookalikes = tuple(url_lookalike(output.url) for output in self._outputs)
         question, self._verb, self._refused = _WORDS[purpose]
         self._title = question if title is None else title
         self._url_width = _DEFAULT_URL_WIDTH
@@ -122,11 +125,20 @@ class OutputChooserScreen(DialogScreen[str | None]):
         number = f"{index + 1}".ljust(3)
         prompt = Text(number, style="bold")
         prompt.append(f"{output.kind.value:<{_KIND_WIDTH}} ", style="italic")
-        url = middle_ellipsis(clean(output.url, single_line=True), self._url_width)
-        prompt.append(url, style="dim strike" if refusal else "")
+        # Shown exactly: a zero-width space in a host must not pass for the real host.
+        url = middle_ellipsis(visible(output.url), self._url_width)
+        shown = Text(url, style="dim strike" if refusal else "")
+        for start, end in escape_spans(url):
+            shown.stylize(PLACEHOLDER_STYLE, start, end)
+        prompt.append_text(shown)
+        lookalike = self._lookalikes[index]
         if refusal:
             prompt.append("\n" + " " * (3 + _KIND_WIDTH + 1))
             prompt.append(safe(f"{self._refused}: {refusal}", max_length=self._url_width))
+        elif lookalike is not None:
+            # What the host really is, before picking: the picked URL is asked about again.
+            prompt.append("\n" + " " * (3 + _KIND_WIDTH + 1))
+            prompt.append(safe(f"⚠ {lookalike.short}", max_length=self._url_width, style="bold"))
         return prompt
 
     def _options(self) -> list[Option]:

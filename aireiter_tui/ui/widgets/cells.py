@@ -9,7 +9,7 @@ from rich.text import Text
 
 from aireiter_tui.domain.errors import TaskNotFoundError
 from aireiter_tui.domain.models import IdKind
-from aireiter_tui.domain.session import Row
+from aireiter_tui.domain.session import MAX_PLAUSIBLE_CREDITS, Row, credits_problem
 from aireiter_tui.domain.view import task_seconds
 from aireiter_tui.ui.widgets.columns import Column
 from aireiter_tui.ui.widgets.formatting import (
@@ -21,6 +21,7 @@ from aireiter_tui.ui.widgets.formatting import (
     format_when,
     safe,
     safe_block,
+    safe_visible,
     status_text,
 )
 
@@ -42,7 +43,9 @@ def row_cells(row: Row, now: datetime) -> list[Text]:
     """One ``Text`` per column of :data:`COLUMNS`; network strings made safe."""
     task = row.task
     # A label leads, the ID follows (two tasks may share a label); out_task_ids in italic.
-    name = safe(row.ref.id, style="italic" if row.ref.kind is IdKind.OUT_TASK_ID else "")
+    # IDs and models are shown exactly (invisible characters escaped): two IDs that look
+    # the same must not read the same. The label is the user's prose: shown as written.
+    name = safe_visible(row.ref.id, style="italic" if row.ref.kind is IdKind.OUT_TASK_ID else "")
     if row.label:
         name = safe(row.label, max_length=40, style="bold") + Text(" · ", style="dim") + name
     if task is None:
@@ -63,15 +66,25 @@ def row_cells(row: Row, now: datetime) -> list[Text]:
     time_style = "" if task.status.is_terminal else "cyan"
     return [
         name,
-        safe(task.model or "", max_length=40),
+        safe_visible(task.model or "", max_length=40),
         status_text(task.status, task.status_raw, stale=row.stale),
         safe(task.prompt or "", max_length=300, style="dim" if not task.prompt else ""),
         Text(format_when(task.created_at, now)),
         Text(format_duration(seconds) if seconds >= 0 else "", style=time_style),
-        Text(format_credits(task.credits_used)),
-        Text(str(len(task.outputs)) if task.outputs else ""),
+        credits_cell(task.credits_used),
+        Text(str(task.output_count) if task.output_count else ""),
         Text(format_ago(row.checked_at, now), style="dim"),
     ]
+
+
+def credits_cell(value: float | None) -> Text:
+    """The Credits cell; a value that cannot be real is marked (not by colour alone) and
+    is not in the header's total."""
+    if credits_problem(value) is None:
+        return Text(format_credits(value))
+    assert value is not None
+    shown = "huge" if value > MAX_PLAUSIBLE_CREDITS else "NaN" if value != value else ""
+    return Text(f"{STALE_SYMBOL} {shown or format_credits(value)}", style=STALE_STYLE)
 
 
 def refresh_note(row: Row) -> Text | None:

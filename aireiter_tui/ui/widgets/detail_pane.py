@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable
 from datetime import datetime
 from typing import Final
@@ -23,7 +23,9 @@ from aireiter_tui.ui.widgets.detail_sections import (
     metadata_section,
     outputs_section,
     raw_section,
-    summary_section,
+    summary_clock,
+    summary_head,
+    summary_tail,
 )
 
 #: Section id and heading, in display order.
@@ -44,6 +46,11 @@ _TASK_SECTIONS: Final[tuple[tuple[str, Callable[[Task], Text | None]], ...]] = (
     ("metadata", metadata_section),
     ("raw", raw_section),
 )
+#: The summary's body is three widgets one under the other, read as one: the lines that
+#: move with the clock ("Last checked 3s ago") are redrawn each second on their own, and
+#: the head and tail (IDs, model, status, messages: all the network's strings) only when
+#: what they show changes.
+SUMMARY_PARTS: Final = ("summary", "summary-clock", "summary-tail")
 #: How many tasks' built sections are kept: moving the cursor back and forth between
 #: recent tasks then costs neither rebuilding nor re-wrapping (Content caches its height).
 _CACHE_SIZE: Final = 8
@@ -52,8 +59,10 @@ _CACHE_SIZE: Final = 8
 class DetailPane(VerticalScroll, can_focus=True):
     """Shows the summary, error, outputs, input, metadata, history and raw JSON of one task.
 
-    Call :meth:`show` whenever the cursor moves or a refresh round ends; it compares a
-    cheap signature of what it was given and rebuilds only the sections that changed.
+    Call :meth:`show` whenever the cursor moves, a refresh lands or the clock ticks; it
+    compares a cheap signature of what it was given and rebuilds only the sections that
+    changed: a tick rebuilds the few short lines that move with the clock, and redraws
+    them only if their text changed.
     The pane holds a fixed set of ``Static`` widgets (a heading and a body per section)
     that are updated in place and hidden when empty, so even a 200 KB response costs one
     text layout, never a remount. Every string from the network reaches the screen as a
@@ -109,11 +118,16 @@ class DetailPane(VerticalScroll, can_focus=True):
         }
         self._bodies = {
             key: Static(Text(), id=f"detail-body-{key}", classes="detail-body", markup=False)
-            for key, _title in SECTIONS
+            for key in (*SUMMARY_PARTS, *(key for key, _title in SECTIONS if key != "summary"))
         }
+        self.section_renders: Counter[str] = Counter()
+        """How many times each body (section or summary part) was given new text."""
         self._shown_task: Task | None = None
         self._task_rendered = False
-        self._summary_key: tuple[object, ...] | None = None
+        self._head_key: tuple[object, ...] | None = None
+        self._clock_key: tuple[object, ...] | None = None
+        self._clock_text: Text | None = None
+        self._tail_key: tuple[object, ...] | None = None
         self._history_key: tuple[object, ...] | None = None
         # id(task) -> (task, sections); the task is kept so its id cannot be reused.
         self._cache: OrderedDict[int, tuple[Task, dict[str, Content | None]]] = OrderedDict()
@@ -122,11 +136,17 @@ class DetailPane(VerticalScroll, can_focus=True):
         yield self._empty
         for key, _title in SECTIONS:
             yield self._headings[key]
-            yield self._bodies[key]
+            if key == "summary":
+                for part in SUMMARY_PARTS:
+                    yield self._bodies[part]
+            else:
+                yield self._bodies[key]
 
     def on_mount(self) -> None:
         for key, _title in SECTIONS:
             self._set_section(key, None)
+        for part in SUMMARY_PARTS[1:]:
+            self._set_body(part, None)
 
     @property
     def shown_ref(self) -> TaskRef | None:
@@ -158,11 +178,7 @@ class DetailPane(VerticalScroll, can_focus=True):
         if not self._task_rendered or task is not self._shown_task:
             self._render_task(task)
             changed = True
-        summary_key = self._summary_signature(entry, now, note)
-        if summary_key != self._summary_key:
-            self._summary_key = summary_key
-            self._set_section("summary", summary_section(entry, now, note))
-            changed = True
+        changed = self._show_summary(entry, now, note) or changed
         history_key = self._history_signature(entry.ref, entry.history, now)
         if history_key != self._history_key:
             self._history_key = history_key
@@ -176,13 +192,43 @@ class DetailPane(VerticalScroll, can_focus=True):
         self._shown_ref = None
         self._shown_task = None
         self._task_rendered = False
-        self._summary_key = None
+        self._head_key = self._clock_key = self._tail_key = self._clock_text = None
         self._history_key = None
         for key, _title in SECTIONS:
             self._set_section(key, None)
+        for part in SUMMARY_PARTS[1:]:
+            self._set_body(part, None)
         self._empty.display = True
         self.scroll_home(animate=False)
         self.render_count += 1
+
+    def _show_summary(self, entry: WatchEntry, now: datetime, note: Text | None) -> bool:
+        """Rebuild the summary parts whose inputs changed; say whether any body changed."""
+        changed = False
+        # The task is compared by identity: the refresher hands out a new Task object for
+        # every response, and comparing two 200 KB raw dicts by value would not be cheap.
+        stale = note is not None
+        head_key = (entry.ref, id(entry.task), entry.label, stale, now.tzinfo)
+        if head_key != self._head_key:
+            self._head_key = head_key
+            self._set_section("summary", summary_head(entry, now, stale=stale))
+            changed = True
+        clock_key = (id(entry.task), entry.added_at, entry.checked_at, now.replace(microsecond=0))
+        if clock_key != self._clock_key:
+            self._clock_key = clock_key
+            clock = summary_clock(entry, now)
+            # "2h07m ago" moves once a minute, a finished task's lines not at all: a tick
+            # that changes nothing shown redraws nothing.
+            if clock != self._clock_text:
+                self._clock_text = clock
+                self._set_body("summary-clock", clock)
+                changed = True
+        tail_key = (id(entry.task), entry.checked_at is None, None if note is None else note.plain)
+        if tail_key != self._tail_key:
+            self._tail_key = tail_key
+            self._set_body("summary-tail", summary_tail(entry, note))
+            changed = True
+        return changed
 
     def _render_task(self, task: Task | None) -> None:
         self._shown_task = task
@@ -209,34 +255,23 @@ class DetailPane(VerticalScroll, can_focus=True):
         return Content.from_rich_text(text, console=self.app.console)
 
     def _set_section(self, key: str, body: Text | Content | None) -> None:
-        heading = self._headings[key]
+        self._headings[key].display = self._set_body(key, body)
+
+    def _set_body(self, key: str, body: Text | Content | None) -> bool:
+        """Show ``body`` in the body widget ``key`` (hidden when empty); return whether it
+        is visible."""
         static = self._bodies[key]
         if isinstance(body, Text):
             body = self._to_content(body)
         visible = body is not None and bool(body.plain)
         if visible and body is not None:
             static.update(body)
+            self.section_renders[key] += 1
         elif static.display:
             # Drop a large body we no longer show instead of keeping it laid out.
             static.update(Content())
-        heading.display = visible
         static.display = visible
-
-    @staticmethod
-    def _summary_signature(
-        entry: WatchEntry, now: datetime, note: Text | None
-    ) -> tuple[object, ...]:
-        # The task is compared by identity: the refresher hands out a new Task object for
-        # every response, and comparing two 200 KB raw dicts by value would not be cheap.
-        return (
-            entry.ref,
-            id(entry.task),
-            entry.label,
-            entry.added_at,
-            entry.checked_at,
-            None if note is None else note.plain,
-            now.replace(microsecond=0),
-        )
+        return visible
 
     @staticmethod
     def _history_signature(

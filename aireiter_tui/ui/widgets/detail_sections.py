@@ -8,15 +8,26 @@ The pane (``detail_pane.py``) only decides when to rebuild and where to put them
 
 from __future__ import annotations
 
-import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
+from itertools import islice
 from typing import Final
 
 from rich.text import Text
 
-from aireiter_tui.domain.models import JSON, Task, parse_status
-from aireiter_tui.domain.sanitize import MAX_URL_LENGTH, clean, url_refusal
+from aireiter_tui.domain.fields import TOO_DEEP, cap, dump_json
+from aireiter_tui.domain.models import (
+    JSON,
+    MAX_ID_LENGTH,
+    MAX_NAME_CHARS,
+    MAX_OUTPUTS,
+    MAX_TEXT_CHARS,
+    MAX_URLS,
+    Task,
+    parse_status,
+)
+from aireiter_tui.domain.sanitize import MAX_URL_LENGTH, clean, url_lookalike, url_refusal
+from aireiter_tui.domain.session import credits_problem
 from aireiter_tui.domain.watchlist import StatusChange, WatchEntry
 from aireiter_tui.ui.widgets.formatting import (
     STALE_STYLE,
@@ -26,14 +37,17 @@ from aireiter_tui.ui.widgets.formatting import (
     format_timestamp,
     safe,
     safe_block,
+    safe_visible,
     status_text,
 )
 
 #: Upper bound on the characters of one JSON dump or key/value listing: a 200 KB Text
 #: still lays out quickly, a 20 MB one would stall every cursor move onto that task.
 MAX_SECTION_CHARS: Final = 200_000
-#: The key/value listings stop sooner: the raw response below holds everything anyway.
+#: The key/value listings (and each URL list) stop sooner: the raw response has the rest.
 MAX_LISTING_CHARS: Final = 64_000
+#: Where the whole of a response too big for the pane can be read.
+WHOLE_RESPONSE_HINT: Final = "aireiter-tui query --json ID prints the whole response"
 #: Nesting deeper than this is shown as compact JSON rather than indented further.
 MAX_DEPTH: Final = 12
 MAX_HISTORY: Final = 200
@@ -65,11 +79,23 @@ def _line(text: Text, label: str, value: Text | str) -> None:
     text.append("\n")
 
 
-def summary_section(entry: WatchEntry, now: datetime, note: Text | None) -> Text:
-    """ID, status, times, credits and the last refresh problem of one watched task."""
+# The summary is built in three parts, shown one under the other, so that the one-second
+# clock tick redraws only the short lines that move with the clock: the head and the tail
+# hold every string from the network (a 900,000-character model name redrawn each second
+# kept a core 80-90 % busy) and change only with the task, its label or the refresh note.
+
+
+def summary_head(entry: WatchEntry, now: datetime, *, stale: bool) -> Text:
+    """ID, other ID, label, status, model, created/completed times and duration.
+
+    ``now`` only gives the time zone the times are shown in; ``stale`` adds the marker
+    of a failed last refresh to the status.
+    """
     text = Text()
     task = entry.task
-    id_value = safe(entry.ref.id)
+    # IDs and the model are shown exactly (invisible characters as ⟨U+200B⟩): two IDs
+    # that look the same must not read the same.
+    id_value = safe_visible(entry.ref.id, max_length=MAX_ID_LENGTH)
     id_value.append(f"  ({entry.ref.kind.value})", style=_NOTE_STYLE)
     _line(text, "ID", id_value)
     if task is not None:
@@ -77,28 +103,54 @@ def summary_section(entry: WatchEntry, now: datetime, note: Text | None) -> Text
         # the user's own system or the provider's support knows the task by.
         for label, other in (("Task ID", task.task_id), ("Out task ID", task.out_task_id)):
             if other and other != entry.ref.id:
-                _line(text, label, safe(other))
+                # Cut here too: a task read back from an older cache was never capped.
+                _line(text, label, safe_visible(other, max_length=MAX_ID_LENGTH))
     if entry.label:
-        _line(text, "Label", safe(entry.label))
+        _line(text, "Label", safe(entry.label, max_length=MAX_NAME_CHARS))
     if task is None:
-        _line(text, "Status", status_text(None, None, stale=note is not None))
+        _line(text, "Status", status_text(None, None, stale=stale))
     else:
-        _line(text, "Status", status_text(task.status, task.status_raw, stale=note is not None))
+        _line(text, "Status", status_text(task.status, task.status_raw, stale=stale))
         if task.model:
-            _line(text, "Model", safe(task.model))
+            _line(text, "Model", safe_visible(task.model, max_length=MAX_NAME_CHARS))
         if task.created_at:
             _line(text, "Created", format_timestamp(task.created_at, now))
         if task.completed_at:
             _line(text, "Completed", format_timestamp(task.completed_at, now))
         if task.created_at and task.completed_at:
             _line(text, "Duration", format_duration(task.completed_at - task.created_at))
-        elif task.created_at and task.status.is_active:
+    text.rstrip()
+    return text
+
+
+def summary_clock(entry: WatchEntry, now: datetime) -> Text:
+    """Elapsed, credits, added and last checked: the lines that move with the clock.
+
+    Every one is short (numbers and times), so rebuilding them each second costs the same
+    whatever the task holds. Credits does not move, but it sits between Elapsed and Added.
+    """
+    text = Text()
+    task = entry.task
+    if task is not None:
+        if task.created_at and not task.completed_at and task.status.is_active:
             _line(text, "Elapsed", f"{format_duration(now - task.created_at)} so far")
         if task.credits_used is not None:
-            _line(text, "Credits", format_credits(task.credits_used))
+            problem = credits_problem(task.credits_used)
+            if problem is None:
+                _line(text, "Credits", format_credits(task.credits_used))
+            else:
+                _line(text, "Credits", f"⚠ {task.credits_used!r}: {problem} (not in the total)")
     added = format_timestamp(entry.added_at, now)
     _line(text, "Added", f"{added}  ({format_ago(entry.added_at, now)})")
     _line(text, "Last checked", format_ago(entry.checked_at, now) or "never")
+    text.rstrip()
+    return text
+
+
+def summary_tail(entry: WatchEntry, note: Text | None) -> Text:
+    """The fields the parser dropped, the not-fetched message, the last refresh problem."""
+    text = Text()
+    task = entry.task
     # Fields the parser had to drop (wrong type): the raw response below still has them.
     if task is not None and task.warnings:
         shown = task.warnings[:MAX_WARNINGS]
@@ -119,28 +171,25 @@ def summary_section(entry: WatchEntry, now: datetime, note: Text | None) -> Text
         # The app builds the note from sanitised parts; should one slip through raw, its
         # plain text is cleaned (losing its styles) rather than sent to the terminal.
         plain = note.plain
-        cleaned = clean(plain)
+        cleaned = clean(plain, max_length=MAX_TEXT_CHARS)
         text.append(note if cleaned == plain else Text(cleaned, style=STALE_STYLE))
     text.rstrip()
     return text
 
 
 def _pretty_json(value: JSON) -> Text:
-    """Indented JSON of ``value``, cleaned and bounded to :data:`MAX_SECTION_CHARS`."""
-    try:
-        dumped = json.dumps(value, indent=2, ensure_ascii=False, default=str)
-    except RecursionError:
-        dumped = "(too deeply nested to show)"
-    except (TypeError, ValueError):
-        dumped = repr(value)
-    if len(dumped) <= MAX_SECTION_CHARS:
-        return safe_block(dumped)
-    text = safe_block(dumped[:MAX_SECTION_CHARS])
-    text.append(
-        f"\n… cut here: showing the first {MAX_SECTION_CHARS // 1000} KB "
-        f"of {len(dumped) // 1000} KB",
-        style=_NOTE_STYLE,
-    )
+    """Indented JSON of ``value``, cleaned and bounded to :data:`MAX_SECTION_CHARS`.
+
+    Only what is shown is encoded: the size of the rest is never worked out.
+    """
+    dumped, cut = dump_json(value, MAX_SECTION_CHARS, indent=2)
+    text = safe_block(dumped)
+    if cut:
+        text.append(
+            f"\n… cut here: showing the first {MAX_SECTION_CHARS // 1000} KB; "
+            f"{WHOLE_RESPONSE_HINT}",
+            style=_NOTE_STYLE,
+        )
     return text
 
 
@@ -149,10 +198,11 @@ def error_section(task: Task) -> Text | None:
     failure = task.failure
     if failure is None:
         return None
-    text = safe_block(failure.message, style="bold red")
-    if failure.raw is not None and not (
-        isinstance(failure.raw, str) and failure.raw.strip() == failure.message
-    ):
+    # Cut here too: a task read back from an older cache was never capped.
+    text = Text(clean(failure.message, max_length=MAX_TEXT_CHARS), style="bold red")
+    raw = failure.raw
+    # A non-blank string is the message itself (perhaps cut): it is not shown twice.
+    if raw is not None and not (isinstance(raw, str) and raw and not raw.isspace()):
         text.append("\n\n")
         text.append(_pretty_json(failure.raw))
     return text
@@ -171,30 +221,62 @@ def _history_time(moment: datetime, now: datetime) -> str:
 
 
 def _append_url(text: Text, prefix: str, url: str) -> None:
-    """One numbered URL row; a refused URL says why it will not be opened."""
+    """One numbered URL row; a refused URL says why it will not be opened, a lookalike
+    (a host in non-ASCII letters, invisible characters) what its host really is."""
     lead = len(prefix) - len(prefix.lstrip(" "))
     text.append(prefix[:lead] + prefix[lead:].replace(" ", _GLUE), style=_NOTE_STYLE)
-    text.append(clean(url, max_length=MAX_URL_LENGTH + 1, single_line=True))
+    # Shown exactly: a zero-width space in a host must not pass for the real host.
+    text.append_text(safe_visible(url, max_length=MAX_URL_LENGTH + 1))
     refusal = url_refusal(url)
+    lookalike = url_lookalike(url) if refusal is None else None
     if refusal is not None:
         text.append(f"  (won't open: {clean(refusal, single_line=True)})", style=_NOTE_STYLE)
+    elif lookalike is not None:
+        text.append(f"  (⚠ {lookalike.short})", style=STALE_STYLE)
     text.append("\n")
 
 
-def _append_url_list(text: Text, urls: Sequence[str], indent: int) -> None:
-    width = len(str(len(urls)))
-    for number, url in enumerate(urls, 1):
-        _append_url(text, f"{' ' * indent}{number:>{width}}. ", url)
+def _append_urls(
+    text: Text, rows: Iterable[tuple[str, str]], total: int, indent: int, budget: int
+) -> None:
+    """Append ``(prefix, url)`` rows until ``text`` holds ``budget`` characters, then say
+    how many of the ``total`` were left out (each URL row may be up to 8 KB long)."""
+    limit = len(text) + budget
+    shown = 0
+    for prefix, url in rows:
+        if len(text) >= limit:
+            break
+        _append_url(text, prefix, url)
+        shown += 1
+    if total > shown:
+        text.append(f"{' ' * indent}… and {total - shown:,} more\n", style=_NOTE_STYLE)
+
+
+def _append_url_list(
+    text: Text, urls: Sequence[str], indent: int, omitted: int, budget: int
+) -> None:
+    # At most MAX_URLS rows even for a task read back from an older, uncapped cache.
+    kept = min(len(urls), MAX_URLS)
+    width = len(str(kept))
+    rows = (
+        (f"{' ' * indent}{number:>{width}}. ", url)
+        for number, url in enumerate(islice(urls, kept), 1)
+    )
+    _append_urls(text, rows, len(urls) + omitted, indent, budget)
 
 
 def outputs_section(task: Task) -> Text | None:
-    """``1. image  https://…`` for every generated resource."""
+    """``1. image  https://…`` for each generated resource, then how many are not listed."""
     if not task.outputs:
         return None
     text = Text()
-    width = len(str(len(task.outputs)))
-    for number, output in enumerate(task.outputs, 1):
-        _append_url(text, f"{number:>{width}}. {output.kind.value:<5}  ", output.url)
+    kept = min(len(task.outputs), MAX_OUTPUTS)
+    width = len(str(kept))
+    rows = (
+        (f"{number:>{width}}. {output.kind.value:<5}  ", output.url)
+        for number, output in enumerate(islice(task.outputs, kept), 1)
+    )
+    _append_urls(text, rows, task.output_count, 0, MAX_SECTION_CHARS)
     text.rstrip()
     return text
 
@@ -202,9 +284,14 @@ def outputs_section(task: Task) -> Text | None:
 class _KeyValueWriter:
     """Writes a JSON object as an indented, readable key/value listing into one Text."""
 
-    def __init__(self, url_lists: dict[str, tuple[str, ...]] | None = None) -> None:
+    def __init__(
+        self,
+        url_lists: dict[str, tuple[str, ...]] | None = None,
+        omitted: dict[str, int] | None = None,
+    ) -> None:
         self.text = Text()
         self._url_lists = url_lists or {}
+        self._omitted = omitted or {}
         self._full = False
 
     def _room(self) -> bool:
@@ -224,8 +311,9 @@ class _KeyValueWriter:
             self.text.append(":")
             urls = self._url_lists.get(key) if depth == 0 else None
             if urls is not None and len(urls) > 1:
-                self.text.append(f" ({len(urls)} URLs)\n", style=_NOTE_STYLE)
-                _append_url_list(self.text, urls, indent + 2)
+                omitted = self._omitted.get(key, 0)
+                self.text.append(f" ({len(urls) + omitted:,} URLs)\n", style=_NOTE_STYLE)
+                _append_url_list(self.text, urls, indent + 2, omitted, MAX_LISTING_CHARS)
             else:
                 self.value(item, indent, depth)
 
@@ -241,31 +329,32 @@ class _KeyValueWriter:
                     return
                 self.text.append(" " * (indent + 2) + "-", style=_NOTE_STYLE)
                 self.value(element, indent + 2, depth + 1)
-        elif isinstance(item, str) and "\n" in item:
-            self.text.append("\n")
-            for row in item.replace("\r\n", "\n").split("\n"):
-                self.text.append(" " * (indent + 2))
-                self.text.append(safe(row))
-                self.text.append("\n")
         elif isinstance(item, str):
-            # Never cut: a long prompt is what the user came to read; the pane wraps it.
-            self.text.append(" ")
-            self.text.append(safe(item))
-            self.text.append("\n")
+            # A long prompt is what the user came to read (the pane wraps it), but pages
+            # of it are enough: past MAX_TEXT_CHARS it is cut, the raw response has it all.
+            shown = cap(item, MAX_TEXT_CHARS)
+            if "\n" in shown:
+                self.text.append("\n")
+                for row in shown.replace("\r\n", "\n").split("\n"):
+                    self.text.append(" " * (indent + 2))
+                    self.text.append(safe(row))
+                    self.text.append("\n")
+            else:
+                self.text.append(" ")
+                self.text.append(safe(shown))
+                self.text.append("\n")
         else:
             self.text.append(" ")
-            self.text.append(_compact_json(item), style=_SCALAR_STYLE)
+            self.text.append(_compact_json(item, MAX_TEXT_CHARS), style=_SCALAR_STYLE)
             self.text.append("\n")
 
 
-def _compact_json(value: JSON) -> str:
-    try:
-        dumped = json.dumps(value, ensure_ascii=False, default=str)
-    except RecursionError:
-        dumped = "(too deeply nested to show)"
-    except (TypeError, ValueError):
-        dumped = repr(value)
-    return clean(dumped, max_length=MAX_SECTION_CHARS, single_line=True)
+def _compact_json(value: JSON, limit: int) -> str:
+    """One-line JSON of ``value``, at most ``limit`` characters (only those are encoded)."""
+    dumped, cut = dump_json(value, limit)
+    if dumped == TOO_DEEP:
+        return dumped
+    return clean(dumped + "…" if cut else dumped, max_length=limit, single_line=True)
 
 
 _INPUT_SHOWN_ELSEWHERE: Final = frozenset({"model", "params", "attachments"})
@@ -276,20 +365,31 @@ def input_section(task: Task) -> Text | None:
     task_input = task.input
     if task_input is None:
         return None
-    writer = _KeyValueWriter(task_input.url_lists)
+    writer = _KeyValueWriter(task_input.url_lists, task_input.url_lists_omitted)
     writer.mapping(task_input.params)
     text = writer.text
     if task_input.attachments:
+        total = len(task_input.attachments) + task_input.attachments_omitted
         text.append("attachments:", style=_KEY_STYLE)
-        text.append(f" ({len(task_input.attachments)})\n", style=_NOTE_STYLE)
-        _append_url_list(text, task_input.attachments, 2)
+        text.append(f" ({total:,})\n", style=_NOTE_STYLE)
+        _append_url_list(
+            text, task_input.attachments, 2, task_input.attachments_omitted, MAX_LISTING_CHARS
+        )
     if isinstance(task_input.raw, dict):
-        for key, value in task_input.raw.items():
-            if key in _INPUT_SHOWN_ELSEWHERE:
-                continue
+        limit = len(text) + MAX_LISTING_CHARS
+        others = len(task_input.raw) - sum(key in task_input.raw for key in _INPUT_SHOWN_ELSEWHERE)
+        for shown, (key, value) in enumerate(
+            (key, value)
+            for key, value in task_input.raw.items()
+            if key not in _INPUT_SHOWN_ELSEWHERE
+        ):
+            if len(text) >= limit:
+                more = others - shown
+                text.append(f"… and {more:,} more keys: see Raw response\n", _NOTE_STYLE)
+                break
             text.append(safe(key, max_length=200, style=_KEY_STYLE))
             text.append(": ")
-            text.append(clean(_compact_json(value), max_length=200), style=_SCALAR_STYLE)
+            text.append(_compact_json(value, 200), style=_SCALAR_STYLE)
             text.append("\n")
     text.rstrip()
     return text if text.plain else None

@@ -14,7 +14,7 @@ from rich.highlighter import Highlighter
 from rich.text import Text
 
 from aireiter_tui.domain.models import TaskStatus
-from aireiter_tui.domain.sanitize import clean
+from aireiter_tui.domain.sanitize import clean, escape_spans, visible
 
 #: Symbol and theme-independent style per status. The symbol carries the meaning on its
 #: own, so the table still reads on a monochrome terminal or for colour-blind users.
@@ -36,11 +36,24 @@ STATUS_STYLES: Final[dict[TaskStatus, str]] = {
 STALE_SYMBOL: Final = "⚠"
 STALE_STYLE: Final = "bold yellow"
 NEVER_FETCHED: Final = "…"
+#: How placeholders and escapes for characters that cannot be shown as they are stand out.
+PLACEHOLDER_STYLE: Final = "bold reverse"
 
 
 def safe(text: object, *, max_length: int | None = None, style: str = "") -> Text:
     """A single-line ``Text`` of any value, control characters made visible."""
     return Text(clean(str(text), max_length=max_length, single_line=True), style=style)
+
+
+def safe_visible(text: object, *, max_length: int | None = None, style: str = "") -> Text:
+    """A single-line ``Text`` of a value that names something exactly (a status, an ID, a
+    model, a URL): invisible characters are written as highlighted ``⟨U+200B⟩`` escapes,
+    so a lookalike reads differently from the real value."""
+    shown = visible(str(text), max_length=max_length)
+    result = Text(shown, style=style)
+    for start, end in escape_spans(shown):
+        result.stylize(PLACEHOLDER_STYLE, start, end)
+    return result
 
 
 def safe_block(text: object, *, style: str = "") -> Text:
@@ -55,7 +68,9 @@ def status_text(status: TaskStatus | None, raw_label: str | None, *, stale: bool
     else:
         label = raw_label if status is TaskStatus.UNKNOWN and raw_label else status.value
         text = Text(f"{STATUS_SYMBOLS[status]} ", style=STATUS_STYLES[status])
-        text.append(clean(label, max_length=18, single_line=True), style=STATUS_STYLES[status])
+        # An unknown status is shown exactly: "completed" + a zero-width space must not
+        # read as "completed" (it is not one, and is never treated as finished).
+        text.append_text(safe_visible(label, max_length=18, style=STATUS_STYLES[status]))
     if stale:
         text.append(f" {STALE_SYMBOL}", style=STALE_STYLE)
     return text
@@ -114,9 +129,11 @@ def format_credits(value: float | None) -> str:
 
 
 # Control characters as the editors (filter, label and add inputs) draw them: tabs are the
-# editor's business, everything else is shown.
-_DISPLAY_CONTROL_RE: Final = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-PLACEHOLDER_STYLE: Final = "bold reverse"
+# editor's business, everything else is shown. Lone surrogates too (as U+FFFD): the
+# terminal stream writes one as the six characters "\ud800", shifting the line.
+_DISPLAY_CONTROL_RE: Final = re.compile(
+    "[\x00-\x08\x0a-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
+)
 
 
 def _placeholder(match: re.Match[str]) -> str:

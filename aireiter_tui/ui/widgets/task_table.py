@@ -10,11 +10,11 @@ height, and the cost of an update follows the number of changed rows.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from typing import ClassVar
+from typing import ClassVar, Final
 
 from rich.segment import Segment
 from rich.style import Style
-from rich.text import Text
+from rich.text import Span, Text
 from textual import events
 from textual.binding import Binding, BindingType
 from textual.geometry import Size
@@ -27,6 +27,42 @@ from aireiter_tui.ui.widgets.columns import ROOMY, Column
 
 CellProvider = Callable[[str], Sequence[Text]]
 """Returns the cells of the row with this key, one ``Text`` per column, in column order."""
+
+#: Characters of a cell kept per cell of its column before it is measured: one character
+#: fills a cell, or a base character and a few combining marks; the rest is never shown.
+_CHARS_PER_CELL: Final = 4
+
+
+def _cell_text(cell: Text | str, width: int) -> Text:
+    """A copy of ``cell`` cut to what a column ``width`` cells wide can show.
+
+    Copying a ``Text`` scans its whole string, and Rich measures all of it before
+    truncating, in Python for anything but plain ASCII: one 900,000-character CJK cell
+    cost seconds and megabytes on every repaint (the clock repaints the visible rows
+    each second). cells.py cuts its cells to their column already; this keeps any cell
+    from costing more than its width.
+    """
+    if isinstance(cell, str):
+        cell = Text(cell)
+    limit = _CHARS_PER_CELL * max(width, 1)
+    if len(cell) <= limit:
+        return cell.copy()
+    text = Text(
+        cell.plain[:limit],
+        style=cell.style,
+        justify=cell.justify,
+        overflow=cell.overflow,
+        no_wrap=cell.no_wrap,
+        end=cell.end,
+    )
+    text.spans = [
+        Span(span.start, min(span.end, limit), span.style)
+        for span in cell.spans
+        if span.start < limit
+    ]
+    # The kept part may still fit (zero-width characters): it must read as cut.
+    text.append("…")
+    return text
 
 
 class TaskTable(ScrollView, can_focus=True):
@@ -293,7 +329,7 @@ class TaskTable(ScrollView, can_focus=True):
         line = Text(no_wrap=True, overflow="ellipsis", end="")
         for index, column, width in self._column_layout():
             cell = cells[index] if index < len(cells) else ""
-            text = cell.copy() if isinstance(cell, Text) else Text(cell)
+            text = _cell_text(cell, width)
             if column.key == self.sorted_column and isinstance(cell, str):
                 text.stylize(sorted_style)
             text.truncate(width, overflow="ellipsis", pad=False)

@@ -26,7 +26,8 @@ from client_fixtures import (
     reply,
 )
 
-from aireiter_tui.api.client import AIReiterClient, check_base_url
+from aireiter_tui.api.client import AIReiterClient
+from aireiter_tui.api.mapping import check_base_url
 from aireiter_tui.domain.errors import (
     AIReiterError,
     AuthenticationError,

@@ -23,7 +23,7 @@ from client_fixtures import (
     reply,
 )
 
-from aireiter_tui.api.client import parse_retry_after
+from aireiter_tui.api.mapping import parse_retry_after
 from aireiter_tui.domain.errors import (
     AIReiterError,
     AuthenticationError,

@@ -26,6 +26,10 @@ from textual.widgets import Static
 from aireiter_tui.domain.config import Settings
 from aireiter_tui.domain.fields import (
     MAX_ITEM_WARNINGS,
+    MAX_NAME_CHARS,
+    MAX_OUTPUTS,
+    MAX_TEXT_CHARS,
+    MAX_URLS,
     count_urls,
     dump_json,
     split_url_list,
@@ -33,10 +37,6 @@ from aireiter_tui.domain.fields import (
 )
 from aireiter_tui.domain.models import (
     MAX_ID_LENGTH,
-    MAX_NAME_CHARS,
-    MAX_OUTPUTS,
-    MAX_TEXT_CHARS,
-    MAX_URLS,
     IdKind,
     Task,
     TaskRef,

@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from aireiter_tui.domain.fields import best_error_message
 from aireiter_tui.domain.models import (
     MAX_ID_LENGTH,
     IdKind,
@@ -21,7 +22,6 @@ from aireiter_tui.domain.models import (
     TaskParseError,
     TaskRef,
     TaskStatus,
-    best_error_message,
     guess_output_kind,
     parse_task,
     validate_task_id,

@@ -30,7 +30,6 @@ from aireiter_tui import __version__
 from aireiter_tui.api.mapping import (
     check_base_url,
     interpret,
-    parse_retry_after,
     shown_text,
     transport_kind,
 )
@@ -51,8 +50,6 @@ from aireiter_tui.domain.models import (
     validate_task_id,
 )
 from aireiter_tui.domain.secret import ApiKey
-
-__all__ = ["AIReiterClient", "check_base_url", "parse_retry_after"]
 
 # Shorter than common servers' idle timeout (Node: 5 s), so a pooled connection is rarely
 # reused just as the server closes it (aiohttp does not retry a POST that hits that race).

@@ -30,33 +30,8 @@ from aireiter_tui.domain.fields import (
     parse_credits,
     parse_datetime,
     split_url_list,
-    split_urls,
     type_name,
 )
-
-__all__ = [
-    "JSON",
-    "MAX_NAME_CHARS",
-    "MAX_OUTPUTS",
-    "MAX_TEXT_CHARS",
-    "MAX_URLS",
-    "IdKind",
-    "OutputKind",
-    "Task",
-    "TaskFailure",
-    "TaskInput",
-    "TaskOutput",
-    "TaskParseError",
-    "TaskRef",
-    "TaskStatus",
-    "best_error_message",
-    "guess_output_kind",
-    "parse_datetime",
-    "parse_status",
-    "parse_task",
-    "split_urls",
-    "validate_task_id",
-]
 
 MAX_ID_LENGTH: Final = 256
 

@@ -15,17 +15,17 @@ from typing import Final
 
 from rich.text import Text
 
-from aireiter_tui.domain.fields import TOO_DEEP, cap, dump_json
-from aireiter_tui.domain.models import (
+from aireiter_tui.domain.fields import (
     JSON,
-    MAX_ID_LENGTH,
     MAX_NAME_CHARS,
     MAX_OUTPUTS,
     MAX_TEXT_CHARS,
     MAX_URLS,
-    Task,
-    parse_status,
+    TOO_DEEP,
+    cap,
+    dump_json,
 )
+from aireiter_tui.domain.models import MAX_ID_LENGTH, Task, parse_status
 from aireiter_tui.domain.sanitize import MAX_URL_LENGTH, clean, url_lookalike, url_refusal
 from aireiter_tui.domain.session import credits_problem
 from aireiter_tui.domain.watchlist import StatusChange, WatchEntry

@@ -4,7 +4,8 @@ Order: the simulator starts in a child process (50 ms per request); N due tasks
 drained by the poller at N = 1,000 and 10,000 (the 10,000 tasks' answers become the
 cached watchlist used by everything after); steady-state load on a stepped clock;
 head-of-line behind a hung query; watchlist load/save; the UI headless; key latency
-while 10,000 tasks are polled; start-up in fresh processes.
+while 10,000 tasks are polled; start-up in fresh processes; hostile replies and huge
+values (issue 13), one fresh process each (:mod:`bench.hostile`).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from pathlib import Path
 from aireiter_tui.domain.config import Settings
 from aireiter_tui.domain.models import Task, TaskRef
 from aireiter_tui.domain.watchlist import WatchEntry
-from bench import network, startup, storage, ui
+from bench import hostile, network, startup, storage, ui
 from bench.report import Figure, machine, median, ms, secs, table
 from bench.server import Served, simulator_process
 
@@ -343,6 +344,8 @@ def main(argv: list[str] | None = None) -> int:
         log("start-up")
         storage.write_watchlist(entries, path)
         out += startup.figures(max(3, plan.repeats), path, len(entries), folder)
+        log("hostile replies and huge values (a fresh process per case)")
+        out += hostile.figures(quick=args.quick, folder=folder / "hostile", log=log)
     cpu = served.server_cpu
     print()
     print(table(out))

@@ -281,7 +281,7 @@ async def test_a_huge_raw_response_is_cut_with_a_note() -> None:
         pane.show(entry_for(parse_task(data)), now=NOW)
         await pilot.pause()
         raw = str(pane.query_one("#detail-body-raw", Static).visual)
-        assert "… cut here: showing the first 200 KB" in raw
+        assert f"… cut here: showing the first {MAX_SECTION_CHARS // 1000} KB" in raw
         assert len(raw) < MAX_SECTION_CHARS + 200
         metadata = str(pane.query_one("#detail-body-metadata", Static).visual)
         assert "see Raw response" in metadata

@@ -41,11 +41,13 @@ from aireiter_tui.ui.widgets.formatting import (
     status_text,
 )
 
-#: Upper bound on the characters of one JSON dump or key/value listing: a 200 KB Text
-#: still lays out quickly, a 20 MB one would stall every cursor move onto that task.
-MAX_SECTION_CHARS: Final = 200_000
+#: Upper bound on the characters of one JSON dump or of the outputs listing. The pane's
+#: sections are laid out whole, every line, each time the cursor comes back to the task:
+#: 200 KB took 70-170 ms a time (and past 250 ms beside a CPU hog); this much takes a few.
+MAX_SECTION_CHARS: Final = 24_000
 #: The key/value listings (and each URL list) stop sooner: the raw response has the rest.
-MAX_LISTING_CHARS: Final = 64_000
+#: Still more than a long prompt (10,000 characters is shown whole).
+MAX_LISTING_CHARS: Final = 12_000
 #: Where the whole of a response too big for the pane can be read.
 WHOLE_RESPONSE_HINT: Final = "aireiter-tui query --json ID prints the whole response"
 #: Nesting deeper than this is shown as compact JSON rather than indented further.

@@ -437,16 +437,20 @@ def _list_columns(entries: Sequence[WatchEntry], out: TextIO) -> None:
         write(out, "  ".join([*cells, row[-1]]).rstrip() + "\n")
 
 
+def _no_key() -> int:
+    print(
+        "aireiter-tui: no API key: set AIREITER_API_KEY or api_key in the config file",
+        file=sys.stderr,
+    )
+    return EXIT_USAGE
+
+
 async def _wait(args: argparse.Namespace, settings: Settings, store: WatchlistStore) -> int:
     from aireiter_tui.backend import build_client
     from aireiter_tui.waiting import wait_for_tasks
 
     if not settings.api_key:
-        print(
-            "aireiter-tui: no API key: set AIREITER_API_KEY or api_key in the config file",
-            file=sys.stderr,
-        )
-        return EXIT_USAGE
+        return _no_key()
     refs, rejected = _given_refs(args) if args.ids else ([], [])
     for text, reason in rejected:
         print(f"aireiter-tui: cannot wait for {shown(text, 80)!r}: {reason}", file=sys.stderr)
@@ -485,7 +489,7 @@ async def _wait(args: argparse.Namespace, settings: Settings, store: WatchlistSt
     return result.code
 
 
-#: Exit statuses of several queries or waits: the first that applies wins.
+#: Exit statuses of several queries: the first that applies wins.
 _PRECEDENCE: Final = (EXIT_USAGE, EXIT_NETWORK, EXIT_FAILED, EXIT_ACTIVE, EXIT_OK)
 
 
@@ -493,11 +497,7 @@ async def _query(args: argparse.Namespace, settings: Settings, out: TextIO) -> i
     from aireiter_tui.backend import build_client
 
     if not settings.api_key:
-        print(
-            "aireiter-tui: no API key: set AIREITER_API_KEY or api_key in the config file",
-            file=sys.stderr,
-        )
-        return EXIT_USAGE
+        return _no_key()
     refs, rejected = _given_refs(args)
     for text, reason in rejected:
         print(f"aireiter-tui: not queried {shown(text, 80)!r}: {reason}", file=sys.stderr)

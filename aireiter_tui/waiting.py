@@ -35,6 +35,9 @@ from aireiter_tui.domain.monitor import Monitor
 from aireiter_tui.domain.poller import QueryClient
 from aireiter_tui.output import json_text, shown, write
 
+# Rich's, not Textual's: the command stays light.
+from aireiter_tui.ui.widgets.formatting import format_duration
+
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_TIMEOUT, EXIT_UNREACHABLE = 0, 1, 2, 3, 4
 
 #: How often the progress line and the finished check run (seconds).
@@ -79,17 +82,6 @@ def _duration(task: Task | None) -> float | None:
     return max(0.0, (task.completed_at - task.created_at).total_seconds())
 
 
-def _compact(seconds: float) -> str:
-    whole = int(seconds)
-    if whole < 60:
-        return f"{whole}s"
-    minutes, secs = divmod(whole, 60)
-    if minutes < 60:
-        return f"{minutes}m{secs:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m"
-
-
 @dataclass(frozen=True, slots=True)
 class TaskSummary:
     """One task's final state, for the summary line or object."""
@@ -119,7 +111,7 @@ class TaskSummary:
         """Tab-separated: ID, status, then duration, credits, error and URLs if known."""
         fields = [shown(self.id), shown(self.status or "-")]
         if self.duration_s is not None:
-            fields.append(_compact(self.duration_s))
+            fields.append(format_duration(self.duration_s))
         if self.credits is not None:
             fields.append(f"{self.credits:g} credits")
         if self.error:
@@ -285,9 +277,9 @@ class Waiter:
         parts = [f"{counts[name]} {name}" for name in order if name in counts]
         parts += [f"{n} {shown(name)}" for name, n in counts.items() if name not in order]
         state = self.monitor.state()
-        nxt = f", next check in {_compact(state.next_poll_in)}" if state.next_poll_in else ""
+        nxt = f", next check in {format_duration(state.next_poll_in)}" if state.next_poll_in else ""
         mode = "" if state.mode in ("live", "idle") else f" [{state.mode}]"
-        line = f"{' · '.join(parts)} — {_compact(elapsed)} elapsed{nxt}{mode}"
+        line = f"{' · '.join(parts)} — {format_duration(elapsed)} elapsed{nxt}{mode}"
         write(self.err, "\r\x1b[2K" + line)
         self.err.flush()
         self._line_shown = True

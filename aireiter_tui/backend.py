@@ -13,7 +13,8 @@ from aireiter_tui.domain.config import Settings
 from aireiter_tui.domain.errors import AIReiterError, AuthenticationError
 from aireiter_tui.domain.models import IdKind, TaskRef
 from aireiter_tui.domain.secret import ApiKey
-from aireiter_tui.domain.watchlist import WatchEntry, WatchlistStore
+from aireiter_tui.domain.watchlist import WatchlistStore
+from aireiter_tui.domain.watchlist_codec import WatchEntry
 
 if TYPE_CHECKING:
     from aireiter_tui.api.client import AIReiterClient

@@ -35,12 +35,8 @@ from aireiter_tui.domain.errors import (
     TaskNotFoundError,
 )
 from aireiter_tui.domain.models import IdKind, Task, TaskRef, TaskStatus
-from aireiter_tui.domain.watchlist import (
-    WatchEntry,
-    WatchlistError,
-    WatchlistStore,
-    parse_id_list,
-)
+from aireiter_tui.domain.watchlist import WatchlistError, WatchlistStore, parse_id_list
+from aireiter_tui.domain.watchlist_codec import MAX_LABEL_LENGTH, WatchEntry
 from aireiter_tui.output import json_text, shown, timestamp, write
 
 if TYPE_CHECKING:
@@ -358,6 +354,10 @@ def _append(store: WatchlistStore, refs: Sequence[TaskRef], label: str | None) -
 def _add(args: argparse.Namespace, store: WatchlistStore) -> int:
     if not args.ids and args.from_file is None:
         raise UsageError("add needs IDs: as arguments, - for standard input, or --from-file")
+    if args.label is not None and len(args.label) > MAX_LABEL_LENGTH:
+        raise UsageError(
+            f"the label is {len(args.label):,} characters long; at most {MAX_LABEL_LENGTH}"
+        )
     refs, rejected = _given_refs(args)
     for text, reason in rejected:
         print(f"aireiter-tui: not added {shown(text, 80)!r}: {reason}", file=sys.stderr)

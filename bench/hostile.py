@@ -53,7 +53,8 @@ from textual.widget import Widget
 from textual.worker import WorkerCancelled
 
 from aireiter_tui.domain.models import IdKind, TaskRef
-from aireiter_tui.domain.watchlist import WatchEntry, WatchlistStore
+from aireiter_tui.domain.watchlist import WatchlistStore
+from aireiter_tui.domain.watchlist_codec import WatchEntry
 from aireiter_tui.simulator import Fault, Simulator, running_in_thread
 from aireiter_tui.ui.widgets.detail_pane import DetailPane
 from bench.network import cancel_surely

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from aireiter_tui.domain.config import Settings
 from aireiter_tui.domain.models import Task, TaskRef
-from aireiter_tui.domain.watchlist import WatchEntry
+from aireiter_tui.domain.watchlist_codec import WatchEntry
 from bench import hostile, network, startup, storage, ui
 from bench.report import Figure, machine, median, ms, secs, table
 from bench.server import Served, simulator_process

@@ -11,8 +11,9 @@ from pathlib import Path
 from statistics import median
 
 from aireiter_tui.domain.models import Task, TaskRef
-from aireiter_tui.domain.watchlist import WatchEntry, WatchlistStore
+from aireiter_tui.domain.watchlist import WatchlistStore
 from aireiter_tui.domain.watchlist_cache import gc_paused
+from aireiter_tui.domain.watchlist_codec import WatchEntry
 from bench.network import outcomes_changing
 
 

@@ -33,7 +33,8 @@ from aireiter_tui.domain.monitor import Monitor
 from aireiter_tui.domain.poller import Poller, PollOutcome
 from aireiter_tui.domain.secret import ApiKey
 from aireiter_tui.domain.session import Row
-from aireiter_tui.domain.watchlist import WatchEntry, WatchlistStore
+from aireiter_tui.domain.watchlist import WatchlistStore
+from aireiter_tui.domain.watchlist_codec import WatchEntry
 from aireiter_tui.ui.widgets.cells import COLUMNS, row_cells
 from aireiter_tui.ui.widgets.task_table import TaskTable
 from bench.network import cancel_surely, outcomes_changing

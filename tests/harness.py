@@ -32,7 +32,8 @@ from aireiter_tui.backend import Backend
 from aireiter_tui.domain.config import Settings
 from aireiter_tui.domain.models import IdKind, TaskRef
 from aireiter_tui.domain.secret import ApiKey
-from aireiter_tui.domain.watchlist import WatchEntry, WatchlistStore
+from aireiter_tui.domain.watchlist import WatchlistStore
+from aireiter_tui.domain.watchlist_codec import WatchEntry
 from aireiter_tui.simulator import ManualClock, Simulator
 from aireiter_tui.ui.app import AIReiterApp
 from aireiter_tui.ui.widgets.task_table import TaskTable

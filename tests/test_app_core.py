@@ -23,7 +23,8 @@ from harness import (
 
 from aireiter_tui.domain import monitor as monitor_module
 from aireiter_tui.domain.models import IdKind, TaskRef
-from aireiter_tui.domain.watchlist import WatchEntry, WatchlistStore
+from aireiter_tui.domain.watchlist import WatchlistStore
+from aireiter_tui.domain.watchlist_codec import WatchEntry
 from aireiter_tui.simulator import Fault, Simulator
 from aireiter_tui.ui.app import AIReiterApp
 from aireiter_tui.ui.screens.add_tasks import AddTasksScreen

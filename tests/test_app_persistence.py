@@ -23,8 +23,9 @@ from watchlist_fixtures import T0
 
 from aireiter_tui.domain.config import Settings
 from aireiter_tui.domain.models import IdKind, TaskRef, TaskStatus, parse_task
-from aireiter_tui.domain.watchlist import WatchEntry, WatchlistStore
+from aireiter_tui.domain.watchlist import WatchlistStore
 from aireiter_tui.domain.watchlist_cache import PART_SIZE
+from aireiter_tui.domain.watchlist_codec import WatchEntry
 from aireiter_tui.simulator import Simulator
 
 pytestmark = pytest.mark.sim(seed=5)

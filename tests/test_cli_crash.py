@@ -15,8 +15,9 @@ from textual.pilot import Pilot
 from aireiter_tui import backend
 from aireiter_tui.cli import EXIT_CRASH, main
 from aireiter_tui.domain.models import IdKind, TaskRef, parse_task
-from aireiter_tui.domain.watchlist import WatchEntry, WatchlistStore
+from aireiter_tui.domain.watchlist import WatchlistStore
 from aireiter_tui.domain.watchlist_cache import SnapshotCache
+from aireiter_tui.domain.watchlist_codec import WatchEntry
 from aireiter_tui.ui.app import AIReiterApp
 
 

@@ -20,7 +20,8 @@ import pytest
 
 from aireiter_tui.cli import main
 from aireiter_tui.domain.models import IdKind, TaskRef, parse_task
-from aireiter_tui.domain.watchlist import WatchEntry, WatchlistStore
+from aireiter_tui.domain.watchlist import WatchlistStore
+from aireiter_tui.domain.watchlist_codec import WatchEntry
 from aireiter_tui.simulator import ManualClock, Simulator, running_in_thread, scenario
 
 #: What must never reach stdout raw: C0 but tab and newline, DEL, C1, the bidi controls,

@@ -17,7 +17,7 @@ from textual.widgets import Static
 from aireiter_tui.domain.errors import TaskNotFoundError
 from aireiter_tui.domain.models import IdKind, Task, TaskRef, parse_task
 from aireiter_tui.domain.session import Row
-from aireiter_tui.domain.watchlist import StatusChange, WatchEntry
+from aireiter_tui.domain.watchlist_codec import StatusChange, WatchEntry
 from aireiter_tui.ui.widgets.cells import refresh_note
 from aireiter_tui.ui.widgets.detail_pane import DetailPane
 from aireiter_tui.ui.widgets.detail_sections import MAX_SECTION_CHARS

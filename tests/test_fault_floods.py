@@ -23,7 +23,8 @@ from harness import (
 )
 
 from aireiter_tui.domain.models import TaskRef, TaskStatus, parse_task
-from aireiter_tui.domain.watchlist import WatchEntry, WatchlistStore
+from aireiter_tui.domain.watchlist import WatchlistStore
+from aireiter_tui.domain.watchlist_codec import WatchEntry
 from aireiter_tui.simulator import ManualClock, Simulator, running_in_thread
 from aireiter_tui.ui.widgets.task_table import TaskTable
 

@@ -28,7 +28,8 @@ from textual.pilot import Pilot
 
 import aireiter_tui.ui.main_screen
 from aireiter_tui.domain.models import TaskRef, parse_task
-from aireiter_tui.domain.watchlist import WatchEntry, WatchlistStore
+from aireiter_tui.domain.watchlist import WatchlistStore
+from aireiter_tui.domain.watchlist_codec import WatchEntry
 from aireiter_tui.simulator import Fault, ManualClock, Simulator
 from aireiter_tui.simulator.faults import HOSTILE_TEXTS, HOSTILE_URLS, LONG_HOSTILE
 from aireiter_tui.ui.app import AIReiterApp

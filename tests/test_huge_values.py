@@ -43,7 +43,8 @@ from aireiter_tui.domain.models import (
     TaskStatus,
     parse_task,
 )
-from aireiter_tui.domain.watchlist import WatchEntry, WatchlistStore
+from aireiter_tui.domain.watchlist import WatchlistStore
+from aireiter_tui.domain.watchlist_codec import WatchEntry
 from aireiter_tui.ui.widgets.cells import COLUMNS
 from aireiter_tui.ui.widgets.detail_pane import DetailPane
 from aireiter_tui.ui.widgets.detail_sections import MAX_LISTING_CHARS, MAX_SECTION_CHARS

@@ -16,7 +16,8 @@ from aireiter_tui.domain.models import IdKind, TaskRef, parse_task
 from aireiter_tui.domain.monitor import Monitor
 from aireiter_tui.domain.poller import PollOutcome
 from aireiter_tui.domain.session import credits_problem
-from aireiter_tui.domain.watchlist import WatchEntry, WatchlistStore
+from aireiter_tui.domain.watchlist import WatchlistStore
+from aireiter_tui.domain.watchlist_codec import WatchEntry
 
 NOW = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
 

@@ -302,7 +302,8 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from aireiter_tui.domain.models import IdKind, TaskRef
-from aireiter_tui.domain.watchlist import WatchEntry, WatchlistStore
+from aireiter_tui.domain.watchlist import WatchlistStore
+from aireiter_tui.domain.watchlist_codec import WatchEntry
 store = WatchlistStore(Path(sys.argv[1]))
 now = datetime.now(UTC)
 store.save([WatchEntry(TaskRef(IdKind.TASK_ID, f"other-{i}"), None, now) for i in range(20)])

@@ -19,13 +19,8 @@ from hypothesis import strategies as st
 from watchlist_fixtures import REFERENCE, T0, entry, ids
 
 from aireiter_tui.domain.models import IdKind, TaskRef, TaskStatus, parse_task
-from aireiter_tui.domain.watchlist import (
-    StatusChange,
-    WatchEntry,
-    WatchlistError,
-    WatchlistStore,
-    parse_id_list,
-)
+from aireiter_tui.domain.watchlist import WatchlistError, WatchlistStore, parse_id_list
+from aireiter_tui.domain.watchlist_codec import StatusChange, WatchEntry
 
 
 def test_round_trip_reference_task(tmp_path: Path) -> None:

@@ -15,8 +15,9 @@ import pytest
 from watchlist_fixtures import T0, entry, ids
 
 from aireiter_tui.domain.models import parse_task
-from aireiter_tui.domain.watchlist import WatchEntry, WatchlistError, WatchlistStore
+from aireiter_tui.domain.watchlist import WatchlistError, WatchlistStore
 from aireiter_tui.domain.watchlist_cache import read_cache
+from aireiter_tui.domain.watchlist_codec import WatchEntry
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -31,7 +32,8 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from aireiter_tui.domain.models import IdKind, TaskRef, parse_task
-from aireiter_tui.domain.watchlist import WatchEntry, WatchlistStore
+from aireiter_tui.domain.watchlist import WatchlistStore
+from aireiter_tui.domain.watchlist_codec import WatchEntry
 store = WatchlistStore(Path(sys.argv[1]))
 mine = []
 for n in range(int(sys.argv[3])):
@@ -53,7 +55,8 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from aireiter_tui.domain.models import IdKind, TaskRef, parse_task
-from aireiter_tui.domain.watchlist import WatchEntry, WatchlistStore
+from aireiter_tui.domain.watchlist import WatchlistStore
+from aireiter_tui.domain.watchlist_codec import WatchEntry
 store = WatchlistStore(Path(sys.argv[1]))
 now = datetime.now(UTC)
 def make(n):

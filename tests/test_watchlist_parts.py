@@ -7,8 +7,9 @@ from pathlib import Path
 from watchlist_fixtures import T0, entry, ids
 
 from aireiter_tui.domain.models import parse_task
-from aireiter_tui.domain.watchlist import WatchEntry, WatchlistStore
+from aireiter_tui.domain.watchlist import WatchlistStore
 from aireiter_tui.domain.watchlist_cache import PART_SIZE
+from aireiter_tui.domain.watchlist_codec import WatchEntry
 
 
 def _saved(path: Path, count: int) -> list[WatchEntry]:

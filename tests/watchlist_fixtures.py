@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aireiter_tui.domain.models import IdKind, TaskRef, parse_task
-from aireiter_tui.domain.watchlist import WatchEntry
+from aireiter_tui.domain.watchlist_codec import WatchEntry
 
 T0 = datetime(2025, 12, 18, 10, 12, 11, tzinfo=UTC)
 URLS = (

@@ -11,8 +11,9 @@ import gc
 from collections.abc import Callable, Iterator
 
 from aireiter_tui.domain.session import Row, Session
-from aireiter_tui.domain.watchlist import WatchEntry, WatchlistError
+from aireiter_tui.domain.watchlist import WatchlistError
 from aireiter_tui.domain.watchlist_cache import gc_paused
+from aireiter_tui.domain.watchlist_codec import WatchEntry
 
 
 class PartLoader:

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Final
+from typing import BinaryIO, Final
 
 APP_DIR: Final = "aireiter-tui"
 CONFIG_ENV: Final = "AIREITER_TUI_CONFIG"
@@ -68,6 +69,51 @@ def demo_watchlist_path(env: Mapping[str, str] = os.environ) -> Path:
         # Someone pointed AIREITER_TUI_WATCHLIST at the demo file; still never share it.
         demo = demo.with_name("demo-watchlist.demo.toml")
     return demo
+
+
+_KINDS: Final = (
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+class NotRegularFile(OSError):
+    """The path names something other than a regular file; ``kind`` says what, in words."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__(f"it is {kind}, not a regular file")
+        self.kind = kind
+
+
+def _require_regular(mode: int) -> None:
+    if not stat.S_ISREG(mode):
+        kind = next((words for test, words in _KINDS if test(mode)), "not a regular file")
+        raise NotRegularFile(kind)
+
+
+def open_regular(path: Path) -> BinaryIO:
+    """Open ``path`` for reading if it is a regular file (through symlinks).
+
+    Opening a FIFO for reading blocks until a writer comes, and opening a device can do
+    things (rewind a tape): so ``stat`` first and refuse anything else, then open with
+    ``O_NONBLOCK`` (no effect on a regular file's reads) in case it was swapped for a FIFO
+    in between, and check the descriptor again.
+
+    Raises:
+        NotRegularFile: a directory, FIFO, device or socket (never opened, or closed at once).
+        OSError: it cannot be opened (``FileNotFoundError`` when it does not exist).
+    """
+    _require_regular(os.stat(path).st_mode)
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+    try:
+        _require_regular(os.fstat(fd).st_mode)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -13,7 +13,8 @@ from typing import Final
 
 from aireiter_tui.domain.errors import AIReiterError
 from aireiter_tui.domain.models import Task, TaskRef, TaskStatus
-from aireiter_tui.domain.watchlist import WatchEntry, WatchlistError, WatchlistStore
+from aireiter_tui.domain.watchlist import WatchlistError, WatchlistStore
+from aireiter_tui.domain.watchlist_codec import WatchEntry
 
 
 @dataclass(slots=True)

@@ -4,6 +4,10 @@ Several processes may share one watchlist (the dashboard and ``aireiter-tui add`
 another terminal). :meth:`WatchlistStore.save` therefore re-reads the file under an
 exclusive lock and keeps what others added, and writes by replacing the file
 atomically, so a crash leaves either the old or the new file, never a partial one.
+Saving respects the file as the user set it up: a symlink is written through (the file it
+points to is replaced, in its own folder, as editors do), the file's mode is kept, a
+read-only file is not replaced, and anything but a regular file (a FIFO, a directory, a
+device) is never opened, let alone replaced.
 
 Next to the TOML the store keeps ``<name>.cache`` (see :mod:`.watchlist_cache`): the
 tasks' snapshots, and a copy of the whole list that spares parsing the TOML while the
@@ -16,33 +20,27 @@ import contextlib
 import fcntl
 import hashlib
 import os
-import pickle
 import re
+import stat
 import tomllib
 from collections.abc import Collection, Iterator, Sequence
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Final
 
 from aireiter_tui.domain.models import IdKind, TaskRef, validate_task_id
-from aireiter_tui.domain.paths import replace_atomically
+from aireiter_tui.domain.paths import NotRegularFile, open_regular, replace_atomically
 from aireiter_tui.domain.watchlist_cache import CacheDamaged, SnapshotCache, attach, gc_paused
 from aireiter_tui.domain.watchlist_codec import (
+    MAX_LABEL_LENGTH,
     Encoder,
     FormatError,
     Merge,
-    StatusChange,
     WatchEntry,
+    cut_label,
     decode,
 )
-
-__all__ = [
-    "StatusChange",
-    "WatchEntry",
-    "WatchlistError",
-    "WatchlistStore",
-    "parse_id_list",
-]
 
 _SEPARATORS: Final = re.compile(r"[\s,;]+")
 
@@ -99,6 +97,16 @@ def _reason(error: OSError) -> str:
     return (error.strerror or str(error)).lower()
 
 
+#: The file as read: its bytes, and its ``fstat`` (the mode a save keeps, the stamp).
+_Read = tuple[bytes, os.stat_result]
+
+
+def _read_only(info: os.stat_result, path: Path) -> bool:
+    # The write bits too, not only access(): root may write anything, yet a file whose
+    # owner took every write bit away was meant to stay as it is.
+    return not info.st_mode & 0o222 or not os.access(path, os.W_OK)
+
+
 class WatchlistStore:
     """The watchlist TOML file at ``path`` (see the module docstring)."""
 
@@ -134,11 +142,11 @@ class WatchlistStore:
             WatchlistError: the file is unreadable, not TOML, or its top level has the
                 wrong shape. The file is not touched.
         """
-        data = self._read()
-        if data is None:
+        read = self._read()
+        if read is None:
             self.last_warnings = []
             return []
-        return self._load(data, _digest(data))
+        return self._load(read[0], _digest(read[0]))
 
     def load_parts(self) -> Iterator[tuple[list[WatchEntry], bool]]:
         """The same entries as :meth:`load`, in parts of up to ``PART_SIZE`` when the cache
@@ -149,10 +157,11 @@ class WatchlistStore:
         Raises:
             WatchlistError: as :meth:`load`, at the first ``next()``.
         """
-        data = self._read()
-        if data is None:
+        read = self._read()
+        if read is None:
             self.last_warnings = []
             return
+        data = read[0]
         digest = _digest(data)
         found = self._cache.parts(digest)
         given: set[TaskRef] = set()
@@ -232,16 +241,18 @@ class WatchlistStore:
             The merged list that was written.
 
         Raises:
-            WatchlistError: the file on disk cannot be read (it is never overwritten) or
-                the new one cannot be written (the old one is left intact).
+            WatchlistError: the file on disk cannot be read (it is never overwritten), is
+                read-only and would change, or the new one cannot be written (the old one
+                is left intact).
         """
         gone = set(removed)
         self.last_merge = Merge()
         with self._locked():
-            data = self._read()
+            found = self._read()
             on_disk: list[WatchEntry] = []
             digest = None
-            if data is not None:
+            if found is not None:
+                data = found[0]
                 digest = _digest(data)
                 if self._known is not None and self._known[0] == digest:
                     on_disk = self._known[1]
@@ -255,8 +266,12 @@ class WatchlistStore:
             for entry in [*entries, *(e for e in on_disk if e.ref not in gone)]:
                 if entry.ref not in seen:
                     seen.add(entry.ref)
+                    if entry.label is not None and len(entry.label) > MAX_LABEL_LENGTH:
+                        # (from `add --label`, say): the file never holds a label that
+                        # reading it would have to cut, nor does the cache's copy.
+                        entry = replace(entry, label=cut_label(entry.label))
                     merged.append(entry)
-            self._write(merged, digest, write_cache=write_cache)
+            self._write(merged, digest, None if found is None else found[1], write_cache)
         return merged
 
     def _remember(self, digest: str, entries: list[WatchEntry]) -> None:
@@ -278,18 +293,24 @@ class WatchlistStore:
         finally:
             os.close(fd)  # closing the descriptor releases the lock
 
-    def _read(self) -> bytes | None:
-        # The stamp first: a change made while reading shows as a change next time.
-        stamp = _stamp(self.path)
+    def _read(self) -> _Read | None:
         try:
-            data = self.path.read_bytes()
+            with open_regular(self.path) as handle:
+                # The stamp before reading: a change made while reading shows as a
+                # change next time.
+                info = os.fstat(handle.fileno())
+                data = handle.read()
         except FileNotFoundError:
             self._stamp = None
             return None
+        except NotRegularFile as error:
+            raise WatchlistError(
+                f"{self.path}: is {error.kind}, not a regular file; it is not read or written"
+            ) from None
         except OSError as error:
             raise WatchlistError(f"{self.path}: cannot be read ({_reason(error)})") from None
-        self._stamp = stamp
-        return data
+        self._stamp = info.st_mtime_ns, info.st_size, info.st_ino
+        return data, info
 
     def _decode(self, data: bytes, digest: str) -> list[WatchEntry]:
         cached = self._cache.read()
@@ -318,7 +339,15 @@ class WatchlistStore:
         except FormatError as error:
             raise WatchlistError(f"{self.path}: {error}") from None
 
-    def _write(self, entries: list[WatchEntry], on_disk: str | None, *, write_cache: bool) -> None:
+    def _write(
+        self,
+        entries: list[WatchEntry],
+        on_disk: str | None,
+        info: os.stat_result | None,
+        write_cache: bool,
+    ) -> None:
+        """Write ``entries`` unless the file (``on_disk``: its digest; ``info``: its
+        ``fstat``, None when there is none) already says exactly this."""
         text = self._encoder.encode(entries)
         cacheable = True
         try:
@@ -327,10 +356,23 @@ class WatchlistStore:
             # Lone surrogates (a label typed in a broken terminal, say) cannot be UTF-8.
             blob, cacheable = text.encode("utf-8", "replace"), False
         digest = _digest(blob)
-        self._sweep_temp_files()
+        # Through a symlink to the file itself, as editors write: replacing the link
+        # would leave its target with the old list and the user's setup undone.
+        target = Path(os.path.realpath(self.path))
+        self._sweep_temp_files(target)
         if digest != on_disk:  # else the file already says exactly this
+            if info is not None and _read_only(info, target):
+                raise WatchlistError(f"{self.path} is read-only; changes are not saved")
+            # The mode the user gave the file (a new one is 0600, as mkstemp makes it:
+            # no chmod needed then).
+            mode = None if info is None else stat.S_IMODE(info.st_mode) & 0o777
             try:
-                replace_atomically(self.path, blob, f".{self.path.name}.save-", durable=True)
+                if mode is None or mode == 0o600:
+                    replace_atomically(target, blob, f".{target.name}.save-", durable=True)
+                else:
+                    replace_atomically(
+                        target, blob, f".{target.name}.save-", durable=True, mode=mode
+                    )
             except OSError as error:
                 raise WatchlistError(
                     f"Could not save the watchlist to {self.path} ({_reason(error)}); "
@@ -339,15 +381,17 @@ class WatchlistStore:
             self.last_warnings = []
         self._stamp = _stamp(self.path)
         self._remember(digest, entries)
-        # The cache is only ever a shortcut: failing to write it loses nothing.
-        with contextlib.suppress(OSError, pickle.PicklingError):
+        # The cache is only ever a shortcut: failing to write it, for whatever reason,
+        # must not fail a save whose TOML is already written (the caller would take the
+        # save as failed and keep retrying it).
+        with contextlib.suppress(Exception):
             # A file that had to be written with replacement characters differs from the
             # entries: a base claiming its digest would bring the originals back.
             claimed = digest if cacheable else ""
             self._cache.update(claimed, entries, self.last_warnings, rewrite=write_cache)
 
-    def _sweep_temp_files(self) -> None:
+    def _sweep_temp_files(self, target: Path) -> None:
         """Remove temp files left by a process killed mid-save (we hold the lock)."""
-        for stale in self.path.parent.glob(f".{self.path.name}.save-*.tmp"):
+        for stale in target.parent.glob(f".{target.name}.save-*.tmp"):
             with contextlib.suppress(OSError):
                 stale.unlink()

@@ -32,6 +32,10 @@ from aireiter_tui.domain.sanitize import clean
 
 HISTORY_LIMIT: Final = 50
 FORMAT_VERSION: Final = 1
+#: Longer labels are cut when read (and when written): a 10 MB label pasted into the file
+#: by mistake held the first frame back 14 s, and every key 23 s. The label dialog allows
+#: far fewer; this only bounds what a hand edit or a script may put there.
+MAX_LABEL_LENGTH: Final = 500
 
 
 @dataclass
@@ -79,9 +83,17 @@ def visible_state(task: Task) -> tuple[object, ...]:
         task.created_at,
         task.completed_at,
         task.outputs,
+        task.outputs_omitted,
         failure,
         task.credits_used,
     )
+
+
+def cut_label(label: str) -> str:
+    """``label`` cut to ``MAX_LABEL_LENGTH`` characters, an ellipsis showing where."""
+    if len(label) <= MAX_LABEL_LENGTH:
+        return label
+    return label[: MAX_LABEL_LENGTH - 1] + "…"
 
 
 def toml_str(text: str) -> str:
@@ -150,7 +162,16 @@ def _when(value: Any) -> datetime | None:
             return None
     if not isinstance(value, datetime):
         return None
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    if value.tzinfo is UTC:
+        return value
+    try:
+        # In UTC, as every other time here: writing 0001-01-01T00:00:00+23:00 back in UTC
+        # (or comparing it with another offset) would raise OverflowError.
+        return value.astimezone(UTC)
+    except OverflowError:
+        return None
 
 
 def _from_summary(ref: TaskRef, summary: dict[str, Any]) -> Task:
@@ -209,6 +230,12 @@ def _entry(index: int, item: Any, warnings: list[str]) -> WatchEntry | None:
     if label is not None and not isinstance(label, str):
         warnings.append(f"{where}: the label is not a string and was dropped")
         label = None
+    elif label is not None and len(label) > MAX_LABEL_LENGTH:
+        warnings.append(
+            f"{where}: the label is {len(label):,} characters long; "
+            f"it was cut to {MAX_LABEL_LENGTH}"
+        )
+        label = cut_label(label)
     added_at = _when(item.get("added_at"))
     if added_at is None:
         if "added_at" in item:  # left out (a line added by hand) needs no word

@@ -20,7 +20,8 @@ from aireiter_tui.api.client import AIReiterClient
 from aireiter_tui.backend import Backend
 from aireiter_tui.domain.config import Settings
 from aireiter_tui.domain.models import IdKind, Task, TaskRef, TaskStatus, parse_task
-from aireiter_tui.domain.watchlist import StatusChange, WatchEntry, WatchlistStore
+from aireiter_tui.domain.watchlist import WatchlistStore
+from aireiter_tui.domain.watchlist_codec import StatusChange, WatchEntry
 from aireiter_tui.simulator.scenario import REFERENCE_EPOCH, ManualClock, TaskStore, iso_timestamp
 from aireiter_tui.simulator.seeding import TaskFactory
 

@@ -14,7 +14,7 @@ from textual.content import Content
 from textual.widgets import Static
 
 from aireiter_tui.domain.models import Task, TaskRef
-from aireiter_tui.domain.watchlist import StatusChange, WatchEntry
+from aireiter_tui.domain.watchlist_codec import StatusChange, WatchEntry
 from aireiter_tui.ui.widgets.detail_sections import (
     NO_SELECTION_MESSAGE,
     error_section,

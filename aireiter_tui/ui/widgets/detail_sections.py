@@ -28,7 +28,7 @@ from aireiter_tui.domain.fields import (
 from aireiter_tui.domain.models import MAX_ID_LENGTH, Task, parse_status
 from aireiter_tui.domain.sanitize import MAX_URL_LENGTH, clean, url_lookalike, url_refusal
 from aireiter_tui.domain.session import credits_problem
-from aireiter_tui.domain.watchlist import StatusChange, WatchEntry
+from aireiter_tui.domain.watchlist_codec import StatusChange, WatchEntry
 from aireiter_tui.ui.widgets.formatting import (
     STALE_STYLE,
     format_ago,

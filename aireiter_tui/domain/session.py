@@ -258,18 +258,22 @@ class Session:
         row = self.rows.get(ref.key)
         if row is None:
             return False, None  # removed while the request was in flight
-        self._tally(row, -1)
+        # Credits change rarely between answers: the exact sum is only touched when they do.
+        old_credits = row.entry.task.credits_used if row.entry.task else None
+        new_credits = task.credits_used if task else old_credits
+        same_credits = old_credits == new_credits
+        self._tally(row, -1, credits=not same_credits)
         if task is None:
             changed = row.error is None or row.error.message != (error.message if error else "")
             row.error = error
-            self._tally(row, +1)
+            self._tally(row, +1, credits=not same_credits)
             return changed, None
         before = row.task.status if row.task else None
         had_error = row.error is not None
         row.error = None
         changed = row.entry.record(task, self.now()) or had_error
         self._copies.pop(ref.key, None)
-        self._tally(row, +1)
+        self._tally(row, +1, credits=not same_credits)
         self.dirty = True
         transition = None
         if task.status.is_terminal and before is not None and before != task.status:
@@ -301,17 +305,18 @@ class Session:
         self._tally(row, +1)
         return row
 
-    def _tally(self, row: Row, sign: int) -> None:
-        """Add (``sign`` 1) or take away (-1) one row's share of the counts."""
+    def _tally(self, row: Row, sign: int, *, credits: bool = True) -> None:
+        """Add (``sign`` 1) or take away (-1) one row's share of the counts (``credits``:
+        its credits too)."""
         counts, task = self._counts, row.entry.task
         if task is None:
             # Never answered: "new" until a refresh fails, then it counts as an error.
             counts.unfetched += sign * (row.error is None)
         else:
             counts.by_status[task.status] += sign
-            credits = task.credits_used
-            if credits and credits_problem(credits) is None:
+            value = task.credits_used
+            if credits and value and credits_problem(value) is None:
                 # Exact: floats added and taken away drift (2359.9999999).
-                self._credits += sign * Fraction(credits)
+                self._credits += sign * Fraction(value)
         if row.error is not None:
             counts.errors += sign

@@ -12,8 +12,14 @@ from pathlib import Path
 
 import pytest
 from harness import AppFactory, StepClock, make_app, running_sim
+from hypothesis import settings
 
 from aireiter_tui.simulator import Simulator
+
+# The same examples on every run, and no time limit per example (CI machines are noisy):
+# a failure found once is found again, and a slow machine is not a failure.
+settings.register_profile("repeatable", derandomize=True, deadline=None)
+settings.load_profile("repeatable")
 
 
 def pytest_configure(config: pytest.Config) -> None:

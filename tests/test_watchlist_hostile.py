@@ -424,6 +424,7 @@ SPOTS = st.one_of(
 @given(spot=SPOTS, junk=st.sampled_from(JUNK), in_journal=st.booleans())
 @example(spot=("entry", "added_at"), junk="yesterday", in_journal=False)
 @example(spot=("entry", "label"), junk=5, in_journal=False)
+@example(spot=("entry", "label"), junk=["a list"], in_journal=False)
 @example(spot=("task", "created_at"), junk=_naive(T0), in_journal=True)
 @example(spot=("entry", "task"), junk="completed", in_journal=True)
 def test_a_cache_of_the_wrong_shapes_is_never_taken_in(
@@ -432,7 +433,9 @@ def test_a_cache_of_the_wrong_shapes_is_never_taken_in(
     """Well-formed frames (written by the cache's own writer) of the wrong shapes: a field
     of the wrong type would crash whatever reads it first, far from the file."""
     where, name = spot
-    assume(not (spot == ("entry", "label") and junk is None))  # no label: a valid base
+    # No label, or another string as label, is a valid base, not a wrong shape: a cache
+    # that holds the TOML's digest is believed for what it holds (found by CI's draw).
+    assume(not (spot == ("entry", "label") and (junk is None or isinstance(junk, str))))
     with tempfile.TemporaryDirectory() as folder:
         path, items = _golden(Path(folder))
         cache = path.with_name(path.name + ".cache")

@@ -4,12 +4,15 @@ snapshots, others' edits of the file adopted, undo that polls as before."""
 from __future__ import annotations
 
 import asyncio
+import math
 import random
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from aireiter_tui.domain.config import Settings
 from aireiter_tui.domain.models import IdKind, TaskRef, parse_task
@@ -312,3 +315,20 @@ def test_an_impossible_credit_value_is_marked_on_its_row(credits: float, shown: 
     from aireiter_tui.ui.widgets.cells import credits_cell
 
     assert credits_cell(credits).plain == shown
+
+
+@given(
+    values=st.lists(st.floats(min_value=0, max_value=1e9, allow_nan=False), max_size=40),
+    gone=st.lists(st.integers(min_value=0, max_value=39), max_size=40),
+)
+def test_the_running_credit_sum_is_exact(values: list[float], gone: list[int]) -> None:
+    from aireiter_tui.domain.session import _add_exactly
+
+    partials: list[float] = []
+    for value in values:
+        _add_exactly(partials, value)
+    removed = {index for index in gone if index < len(values)}
+    for index in removed:
+        _add_exactly(partials, -values[index])
+    kept = [value for index, value in enumerate(values) if index not in removed]
+    assert math.fsum(partials) == math.fsum(kept)

@@ -8,7 +8,6 @@ import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from fractions import Fraction
 from typing import Final
 
 from aireiter_tui.domain.errors import AIReiterError
@@ -103,6 +102,23 @@ def credits_problem(value: float | None) -> str | None:
     return None
 
 
+def _add_exactly(partials: list[float], value: float) -> None:
+    """Add ``value`` to the exact sum held as non-overlapping ``partials`` (Shewchuk's
+    algorithm, as ``math.fsum`` uses): floats added and taken away one by one drift
+    (2359.9999999), and the total must come back exactly when tasks are removed."""
+    kept = 0
+    for other in partials:
+        if abs(value) < abs(other):
+            value, other = other, value
+        high = value + other
+        low = other - (high - value)
+        if low:
+            partials[kept] = low
+            kept += 1
+        value = high
+    partials[kept:] = [value]
+
+
 @dataclass(slots=True)
 class Counts:
     """Per-status totals for the header (``unfetched``: never answered, and no error;
@@ -124,7 +140,8 @@ class Session:
         self.rows: dict[str, Row] = {}
         self._removed: set[TaskRef] = set()
         self.dirty = False
-        self._credits = Fraction(0)
+        # The credits used, as the exact sum of these floats (see _add_exactly).
+        self._credits: list[float] = []
         # Each entry's copy as last saved, reused until the entry changes (see snapshot).
         self._copies: dict[str, WatchEntry] = {}
         self._counts = Counts(by_status={status: 0 for status in TaskStatus})
@@ -285,7 +302,7 @@ class Session:
         """Per-status totals, kept up to date by every change (no walk over the rows)."""
         counts = self._counts
         # Rounded: adding and taking away floats leaves dust (2359.9999999).
-        credits = round(float(self._credits), 6)
+        credits = round(math.fsum(self._credits), 6)
         return Counts(
             dict(counts.by_status), counts.unfetched, counts.errors, credits, len(self.rows)
         )
@@ -316,7 +333,6 @@ class Session:
             counts.by_status[task.status] += sign
             value = task.credits_used
             if credits and value and credits_problem(value) is None:
-                # Exact: floats added and taken away drift (2359.9999999).
-                self._credits += sign * Fraction(value)
+                _add_exactly(self._credits, value if sign > 0 else -value)
         if row.error is not None:
             counts.errors += sign

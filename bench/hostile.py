@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import cProfile
 import io
 import json
@@ -50,18 +49,16 @@ from typing import Any
 
 from textual import events
 from textual.widget import Widget
-from textual.worker import WorkerCancelled
 
 from aireiter_tui.domain.models import IdKind, TaskRef
 from aireiter_tui.domain.watchlist import WatchlistStore
 from aireiter_tui.domain.watchlist_codec import WatchEntry
 from aireiter_tui.simulator import Fault, Simulator, running_in_thread
 from aireiter_tui.ui.widgets.detail_pane import DetailPane
-from bench.network import cancel_surely
 from bench.painting import FrameClock, hook_cursor_rows
 from bench.report import Figure, machine, median, ms, table
 from bench.startup import _peak_rss_kb
-from bench.ui import SIZE, _loaded, _poller_task, make_app
+from bench.ui import SIZE, _loaded, make_app, stop_polling
 
 ROOT = Path(__file__).resolve().parent.parent
 RSS_TARGET_MB = 200.0
@@ -551,12 +548,7 @@ async def _child(spec: dict[str, Any]) -> dict[str, Any]:
             await pilot.pause()
             if spec["presses"] % 2 == 0:
                 assert pane.shown_ref == hostile, "the detail pane left the hostile task"
-            task = _poller_task()
-            if task is not None:
-                await cancel_surely(task, "the app's poller")
-            for worker in app.workers.cancel_group(app, "monitor"):
-                with contextlib.suppress(WorkerCancelled):
-                    await worker.wait()
+            await stop_polling(app)
             await pilot.exit(None)
     finally:
         undo()

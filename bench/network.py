@@ -54,24 +54,6 @@ class SteppedClock:
             self._base += when - now
 
 
-#: Cancellations of a poller's task that were lost and had to be repeated (see
-#: bench/README.md: on Python 3.11 ``asyncio.wait_for`` drops a cancel that arrives just
-#: as its inner wait finished, and ``Poller.run`` waits for its wake-up that way).
-LOST_CANCELS: list[str] = []
-
-
-async def cancel_surely(task: asyncio.Task[Any], what: str, patience: float = 0.5) -> None:
-    """Cancel ``task`` and wait for it to end, cancelling again if a cancel was lost."""
-    while True:
-        task.cancel()
-        done, _ = await asyncio.wait({task}, timeout=patience)
-        if done:
-            break
-        LOST_CANCELS.append(what)
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
-
-
 async def _with_poller(poller: Poller, body: Callable[[], Coroutine[Any, Any, Any]]) -> Any:
     """Run ``body()`` while ``poller`` runs; stop the poller afterwards, whatever happens."""
     runner = asyncio.create_task(poller.run(), name="bench poller")
@@ -80,7 +62,9 @@ async def _with_poller(poller: Poller, body: Callable[[], Coroutine[Any, Any, An
             await asyncio.sleep(0)
         return await body()
     finally:
-        await cancel_surely(runner, "bench poller")
+        runner.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await runner
 
 
 # --- (a) N due tasks, all answered -----------------------------------------------------

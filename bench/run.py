@@ -14,7 +14,6 @@ import argparse
 import asyncio
 import tempfile
 import time
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -352,9 +351,6 @@ def main(argv: list[str] | None = None) -> int:
     print()
     if cpu:
         print(f"simulator process CPU over the whole run: {cpu[0]:.1f} s")
-    if network.LOST_CANCELS:
-        lost = ", ".join(f"{n} x {what}" for what, n in Counter(network.LOST_CANCELS).items())
-        print(f"cancellations of a poller lost and repeated (see bench/README.md): {lost}")
     failed = [f for f in out if f.ok is False]
     print(
         f"{sum(f.ok is True for f in out)} PASS, {len(failed)} FAIL; "

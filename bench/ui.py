@@ -37,7 +37,7 @@ from aireiter_tui.domain.watchlist import WatchlistStore
 from aireiter_tui.domain.watchlist_codec import WatchEntry
 from aireiter_tui.ui.widgets.cells import COLUMNS, row_cells
 from aireiter_tui.ui.widgets.task_table import TaskTable
-from bench.network import cancel_surely, outcomes_changing
+from bench.network import outcomes_changing
 from bench.painting import FrameClock, MeasuredApp, hook_cursor_rows
 
 SIZE = (160, 48)
@@ -190,12 +190,12 @@ class KeyFigures:
     refresh_still_running: bool
 
 
-def _poller_task() -> asyncio.Task[Any] | None:
-    """The task running ``Poller.run`` on this loop (the monitor's task group made it)."""
-    for task in asyncio.all_tasks():
-        if getattr(task.get_coro(), "cr_code", None) is Poller.run.__code__:
-            return task
-    return None
+async def stop_polling(app: MeasuredApp) -> None:
+    """Stop the monitor's worker, and the poller with it, before quitting (the queries
+    still on the wire are dropped with it)."""
+    for worker in app.workers.cancel_group(app, "monitor"):
+        with contextlib.suppress(WorkerCancelled):
+            await worker.wait()
 
 
 def _refreshing(monitor: Monitor, poller: Poller) -> bool:
@@ -253,15 +253,8 @@ async def key_latency(
                     clock.cursor_target = None
                 await asyncio.sleep(gap)
             running = _refreshing(monitor, poller)
-            # Stop polling before quitting (the unanswered tasks go back to the scheduler)
-            # and drop the changes not yet applied: the poller's task first, surely (a
-            # cancel can be lost, see network.cancel_surely), then the monitor's worker.
-            task = _poller_task()
-            if task is not None:
-                await cancel_surely(task, "the app's poller")
-            for worker in app.workers.cancel_group(app, "monitor"):
-                with contextlib.suppress(WorkerCancelled):
-                    await worker.wait()
+            # Stop polling before quitting, and drop the changes not yet applied.
+            await stop_polling(app)
             monitor.take_changes()
             monitor.session.dirty = False
             await pilot.exit(None)

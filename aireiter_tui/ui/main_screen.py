@@ -310,8 +310,9 @@ class MainScreen(Screen[None]):
     def _tasks_added(self, result: AddTasksResult | None) -> None:
         if not result or not result.refs:
             return
+        # The monitor's batch says the order changed: applied now, not again at the flush.
         added = self.monitor.add(result.refs, result.label)
-        self.rebuild_view()
+        self.apply_changes()
         if added:
             self.query_one(TaskTable).move_to_key(added[0].ref.key)
             self.notify(f"Watching {len(added)} more task(s).", markup=False)
@@ -334,7 +335,7 @@ class MainScreen(Screen[None]):
             if not confirmed:
                 return
             removed = self.monitor.remove([key])
-            self.rebuild_view()
+            self.apply_changes()
             if removed:
                 name = safe(removed[0].name, max_length=60).plain
                 self.notify(f"Removed {name}. u undoes.", markup=False)
@@ -346,7 +347,7 @@ class MainScreen(Screen[None]):
         if not rows:
             self.notify("Nothing to undo.", markup=False)
             return
-        self.rebuild_view()
+        self.apply_changes()
         self.query_one(TaskTable).move_to_key(rows[0].ref.key)
         self.notify(f"Watching {safe(rows[0].name, max_length=60).plain} again.", markup=False)
 

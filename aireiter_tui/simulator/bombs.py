@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import struct
 import zlib
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Final, Literal
 
@@ -41,26 +42,36 @@ def layered_bomb(coding: Coding, size: int = BOMB_BYTES) -> bytes:
     deflated = head + piece * blocks + tail
     length = len(_HEAD) + blocks * _BLOCK + len(_TAIL)
     if coding == "gzip":
-        crc = _crc32_combine(zlib.crc32(_HEAD), _crc32_repeated(blocks), blocks * _BLOCK)
+        crc = _crc32_combine(
+            zlib.crc32(_HEAD), _repeated(blocks, zlib.crc32, _crc32_combine, 0), blocks * _BLOCK
+        )
         crc = zlib.crc32(_TAIL, crc)
         # Magic, deflate, no flags, no time, maximum compression, unknown OS.
         header = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff"
         inner = header + deflated + struct.pack("<II", crc, length & 0xFFFFFFFF)
         return zlib.compress(inner, 9, wbits=16 + zlib.MAX_WBITS)
-    adler = _adler32_combine(zlib.adler32(_HEAD), _adler32_repeated(blocks), blocks * _BLOCK)
+    adler = _adler32_combine(
+        zlib.adler32(_HEAD), _repeated(blocks, zlib.adler32, _adler32_combine, 1), blocks * _BLOCK
+    )
     adler = zlib.adler32(_TAIL, adler)
     inner = b"\x78\xda" + deflated + struct.pack(">I", adler)
     return zlib.compress(inner, 9)
 
 
-def _crc32_repeated(times: int) -> int:
-    """CRC-32 of ``times`` blocks of padding, by doubling (log2(times) combinations)."""
-    total, total_len = 0, 0
-    power, power_len = zlib.crc32(b"x" * _BLOCK), _BLOCK
+def _repeated(
+    times: int,
+    checksum: Callable[[bytes], int],
+    combine: Callable[[int, int, int], int],
+    empty: int,
+) -> int:
+    """The checksum of ``times`` blocks of padding, by doubling (log2(times) combinations);
+    ``empty`` is the checksum of nothing."""
+    total, total_len = empty, 0
+    power, power_len = checksum(b"x" * _BLOCK), _BLOCK
     while times:
         if times & 1:
-            total, total_len = _crc32_combine(total, power, power_len), total_len + power_len
-        power, power_len = _crc32_combine(power, power, power_len), power_len * 2
+            total, total_len = combine(total, power, power_len), total_len + power_len
+        power, power_len = combine(power, power, power_len), power_len * 2
         times >>= 1
     return total
 
@@ -101,17 +112,6 @@ def _times(matrix: list[int], vector: int) -> int:
 
 def _square(matrix: list[int]) -> list[int]:
     return [_times(matrix, column) for column in matrix]
-
-
-def _adler32_repeated(times: int) -> int:
-    total, total_len = 1, 0
-    power, power_len = zlib.adler32(b"x" * _BLOCK), _BLOCK
-    while times:
-        if times & 1:
-            total, total_len = _adler32_combine(total, power, power_len), total_len + power_len
-        power, power_len = _adler32_combine(power, power, power_len), power_len * 2
-        times >>= 1
-    return total
 
 
 def _adler32_combine(adler1: int, adler2: int, len2: int) -> int:

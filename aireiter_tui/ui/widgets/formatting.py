@@ -10,6 +10,7 @@ import re
 from datetime import datetime, timedelta
 from typing import Final
 
+from rich.cells import cell_len
 from rich.highlighter import Highlighter
 from rich.text import Text
 
@@ -59,6 +60,35 @@ def safe_visible(text: object, *, max_length: int | None = None, style: str = ""
 def safe_block(text: object, *, style: str = "") -> Text:
     """A multi-line ``Text`` (newlines kept) of any value."""
     return Text(clean(str(text)), style=style)
+
+
+def shorten_middle(text: str, width: int) -> str:
+    """``text`` in at most ``width`` cells, cut in the middle (``order_lwU2…CCmrdYu``).
+
+    Task IDs differ at both ends (a shared prefix, a unique tail), so an ID cut at the
+    end would hide what tells two apart."""
+    if cell_len(text) <= width:
+        return text
+    if width <= 1:
+        return "…"[:width]
+    room = width - 1
+    head_room = (room + 1) // 2
+    head: list[str] = []
+    used = 0
+    for char in text:
+        if used + cell_len(char) > head_room:
+            break
+        head.append(char)
+        used += cell_len(char)
+    tail: list[str] = []
+    tail_room = room - used
+    used = 0
+    for char in reversed(text[len(head) :]):
+        if used + cell_len(char) > tail_room:
+            break
+        tail.append(char)
+        used += cell_len(char)
+    return "".join(head) + "…" + "".join(reversed(tail))
 
 
 def status_text(status: TaskStatus | None, raw_label: str | None, *, stale: bool = False) -> Text:

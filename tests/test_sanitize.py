@@ -18,6 +18,7 @@ from aireiter_tui.domain.sanitize import (
     url_refusal,
     visible,
 )
+from aireiter_tui.ui.widgets.formatting import safe
 
 # What must never reach the terminal: C0 except LF, DEL, C1 (which includes one-byte CSI).
 FORBIDDEN = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -70,7 +71,7 @@ def test_bidi_overrides_replaced(char: str) -> None:
         "собака на пляже",
         "كلب على الشاطئ",  # right-to-left script itself is fine
         "e\u0301 n\u0303 a\u0308",  # combining accents
-        "🐕‍🦺 👩🏽‍🎨",  # ZWJ sequences and skin tones
+        "🐕‍🦺 👩‍🎨",  # ZWJ sequences that start wide
         "plain ASCII, with [bold]markup[/bold] left as text",
     ],
 )
@@ -217,3 +218,34 @@ def test_visible_leaves_nothing_invisible(text: str) -> None:
     assert escape_invisible(shown) == shown  # only emoji keep their joiners and selectors
     assert not FORBIDDEN.search(shown) and "\n" not in shown
     shown.encode("utf-8")
+
+
+# Widths measured in tmux 3.3a (printing each and reading #{cursor_x}); Rich 15 counts
+# every one of these sequences as one 2-cell cluster, so before agreed_widths() a row
+# holding one was drawn shifted.
+@pytest.mark.parametrize(
+    ("text", "shown", "cells"),
+    [
+        ("\u2764\ufe0f", "\u2764", 1),  # heart with VS16
+        ("\u2714\ufe0f", "\u2714", 1),
+        ("1\ufe0f\u20e3", "1\u20e3", 1),  # keycap
+        ("\U0001f44d\U0001f3fd", "\U0001f44d", 2),  # skin tone: tmux draws 4
+        ("\U0001f3f3\ufe0f\u200d\U0001f308", "\U0001f3f3\U0001f308", 3),  # rainbow flag
+        ("\u2764\ufe0f\u200d\U0001f525", "\u2764\U0001f525", 3),
+        ("\U0001f468\u200d\U0001f469\u200d\U0001f467", None, 2),  # family: joined
+        ("\U0001f1ef\U0001f1f5", None, 2),  # flag
+        ("\U0001f3ac", None, 2),
+        ("日本", None, 4),
+        ("\u0915\u094d\u200d\u0937", None, 1),  # Devanagari: the ZWJ shapes, it stays
+    ],
+)
+def test_cell_widths_agree_with_what_terminals_draw(
+    text: str, shown: str | None, cells: int
+) -> None:
+    assert clean(text) == (shown or text)
+    assert cell_len(clean(text)) == cells
+    assert cell_len(safe(f"{text} hero").plain) == cells + 5
+
+
+def test_a_vs16_after_a_wide_emoji_stays() -> None:
+    assert clean("\U0001f3ac\ufe0f") == "\U0001f3ac\ufe0f"

@@ -64,6 +64,7 @@ def clean(text: str, *, max_length: int | None = None, single_line: bool = False
         text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\t", "    ")
     text = _CONTROL_RE.sub(_placeholder, text)
     text = _SURROGATE_RE.sub(REPLACEMENT, text)
+    text = agreed_widths(text)
     # Folding newlines can shrink a pre-cut text below max_length: it still lost its tail.
     if max_length is not None and (cut or len(text) > max_length):
         text = text[: max_length - 1] + ELLIPSIS
@@ -113,6 +114,48 @@ def is_openable_url(url: str) -> bool:
     return url_refusal(url) is None
 
 
+# --- emoji that terminals draw at different widths ------------------------------------------
+
+# Rich measures a grapheme cluster (an emoji with its selector, skin tone or ZWJ partners)
+# as one 2-cell glyph; terminals that do not cluster (tmux among them) draw a text-style
+# base with VS16 one cell wide, a skin tone as a second emoji, and join a ZWJ sequence to
+# the width of its first character. The row then shifts by the difference.
+_DISPUTED_RE: Final = re.compile("[\ufe0e\ufe0f\u200d\U0001f3fb-\U0001f3ff]")
+_SKIN_TONES: Final = "\U0001f3fb\U0001f3fc\U0001f3fd\U0001f3fe\U0001f3ff"
+
+
+def _wide(char: str) -> bool:
+    return unicodedata.east_asian_width(char) in "WF"
+
+
+def agreed_widths(text: str) -> str:
+    """``text`` with the emoji sequences whose width terminals dispute rewritten to ones
+    every terminal draws as wide as Rich counts them.
+
+    A variation selector after a narrow base goes (``❤️`` is drawn as ``❤``), a skin
+    tone goes (``👍🏽`` as ``👍``), and a ZWJ goes when it would join an emoji to a narrow
+    character (``🏳️‍🌈`` as ``🏳🌈``). ZWJ sequences that start wide (``👩‍💻``), flags,
+    CJK and the ZWJ that shapes Indic and Arabic script are left alone.
+    """
+    if not _DISPUTED_RE.search(text):
+        return text
+    kept: list[str] = []
+    for index, char in enumerate(text):
+        base = kept[-1] if kept else ""
+        if char in "\ufe0e\ufe0f":
+            if base and not _wide(base):
+                continue
+        elif char in _SKIN_TONES:
+            if _is_emoji(base):
+                continue
+        elif char == "\u200d":
+            after = text[index + 1] if index + 1 < len(text) else ""
+            if _is_emoji(after) and not (base == "\ufe0f" or _wide(base)):
+                continue
+        kept.append(char)
+    return "".join(kept)
+
+
 # --- invisible characters -------------------------------------------------------------------
 
 # Characters that draw nothing (or a blank) yet change what a string is: format characters
@@ -134,8 +177,8 @@ _INVISIBLE_RE: Final = re.compile(
 _ESCAPE_RE: Final = re.compile("\u27e8U\\+[0-9A-F]{4,6}\u27e9")
 _TAG_FIRST: Final = 0xE0020
 _TAG_LAST: Final = 0xE007F
-_BLACK_FLAG: Final = "\U0001f3f4"
 _KEYCAP: Final = "\u20e3"
+_BLACK_FLAG: Final = "\U0001f3f4"
 
 
 def escape_code(char: str) -> str:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import io
 import re
+import sys
 from collections import Counter
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -297,6 +299,20 @@ def test_cli_arguments_build_the_simulator() -> None:
     assert sim.faults.active
     out = io.StringIO()
     sim_cli.banner(sim, refs, out)
-    assert "aireiter-tui --base-url" in out.getvalue() and "curl" in out.getvalue()
+    assert "curl" in out.getvalue()
+    # The commands name the running script, which need not be on the PATH.
+    assert f"{sim_cli.this_command()} --base-url" in out.getvalue()
     with pytest.raises(SystemExit):
         parser.parse_args(["--fault", "bogus"])
+
+
+def test_the_banner_names_the_command_that_runs(tmp_path: Path) -> None:
+    script = tmp_path / "venv dir" / "bin" / "aireiter-tui"
+    assert sim_cli.this_command(str(script)) == f"'{script}'"
+    module = sim_cli.this_command(str(tmp_path / "aireiter_tui" / "__main__.py"))
+    assert module.endswith(" -m aireiter_tui") and module.startswith(sys.executable)
+    sim = Simulator(api_key="k")
+    out = io.StringIO()
+    sim_cli.banner(sim, [("task_id", "order_1")], out, command="/v/bin/aireiter-tui")
+    assert "AIREITER_API_KEY=k /v/bin/aireiter-tui --base-url" in out.getvalue()
+    assert "add order_1" in out.getvalue()

@@ -9,8 +9,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import shlex
 import signal
 import sys
+from pathlib import Path
 from typing import TextIO
 
 from aireiter_tui.simulator.faults import Fault, parse_fault_spec
@@ -101,7 +103,21 @@ def build(args: argparse.Namespace) -> tuple[Simulator, list[tuple[str, str]]]:
     return sim, refs
 
 
-def banner(sim: Simulator, refs: list[tuple[str, str]], out: TextIO) -> None:
+def this_command(argv0: str | None = None) -> str:
+    """How to run this program again, as a shell word or two.
+
+    After ``pip install`` into a virtual environment that is not activated, a bare
+    ``aireiter-tui`` is not on the PATH: the banner's commands must name what is running.
+    """
+    script = Path(argv0 if argv0 is not None else sys.argv[0])
+    if script.name == "__main__.py" or not script.name:
+        return f"{shlex.quote(sys.executable)} -m aireiter_tui"
+    return shlex.quote(str(script.resolve()) if script.parent != Path() else script.name)
+
+
+def banner(
+    sim: Simulator, refs: list[tuple[str, str]], out: TextIO, *, command: str | None = None
+) -> None:
     """Tell the user where the simulator is and how to use it."""
     base = sim.base_url
     kind, ident = refs[0] if refs else ("task_id", "order_unknown")
@@ -109,7 +125,7 @@ def banner(sim: Simulator, refs: list[tuple[str, str]], out: TextIO) -> None:
     print(f"API key: {sim.api_key}", file=out)
     print(f"Tasks: {sim.task_count}", file=out)
     print("Try:", file=out)
-    env = f"AIREITER_API_KEY={sim.api_key} aireiter-tui --base-url {base}"
+    env = f"AIREITER_API_KEY={sim.api_key} {command or this_command()} --base-url {base}"
     # Give the user IDs to watch: the watchlist starts empty and the IDs are random.
     task_ids = [i for k, i in refs if k == "task_id"][:6]
     out_ids = [i for k, i in refs if k == "out_task_id"][:3]

@@ -3,6 +3,8 @@ writes today, byte for byte (regenerate them and look at them when this fails)."
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -32,3 +34,17 @@ def test_cli_rejects_an_unknown_scene(capsys: pytest.CaptureFixture[str]) -> Non
     with pytest.raises(SystemExit):
         main(["--no-png", "no-such-scene"])
     assert "unknown scene(s): no-such-scene" in capsys.readouterr().err
+
+
+def test_the_pngs_are_not_tracked() -> None:
+    """PNGs differ from one rsvg-convert to the next: a fresh gallery run on another
+    machine must not show committed files as changed."""
+    repo = COMMITTED.parent
+    if shutil.which("git") is None or not (repo / ".git").exists():
+        pytest.skip("not a git checkout")
+    tracked = subprocess.run(
+        ["git", "ls-files", "screenshots"], cwd=repo, capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert tracked and not [name for name in tracked if not name.endswith(".svg")]
+    ignored = subprocess.run(["git", "check-ignore", "-q", "screenshots/main.png"], cwd=repo)
+    assert ignored.returncode == 0

@@ -1,7 +1,9 @@
 """Write the screenshot gallery: ``cd tests && python -m scenes [--out DIR]``.
 
 One SVG per gallery scene, and a PNG beside each when ``rsvg-convert`` is on the PATH.
-The SVGs depend only on the scenes and the code: two runs write the same bytes.
+The SVGs depend only on the scenes and the code: two runs write the same bytes, and they
+are what is committed and compared. The PNGs are for looking at and are not tracked
+(``.gitignore``): each ``rsvg-convert`` release rasterises a little differently.
 """
 
 from __future__ import annotations

@@ -1,7 +1,9 @@
 """The ``aireiter-tui`` command: argument parsing and the headless commands.
 
 Plain ``aireiter-tui`` opens the dashboard; ``add``/``remove``/``list``/``query`` work on
-the same watchlist and client from scripts; ``simulate`` runs the embedded simulator.
+the same watchlist and client from scripts (``wait``, ``submit`` and ``retry`` live in
+:mod:`aireiter_tui.waiting` and :mod:`aireiter_tui.submit_commands`); ``simulate`` runs the
+embedded simulator.
 Exit status: 0 ok (``query``: completed), 1 task failed (the dashboard: its final save
 failed), 2 usage/config/auth error or unknown task, 3 task pending or processing, 4
 network or server error; 70 a crash (a bug: never a task's outcome); 141 when whoever
@@ -151,6 +153,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     wait.add_argument("--quiet", action="store_true", help="no progress, no summary")
 
+    from aireiter_tui import submit_commands
+
+    submit_commands.add_arguments(commands, common)
+
     from aireiter_tui.simulator import cli as simulator_cli
 
     simulate = commands.add_parser("simulate", help="run the AIReiter-compatible simulator")
@@ -239,6 +245,10 @@ def _headless(args: argparse.Namespace, settings: Settings) -> int:
         return _list(args, _store(args), sys.stdout)
     if args.command == "wait":
         return asyncio.run(_wait(args, settings, _store(args)))
+    if args.command in ("submit", "retry"):
+        from aireiter_tui import submit_commands
+
+        return asyncio.run(submit_commands.run(args, settings, _store(args)))
     return asyncio.run(_query(args, settings, sys.stdout))
 
 

@@ -168,7 +168,7 @@ async def test_per_task_faults_leave_other_tasks_alone(
 
 async def test_submit_gets_global_faults(sim: Simulator, http: aiohttp.ClientSession) -> None:
     sim.set_fault(Fault.HTTP_502, times=1)
-    body = {"model": "gpt_4o", "params": {}, "out_task_id": "s1"}
+    body = {"model": "gpt_4o", "params": {"prompt": "p"}, "out_task_id": "s1"}
     url = f"{sim.base_url}/api/openapi/submit"
     async with http.post(url, json=body, headers=AUTH) as resp:
         assert resp.status == 502

@@ -38,6 +38,7 @@ from aireiter_tui.domain.errors import (
     AuthenticationError,
     BadResponseError,
     NetworkError,
+    NotSentError,
     RequestTimeoutError,
     WrongTaskError,
 )
@@ -62,6 +63,10 @@ ACCEPT_ENCODING: Final = "gzip, deflate"
 MAX_CODINGS: Final = 3
 #: The most bytes one decompression step may produce, so no layer ever holds more at once.
 _PIECE: Final = 64 * 1024
+#: Transport failures before a connection existed: the server never saw the request (a
+#: submit's duplicate guard needs to know). "connect" is not among them: it is also what
+#: an unexplained OSError falls back to, which may come after the request left.
+_NEVER_SENT: Final = frozenset({"dns", "certificate", "tls", "refused"})
 
 
 class _NoCookies(http.cookiejar.CookieJar):
@@ -202,7 +207,11 @@ class AIReiterClient:
     ) -> dict[str, Any]:
         """Submit a new task and return the response's ``data`` object as sent.
 
-        Never retried on a dropped connection, so a task is not submitted twice.
+        Never retried on a dropped connection, so a task is not submitted twice (the guard
+        that resolves an unclear failure is :mod:`aireiter_tui.domain.submitting`). A
+        refusal (4xx) is a :class:`~aireiter_tui.domain.errors.RejectedError` and a failure
+        before any connection a :class:`~aireiter_tui.domain.errors.NotSentError`: either
+        way no task was created.
 
         Raises:
             ValueError: an argument is unusable.
@@ -294,6 +303,8 @@ class AIReiterClient:
             "connect": f"Could not connect to {host}.",
         }
         message = messages.get(kind, f"The request for {subject} to {host} failed unexpectedly.")
+        if kind in _NEVER_SENT:
+            return NotSentError(message), False
         return NetworkError(message), kind in ("closed", "reset")
 
     async def _read_and_interpret(

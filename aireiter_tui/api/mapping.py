@@ -28,6 +28,7 @@ from aireiter_tui.domain.errors import (
     BadResponseError,
     InsecureURLError,
     RateLimitedError,
+    RejectedError,
     ServerError,
     TaskNotFoundError,
 )
@@ -229,7 +230,8 @@ def interpret(
                 " check the server URL."
             )
         common = _common_error(status, f"HTTP {status}", said, subject, endpoint, retry_after)
-        return common or BadResponseError(
+        refused = _refusal(status, endpoint)
+        return common or refused(
             f"The server rejected the request for {subject} (HTTP {status}){suffix}"
         )
     if too_deep:
@@ -244,13 +246,24 @@ def interpret(
     if code != 200:
         common = _common_error(code, f"status {code}", said, subject, endpoint, retry_after)
         reported = f"status {code}" if code else "an unreadable statusCode"
-        return common or BadResponseError(f"The server reported {reported} for {subject}{suffix}")
+        refused = _refusal(code, endpoint)
+        return common or refused(f"The server reported {reported} for {subject}{suffix}")
     data = envelope.get("data")
     if isinstance(data, dict):
         return data
     if endpoint == "query" and _NOT_FOUND_RE.search(said):
         return TaskNotFoundError(f"The server does not know {subject}: {said}")
     return BadResponseError(f"The server's answer for {subject} holds no task data{suffix}")
+
+
+def _refusal(code: int, endpoint: str) -> type[BadResponseError]:
+    """The class of an error status the common rules left: a submit refused outright
+    (4xx) created no task, which the duplicate guard must know; anything else (a query's
+    4xx, a 404 that means no API at this address, a 5xx in an envelope) says no more than
+    that the answer is unusable."""
+    if endpoint == "submit" and 400 <= code < 500 and code != 404:
+        return RejectedError
+    return BadResponseError
 
 
 def _within_depth_and_masked(value: Any, api_key: ApiKey | None) -> bool:

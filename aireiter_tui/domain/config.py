@@ -22,6 +22,7 @@ from typing import Any, Final
 import tomli_w
 
 from aireiter_tui.domain import config_checks as checks
+from aireiter_tui.domain.drafts import Template, parse_templates
 from aireiter_tui.domain.errors import ConfigError
 from aireiter_tui.domain.paths import replace_atomically
 from aireiter_tui.domain.secret import ApiKey
@@ -77,6 +78,10 @@ class Settings:
     """Allow a plain ``http://`` base URL to a host other than this machine (the API key
     would travel unencrypted). Off by default."""
 
+    templates: dict[str, Template] = field(default_factory=dict, hash=False)
+    """Drafts to start a new task from, by name: ``[templates.NAME]`` tables with a
+    ``model`` and ``params`` (read by :func:`~aireiter_tui.domain.drafts.parse_templates`)."""
+
     warnings: tuple[str, ...] = ()
     """Problems worth telling the user that do not stop the app (e.g. file permissions)."""
 
@@ -84,7 +89,7 @@ class Settings:
 # File keys that are not Settings field names.
 _FILE_KEYS: Final = {"keys": "keymap"}
 _PROFILE_KEYS: Final = sorted({*checks.CHECKERS, *_FILE_KEYS} - {"keymap"})
-_TOP_KEYS: Final = sorted({*_PROFILE_KEYS, "profile", "profiles"})
+_TOP_KEYS: Final = sorted({*_PROFILE_KEYS, "profile", "profiles", "templates"})
 
 
 def _read_toml(path: Path) -> dict[str, Any] | None:
@@ -184,11 +189,12 @@ def _build(
     overrides: Mapping[str, object],
 ) -> Settings:
     values = _apply(
-        {k: v for k, v in data.items() if k not in ("profile", "profiles")},
+        {k: v for k, v in data.items() if k not in ("profile", "profiles", "templates")},
         _TOP_KEYS,
         "",
         str(path),
     )
+    values["templates"] = parse_templates(data.get("templates", {}), str(path))
     profiles = data.get("profiles", {})
     if not isinstance(profiles, dict) or not all(isinstance(p, dict) for p in profiles.values()):
         raise checks.fail(str(path), "profiles", "a set of [profiles.<name>] tables", profiles)

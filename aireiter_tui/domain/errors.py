@@ -86,6 +86,18 @@ class WrongTaskError(BadResponseError):
     label = "wrong task"
 
 
+class NotSentError(NetworkError):
+    """No connection was made (refused, name not resolved, TLS failed): the request never
+    reached the server, so a submit certainly created nothing."""
+
+
+class RejectedError(BadResponseError):
+    """The server read a submit and refused it (HTTP 4xx or a 4xx ``statusCode``, other
+    than 401/403/404/429): no task was created; the message holds the server's reason."""
+
+    label = "rejected"
+
+
 class InsecureURLError(AIReiterError):
     """The base URL is plain http to a host that is not this machine."""
 

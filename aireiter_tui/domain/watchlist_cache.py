@@ -57,8 +57,11 @@ from aireiter_tui.domain.watchlist_codec import (
 )
 
 # 5: frames with a length and a checksum (4 was bare pickles; it is ignored: the tasks are
-# queried once more).
-_CACHE_FORMAT: Final = 5
+# queried once more). 6: entries carry estimated_credits and retry_of. A format-5 base is
+# still read: its entries unpickle with the six fields they had, the two new ones default
+# to None (an older version ignores a format-6 cache and parses the TOML).
+_CACHE_FORMAT: Final = 6
+_READABLE_FORMATS: Final = frozenset({5, 6})
 _CACHE_CLASSES: Final = {
     ("aireiter_tui.domain.models", "Task"),
     ("aireiter_tui.domain.models", "TaskInput"),
@@ -310,6 +313,8 @@ def _valid_entry(entry: object) -> bool:
         and _valid_task(entry.task)
         and _is_time_or_none(entry.checked_at)
         and _valid_history(entry.history)
+        and (entry.estimated_credits is None or type(entry.estimated_credits) is float)
+        and (entry.retry_of is None or _valid_ref(entry.retry_of))
     )
 
 
@@ -335,7 +340,7 @@ def _valid_frame(frame: object) -> bool:
 def _valid_head(head: object) -> bool:
     return (
         type(head) is dict
-        and head.get("format") == _CACHE_FORMAT
+        and head.get("format") in _READABLE_FORMATS
         and type(head.get("digest")) is str
         and _are_strs(head.get("warnings"), list)
         and type(head.get("parts")) is int
@@ -447,8 +452,14 @@ def _dump_each(items: Sequence[Any], alone: Callable[[Any], Any | None]) -> byte
 
 def _without_snapshot(entry: WatchEntry) -> WatchEntry:
     # The base must still list the entry (it stands for the whole TOML); the task is
-    # queried again.
-    return WatchEntry(entry.ref, entry.label, entry.added_at)
+    # queried again. What only its submit knew stays.
+    return WatchEntry(
+        entry.ref,
+        entry.label,
+        entry.added_at,
+        estimated_credits=entry.estimated_credits,
+        retry_of=entry.retry_of,
+    )
 
 
 def dump_base(digest: str, entries: Sequence[WatchEntry], warnings: list[str]) -> bytes:

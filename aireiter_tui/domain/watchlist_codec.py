@@ -7,6 +7,12 @@ beside it (:mod:`.watchlist_cache`), so the file stays about 90 bytes per task a
 ``tomllib`` reads 10,000 of them in about 0.1 s. Files written by earlier versions, with
 a ``[tasks.snapshot]`` table under each task, are still read.
 
+A task submitted from here also carries what only its submit knew, which no query brings
+back: ``estimated_credits`` (the submit answer's estimate) and, for a retry, ``retry_of``
+(the watched task it retries, as ``"kind:id"``; the other direction, "retried as", is
+derived from it by :func:`retries_of`). Both are optional keys of the task's line, so the
+format version stays 1: an older version reads the file and ignores them.
+
 The TOML is written here by hand instead of with ``tomli_w`` (several times slower at
 10,000 entries). Every string goes through :func:`toml_str` (JSON escapes are a subset of
 TOML's basic-string escapes).
@@ -15,6 +21,7 @@ TOML's basic-string escapes).
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -59,6 +66,14 @@ class WatchEntry:
     """When the last successful refresh happened."""
     history: list[StatusChange] = field(default_factory=list)
     """Status transitions seen so far, oldest first, at most ``HISTORY_LIMIT``."""
+    estimated_credits: float | None = None
+    """What the submit answer estimated the task would cost (tasks submitted here only)."""
+    retry_of: TaskRef | None = None
+    """The watched task this one was submitted to retry."""
+
+    def copy(self) -> WatchEntry:
+        """A copy a save may read on another thread: every field, the history list new."""
+        return replace(self, history=list(self.history))
 
     def record(self, task: Task, at: datetime) -> bool:
         """Store a fresh snapshot; return whether anything shown about the task changed."""
@@ -69,6 +84,11 @@ class WatchEntry:
             self.history.append(StatusChange(label, at))
             del self.history[:-HISTORY_LIMIT]
         return status_changed or previous is None or visible_state(previous) != visible_state(task)
+
+
+def retries_of(entries: Iterable[WatchEntry], ref: TaskRef) -> list[TaskRef]:
+    """The watched tasks submitted to retry ``ref`` ("retried as"), in watchlist order."""
+    return [entry.ref for entry in entries if entry.retry_of == ref]
 
 
 def visible_state(task: Task) -> tuple[object, ...]:
@@ -126,29 +146,44 @@ HEADER: Final = (
 
 def _line(entry: WatchEntry) -> str:
     label = "" if entry.label is None else f", label = {toml_str(entry.label)}"
+    submitted = ""
+    if entry.estimated_credits is not None:
+        # repr() of a finite float is a TOML float (100.0, 1e+16); the reader checks it.
+        submitted += f", estimated_credits = {float(entry.estimated_credits)!r}"
+    if entry.retry_of is not None:
+        submitted += f", retry_of = {toml_str(entry.retry_of.key)}"
     return (
         f"  {{id = {toml_str(entry.ref.id)}, kind = {toml_str(entry.ref.kind.value)}{label}, "
-        f"added_at = {toml_time(entry.added_at)}}},\n"
+        f"added_at = {toml_time(entry.added_at)}{submitted}}},\n"
     )
+
+
+#: What an entry's line is made of: a line is written again only when one of them changes.
+_LineKey = tuple[str | None, datetime, float | None, TaskRef | None]
+
+
+def _line_key(entry: WatchEntry) -> _LineKey:
+    return entry.label, entry.added_at, entry.estimated_credits, entry.retry_of
 
 
 class Encoder:
     """Turns entries into TOML text, remembering each entry's line between saves."""
 
     def __init__(self) -> None:
-        self._lines: dict[TaskRef, tuple[str | None, datetime, str]] = {}
+        self._lines: dict[TaskRef, tuple[_LineKey, str]] = {}
 
     def encode(self, entries: Iterable[WatchEntry]) -> str:
         """Return the TOML document for ``entries``."""
         parts = [HEADER, "tasks = [\n"]
-        memo: dict[TaskRef, tuple[str | None, datetime, str]] = {}
+        memo: dict[TaskRef, tuple[_LineKey, str]] = {}
         known = self._lines
         for entry in entries:
             line = known.get(entry.ref)
-            if line is None or line[0] != entry.label or line[1] != entry.added_at:
-                line = (entry.label, entry.added_at, _line(entry))
+            key = _line_key(entry)
+            if line is None or line[0] != key:
+                line = (key, _line(entry))
             memo[entry.ref] = line
-            parts.append(line[2])
+            parts.append(line[1])
         parts.append("]\n")
         self._lines = memo
         return "".join(parts)
@@ -254,7 +289,38 @@ def _entry(index: int, item: Any, warnings: list[str]) -> WatchEntry | None:
         task=_snapshot(ref, item.get("snapshot")),
         checked_at=_when(item.get("checked_at")),
         history=history[-HISTORY_LIMIT:],
+        estimated_credits=_estimate(item, where, warnings),
+        retry_of=_retry_of(item, where, warnings),
     )
+
+
+def _estimate(item: dict[str, Any], where: str, warnings: list[str]) -> float | None:
+    value = item.get("estimated_credits")
+    if value is None:
+        return None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        try:
+            number = float(value)
+        except OverflowError:  # a TOML integer beyond any float
+            number = math.inf
+        if math.isfinite(number) and number >= 0:
+            return number
+    warnings.append(f"{where}: estimated_credits is not a number of credits and was dropped")
+    return None
+
+
+def _retry_of(item: dict[str, Any], where: str, warnings: list[str]) -> TaskRef | None:
+    value = item.get("retry_of")
+    if value is None:
+        return None
+    if isinstance(value, str):
+        kind, _, ident = value.partition(":")
+        if kind in (IdKind.TASK_ID.value, IdKind.OUT_TASK_ID.value) and not validate_task_id(ident):
+            return TaskRef(IdKind(kind), ident)
+    warnings.append(
+        f'{where}: retry_of must be "task_id:ID" or "out_task_id:ID"; the link was dropped'
+    )
+    return None
 
 
 @dataclass

@@ -27,6 +27,7 @@ Public API::
     sim.set_fault(fault, *, task_id=None, times=None, retry_after=None,
                   probability=None, delay=None); sim.clear_faults()
     sim.request_count, sim.requests_by_task (Counter by ID), sim.reset_counters()
+    sim.submits_by_out_task_id                  # Counter of submit requests
     sim.request_headers                         # the last 100 requests' headers, no Authorization
     sim.latency_ms, sim.jitter_ms               # added to every API request (asyncio.sleep)
 
@@ -36,6 +37,11 @@ Behaviour choices where the API docs are silent:
 
 - A bad key gets HTTP 401 with ``{"statusCode": 401, "message": "Invalid API key",
   "data": null}``; a malformed body gets HTTP 400 with a 400 envelope.
+- A submit is checked as a real service would (HTTP 400, a 400 envelope whose message
+  says what is wrong): a known model (every model the API documents), an object of
+  params with a non-empty string ``prompt``, the types of the params it knows
+  (``output_n`` an integer, ``show_public`` a boolean, ...), an aspect ratio the model
+  has, and an ``out_task_id`` not used before.
 - An unknown ID gets HTTP **200** with ``{"statusCode": 404, "message": "Task not
   found", "data": null}``: the docs say ``statusCode`` lives in the body and need not
   equal the HTTP status, so clients must read the envelope; this makes sure they do.

@@ -31,9 +31,21 @@ MODELS: Final = {
         ModelSpec("gpt_4o", "image", 150, ("1:1", "3:2", "2:3"), (10, 35)),
         ModelSpec("seedream_v4", "image", 120, ("4:3", "1:1", "16:9"), (8, 25)),
         ModelSpec("veo3_1_fast", "video", 40, ("16:9", "9:16"), (30, 75)),
+        ModelSpec("sora2", "video", 30, ("16:9", "9:16"), (40, 100)),
         ModelSpec("sora2_pro", "video", 60, ("16:9", "9:16"), (45, 120)),
+        ModelSpec("seedance_1_5_pro", "video", 35, ("16:9", "9:16", "1:1"), (30, 90)),
     )
 }
+#: The models bulk sets draw from: the first six, so a seed keeps giving the tasks it gave
+#: before sora2 and seedance_1_5_pro were added.
+BULK_MODELS: Final = (
+    "nano_banana",
+    "nano_banana_pro",
+    "gpt_4o",
+    "seedream_v4",
+    "veo3_1_fast",
+    "sora2_pro",
+)
 
 PROMPTS: Final = (
     "dog",
@@ -155,8 +167,37 @@ def build_input(params: dict[str, Any], model: str, show_public: int = 0) -> dic
     }
 
 
+#: The longest out_task_id the service takes.
+MAX_OUT_TASK_ID: Final = 256
+#: Params whose type the service checks, with the check and what it expects (any other
+#: key passes through, as the per-model params of the real service do).
+_PARAM_TYPES: Final[dict[str, tuple[Any, str]]] = {
+    "aspect_ratio": (lambda v: isinstance(v, str), "a string"),
+    "resolution": (lambda v: isinstance(v, str), "a string"),
+    "format": (lambda v: isinstance(v, str), "a string"),
+    "output_n": (lambda v: _whole(v) and 1 <= v <= 8, "an integer from 1 to 8"),
+    "video_length": (lambda v: _whole(v) and 1 <= v <= 60, "an integer from 1 to 60"),
+    "show_public": (lambda v: isinstance(v, bool), "true or false"),
+    "web_search": (lambda v: isinstance(v, bool), "true or false"),
+    "image_url": (lambda v: _urls(v), "a URL string or a list of URL strings"),
+    "end_image_url": (lambda v: _urls(v), "a URL string or a list of URL strings"),
+}
+
+
+def _whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _urls(value: Any) -> bool:
+    return isinstance(value, str) or (
+        isinstance(value, list) and all(isinstance(item, str) for item in value)
+    )
+
+
 def submit_problem(body: Any) -> str | None:
-    """Why a submit body is unacceptable, or ``None``."""
+    """Why a submit body is unacceptable as a request, or ``None``: its shape, the model,
+    the IDs (the params' contents are :func:`params_problem`'s). Each is said in the
+    error envelope's message."""
     if not isinstance(body, dict):
         return "The request body must be a JSON object"
     if not isinstance(body.get("model"), str) or not body["model"]:
@@ -167,8 +208,33 @@ def submit_problem(body: Any) -> str | None:
         return "params must be an object"
     if not isinstance(body.get("out_task_id"), str) or not body["out_task_id"]:
         return "out_task_id is required"
+    if len(body["out_task_id"]) > MAX_OUT_TASK_ID:
+        return f"out_task_id must be at most {MAX_OUT_TASK_ID} characters"
     if "metadata" in body and not isinstance(body["metadata"], dict | None):
         return "metadata must be an object"
     if "callback_url" in body and not isinstance(body["callback_url"], str | None):
         return "callback_url must be a string"
+    return None
+
+
+def params_problem(spec: ModelSpec, params: dict[str, Any]) -> str | None:
+    """Why ``params`` are unacceptable for ``spec``'s model, or ``None``: a non-empty
+    string prompt, the types of the params the service knows, an aspect ratio the model
+    has."""
+    prompt = params.get("prompt")
+    if prompt is None:
+        return "params.prompt is required"
+    if not isinstance(prompt, str):
+        return "params.prompt must be a string"
+    if not prompt.strip():
+        return "params.prompt must not be empty"
+    for key, (valid, expected) in _PARAM_TYPES.items():
+        if key in params and not valid(params[key]):
+            return f"params.{key} must be {expected}"
+    ratio = params.get("aspect_ratio")
+    if ratio is not None and ratio not in spec.aspect_ratios:
+        return (
+            f"params.aspect_ratio {ratio} is not supported by {spec.name}"
+            f" (supported: {', '.join(spec.aspect_ratios)})"
+        )
     return None

@@ -65,6 +65,10 @@ class Fault(StrEnum):
     """The task with 600 nested lists in its metadata (valid JSON, about 2 KB)."""
     SET_COOKIE = "set_cookie"
     """The normal answer, setting a cookie (a Bearer-token API needs none back)."""
+    LOST_ANSWER = "lost_answer"
+    """The request is carried out (a submit creates its task), then the connection closes
+    without a response byte; with ``delay``, only after that many seconds (a client times
+    out first). What a client's duplicate guard must survive."""
 
 
 #: Faults that describe a task's content: they need a known task to apply to.

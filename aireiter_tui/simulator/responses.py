@@ -128,6 +128,14 @@ async def dropped(request: web.Request) -> web.StreamResponse:
     raise asyncio.CancelledError
 
 
+async def lost_answer(fired: FiredFault, request: web.Request) -> web.StreamResponse:
+    """:attr:`Fault.LOST_ANSWER`, once the request was carried out: wait the fault's
+    ``delay`` (if any), then close the connection without a byte."""
+    if fired.delay:
+        await asyncio.sleep(fired.delay)
+    return await dropped(request)
+
+
 def content_fault(
     fault: Fault, task: SimTask, data: dict[str, Any], base: str, *, echo: str = ""
 ) -> web.Response:
@@ -222,6 +230,8 @@ async def transport_fault(
         return await truncated(request, normal or huge_body()[:4096])
     if fault is Fault.DROP:
         return await dropped(request)
+    if fault is Fault.LOST_ANSWER:
+        return await lost_answer(fired, request)
     if fault is Fault.ENVELOPE_ERROR:
         return envelope(500, "Internal error, please retry later")
     if fault is Fault.AUTH_ENVELOPE:

@@ -178,7 +178,7 @@ class TaskFactory:
         """``n`` tasks whose statuses follow ``status_mix`` (weights, need not sum to 1)."""
         statuses = list(status_mix)
         weights = [status_mix[s] for s in statuses]
-        models = list(MODELS)
+        models = list(catalog.BULK_MODELS)
         rng = self.rng
         refs = []
         for status in rng.choices(statuses, weights, k=n):

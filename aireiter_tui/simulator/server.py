@@ -15,7 +15,12 @@ from typing import Any, Final
 from aiohttp import web
 
 from aireiter_tui.simulator import responses
-from aireiter_tui.simulator.catalog import MODELS, estimated_credits, submit_problem
+from aireiter_tui.simulator.catalog import (
+    MODELS,
+    estimated_credits,
+    params_problem,
+    submit_problem,
+)
 from aireiter_tui.simulator.faults import CONTENT_FAULTS, Fault, FaultPlan
 from aireiter_tui.simulator.media import content_type_for, make_mp4, make_png
 from aireiter_tui.simulator.scenario import ManualClock, SimTask, TaskStore, iso_timestamp
@@ -55,6 +60,8 @@ class Simulator:
         self.omit_task_id_probability = 0.0
         self.request_count = 0
         self.requests_by_task: Counter[str] = Counter()
+        #: Well-formed submit requests by out_task_id (refused or not, answered or not).
+        self.submits_by_out_task_id: Counter[str] = Counter()
         #: The headers of the latest API requests, oldest first, without Authorization (it
         #: was checked; no copy of a key is kept). Bounded: the benchmark sends millions.
         self.request_headers: deque[dict[str, str]] = deque(maxlen=REQUEST_HEADERS_KEPT)
@@ -152,7 +159,8 @@ class Simulator:
         """Create a pending task as the submit endpoint does; return the response ``data``.
 
         Raises:
-            ValueError: unknown model, or ``out_task_id`` already used.
+            ValueError: unknown model, or ``out_task_id`` already used (the HTTP
+                endpoint also checks the params: see :func:`~.catalog.submit_problem`).
         """
         if model not in MODELS:
             raise ValueError(f"Unsupported model: {model}")
@@ -245,6 +253,7 @@ class Simulator:
     def reset_counters(self) -> None:
         self.request_count = 0
         self.requests_by_task.clear()
+        self.submits_by_out_task_id.clear()
         self.request_headers.clear()
 
     # -- handlers --------------------------------------------------------------------
@@ -321,11 +330,16 @@ class Simulator:
             return responses.envelope(400, problem, http_status=400)
         out_task_id = body["out_task_id"]
         self.requests_by_task[out_task_id] += 1
+        self.submits_by_out_task_id[out_task_id] += 1
         fired = self.faults.pick(out_task_id, task_known=False) if self.faults.active else None
-        if fired is not None:
+        if fired is not None and fired.fault is not Fault.LOST_ANSWER:
             early = await responses.transport_fault(fired, request, None)
             if early is not None:
                 return early
+        # Checked behind the faults, as the service behind a proxy checks them.
+        problem = params_problem(MODELS[body["model"]], body["params"])
+        if problem:
+            return responses.envelope(400, problem, http_status=400)
         hide = self._factory.rng.random() < self.omit_task_id_probability
         try:
             data = self.submit(
@@ -337,6 +351,8 @@ class Simulator:
             )
         except ValueError as exc:
             return responses.envelope(400, str(exc), http_status=400)
+        if fired is not None and fired.fault is Fault.LOST_ANSWER:
+            return await responses.lost_answer(fired, request)  # the task exists now
         response = responses.envelope(200, "", data)
         if fired is not None and fired.fault is Fault.SET_COOKIE:
             responses.set_cookie(response)

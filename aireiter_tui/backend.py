@@ -62,6 +62,12 @@ class Backend:
     demo_refs: list[TaskRef] = field(default_factory=list)
 
     @property
+    def theme_path(self) -> Path | None:
+        """Where a theme picked in the app is remembered: the config file, but never for
+        the demo, which leaves the user's files alone (it has its own watchlist too)."""
+        return None if self.simulator is not None else self.config_path
+
+    @property
     def where(self) -> str:
         base = self.client.base_url if self.client else self.settings.base_url
         if self.simulator is not None:

@@ -285,7 +285,8 @@ async def test_copy_id_and_url(tmp_path: Path, sim: Simulator, app_factory: AppF
         task = app.monitor.session.rows[refs[1].key].task
         assert task is not None
         assert app.clipboard == task.outputs[0].url
-        assert [note.message for note in notes] == ["Task ID copied.", "Output URL copied."]
+        said = [note.message.split(" sent to the terminal's clipboard.")[0] for note in notes]
+        assert said[0] == f"The ID of {refs[1].id}" and said[1].startswith("The URL http")
 
 
 async def test_open_and_copy_url_without_outputs_say_so(

@@ -155,7 +155,7 @@ async def test_each_problem_has_its_own_line_in_the_banner(
         lines = str(app.query_one("#banner", Static).render()).splitlines()
     (copy,) = tmp_path.glob("watchlist.toml.skipped-*")
     assert lines == [
-        "task 2: skipped, it is not a table",
+        "(x hides) task 2: skipped, it is not a table",
         "task 3: skipped, the ID contains spaces",
         f"the file as it was is kept in {copy}",
     ]

@@ -97,6 +97,7 @@ async def test_status_filter_cycles_through_every_status(
             StatusFilter.COMPLETED: [ids["completed"]],
             StatusFilter.FAILED: [ids["failed"]],
             StatusFilter.UNKNOWN: [],
+            StatusFilter.GONE: [],
             StatusFilter.ERRORS: [],
             StatusFilter.ALL: list(ids.values()),
         }

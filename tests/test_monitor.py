@@ -332,3 +332,15 @@ def test_the_running_credit_sum_is_exact(values: list[float], gone: list[int]) -
         _add_exactly(partials, -values[index])
     kept = [value for index, value in enumerate(values) if index not in removed]
     assert math.fsum(partials) == math.fsum(kept)
+
+
+async def test_a_dashboard_save_keeps_what_a_submit_left_on_the_entry(tmp_path: Path) -> None:
+    """The snapshot used to copy the entry field by field, dropping later fields."""
+    monitor = make_monitor(tmp_path / "w.toml")
+    (old,) = monitor.add([ref("a")], "shot")
+    (new,) = monitor.add([ref("a-r1")], "shot")
+    new.entry.estimated_credits, new.entry.retry_of = 120.0, old.ref
+    await monitor.save(force=True)
+    assert monitor.close() is None
+    saved = {entry.ref: entry for entry in WatchlistStore(tmp_path / "w.toml").load()}
+    assert (saved[new.ref].estimated_credits, saved[new.ref].retry_of) == (120.0, old.ref)

@@ -22,7 +22,7 @@ async def test_add_paste_kind_and_label() -> None:
         assert app.focused is app.screen.query_one(TextArea)
         # As the terminal driver does: the app forwards a paste to the focused widget.
         app.post_message(events.Paste("order_a, order_b\norder_c bad\x07id"))
-        await wait_for(pilot, lambda: "3 IDs ready" in preview(app), "3 IDs ready")
+        await wait_for(pilot, lambda: "3 task_ids will be added" in preview(app), "3 IDs ready")
         assert "1 rejected" in preview(app) and "bad␇id" in preview(app)
         await pilot.press("ctrl+t")
         await wait_for(pilot, lambda: app.screen.kind is IdKind.OUT_TASK_ID, "out_task_id")  # type: ignore[attr-defined]
@@ -62,7 +62,7 @@ async def test_add_skips_watched_and_refuses_when_nothing_new() -> None:
         await wait_for(pilot, lambda: "Nothing to add" in preview(app), "Nothing to add")
         assert not app.results
         area.text = "order_a order_c"
-        await wait_for(pilot, lambda: "1 ID ready" in preview(app), "1 ID ready")
+        await wait_for(pilot, lambda: "1 task_id will be added" in preview(app), "1 ID ready")
         await pilot.press("ctrl+s")
         result = await finish(pilot, app)
     assert result.refs == [TaskRef(IdKind.TASK_ID, "order_c")]
@@ -94,7 +94,7 @@ async def test_editors_draw_control_characters_visibly() -> None:
         assert not TERMINAL_CONTROLS.search(drawn)
         # The text itself is untouched, so the bad ID is rejected rather than "fixed".
         assert "\x1b" in area.text
-        assert "1 ID ready · 1 rejected" in preview(app)
+        assert "1 task_id will be added · 1 rejected" in preview(app)
         assert "label contains control characters" in preview(app)
         # A bad label blocks adding, even with a valid ID.
         await pilot.press("ctrl+s")

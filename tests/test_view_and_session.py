@@ -82,8 +82,9 @@ def test_sorts_are_stable_and_typed() -> None:
     session = _session()
     assert _order(session, sort=SortKey.CREDITS, reverse=True)[0] == "a"
     assert _order(session, sort=SortKey.STATUS) == ["b", "d", "c", "a", "mine"]
-    # finished tasks without completed_at have no known run time: they sort first
-    assert _order(session, sort=SortKey.TIME) == ["a", "c", "mine", "d", "b"]
+    # Finished tasks without completed_at ran until first seen finished (here: NOW, so
+    # their age); the never-answered one has no run time and sorts first.
+    assert _order(session, sort=SortKey.TIME) == ["mine", "d", "b", "a", "c"]
     assert _order(session, sort=SortKey.NAME)[0] == "a"
     assert _order(session, sort=SortKey.NAME)[-1] == "d"  # "Boat batch" (label) sorts as b
 

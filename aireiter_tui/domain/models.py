@@ -15,6 +15,7 @@ from itertools import islice
 from typing import Final
 from urllib.parse import urlsplit
 
+from aireiter_tui.domain.errors import AIReiterError, TaskNotFoundError
 from aireiter_tui.domain.fields import (
     JSON,
     MAX_ITEM_WARNINGS,
@@ -62,6 +63,17 @@ class TaskStatus(StrEnum):
     def is_active(self) -> bool:
         """Queued or running: worth polling."""
         return self in (TaskStatus.PENDING, TaskStatus.PROCESSING)
+
+
+def forgotten(status: TaskStatus | None, error: AIReiterError | None) -> bool:
+    """Whether a task is no longer known to the server: it answered for it before (with
+    an unfinished ``status``) and now says it does not know it.
+
+    Such a task is not running as far as anyone can tell: its clock stops, it is not
+    counted as pending or processing, and it is polled rarely (the server may bring it
+    back). A finished task keeps its final status: that is still what happened to it.
+    """
+    return isinstance(error, TaskNotFoundError) and status is not None and not status.is_terminal
 
 
 class IdKind(StrEnum):

@@ -14,9 +14,11 @@ Terminal tasks never enter the heap: 10,000 tracked with 100 active keep h near 
 Errors: a 429 or a refused key holds ALL polling back (:class:`~aireiter_tui.domain.
 poll_gate.PollGate` says how long) without charging the task: it stays due behind the gate.
 ``TaskNotFoundError`` retries at ``slow_interval`` without growth (right after submit the
-ID may not exist yet; a typo stays cheap to watch). Anything else (network, 5xx, bad
-response) backs the task off ``min(backoff_max, backoff_base * 2**(n-1)) * (1 ± jitter)``;
-only a run of such failures across several tasks marks the server offline (the gate's call).
+ID may not exist yet; a typo stays cheap to watch); for a task that was answered before
+(the server forgot it) the delay grows like a backoff, but never below ``slow_interval``.
+Anything else (network, 5xx, bad response) backs the task off
+``min(backoff_max, backoff_base * 2**(n-1)) * (1 ± jitter)``; only a run of such failures
+across several tasks marks the server offline (the gate's call).
 """
 
 from __future__ import annotations
@@ -249,6 +251,11 @@ class PollScheduler:
         if isinstance(error, TaskNotFoundError):
             entry.errors += 1
             delay = self.slow_interval * self._jitter_factor()
+            if entry.status is not None:
+                # It answered before, so the ID is right and the server forgot the task:
+                # asked ever more rarely (never faster than the slow interval), never
+                # given up, so a server that brings it back is noticed.
+                delay = max(delay, self.backoff_delay(entry.errors))
         elif not isinstance(error, RateLimitedError | AuthenticationError):
             entry.errors += 1
             delay = self.backoff_delay(entry.errors)

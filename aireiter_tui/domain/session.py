@@ -5,15 +5,53 @@ counts, and what must be saved. Usable from a script; the App only renders it.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Final
 
 from aireiter_tui.domain.errors import AIReiterError
-from aireiter_tui.domain.models import Task, TaskRef, TaskStatus
+from aireiter_tui.domain.models import Task, TaskRef, TaskStatus, forgotten
 from aireiter_tui.domain.watchlist import WatchlistError, WatchlistStore
-from aireiter_tui.domain.watchlist_codec import WatchEntry
+from aireiter_tui.domain.watchlist_codec import StatusChange, WatchEntry
+
+
+def finish_seen(entry: WatchEntry) -> StatusChange | None:
+    """For a finished task the server gave no ``completed_at`` (it sends none for failed
+    ones): the status history's change to its final status, i.e. when it was first seen
+    finished. ``None`` for any other task, or when the history does not reach back."""
+    task = entry.task
+    if task is None or not task.status.is_terminal or task.completed_at is not None:
+        return None
+    history = entry.history
+    if not history or history[-1].status != task.status_label:
+        return None
+    return history[-1]
+
+
+def seen_unfinished(entry: WatchEntry) -> bool:
+    """Whether the history saw the task before its latest status: then the time that
+    status was first seen is within a poll of when it really changed; otherwise the task
+    was already in it when first checked, and that time is only an upper bound."""
+    return len(entry.history) > 1
+
+
+def ended_at(entry: WatchEntry, gone: bool) -> datetime | None:
+    """When the task's clock stopped: the server's ``completed_at``; for a finished task
+    without one, when it was first seen finished (:func:`finish_seen`); for a task the
+    server forgot (``gone``), its last answer. ``None``: still running, or not known."""
+    task = entry.task
+    if task is None:
+        return None
+    if gone:
+        return entry.checked_at
+    if not task.status.is_terminal:
+        return None
+    if task.completed_at is not None:
+        return task.completed_at
+    seen = finish_seen(entry)
+    return seen.at if seen is not None else None
 
 
 @dataclass(slots=True)
@@ -51,6 +89,18 @@ class Row:
     @property
     def name(self) -> str:
         return self.entry.label or self.entry.ref.id
+
+    @property
+    def gone(self) -> bool:
+        """The server answered for this task before and now says it does not know it
+        (see :func:`~aireiter_tui.domain.models.forgotten`)."""
+        task = self.entry.task
+        return forgotten(task.status if task else None, self.error)
+
+    @property
+    def ended_at(self) -> datetime | None:
+        """When the task's clock stopped (see :func:`ended_at`)."""
+        return ended_at(self.entry, self.gone)
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +172,8 @@ def _add_exactly(partials: list[float], value: float) -> None:
 @dataclass(slots=True)
 class Counts:
     """Per-status totals for the header (``unfetched``: never answered, and no error;
+    ``gone``: no longer known to the server, counted under no status (see
+    :attr:`Row.gone`); ``errors``: every row whose last refresh failed, gone ones too;
     ``credits``: the sum of every plausible ``credits_used``, see :func:`credits_problem`)."""
 
     by_status: dict[TaskStatus, int] = field(default_factory=dict)
@@ -129,6 +181,43 @@ class Counts:
     errors: int = 0
     credits: float = 0.0
     total: int = 0
+    gone: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Longest:
+    """The longest watched ID, label and model, in characters (0: none), so the table's
+    columns can grow to what they hold."""
+
+    id: int = 0
+    label: int = 0
+    model: int = 0
+
+
+class _Lengths:
+    """How many watched values have each length, so the longest is known at any time
+    (a removal may take the longest away) without a walk over the rows."""
+
+    __slots__ = ("_counts", "_longest")
+
+    def __init__(self) -> None:
+        self._counts: Counter[int] = Counter()
+        self._longest: int | None = 0
+
+    def add(self, length: int, sign: int) -> None:
+        if not length:
+            return
+        counts = self._counts
+        counts[length] += sign
+        if counts[length] <= 0:
+            del counts[length]
+        self._longest = None
+
+    @property
+    def longest(self) -> int:
+        if self._longest is None:
+            self._longest = max(self._counts, default=0)
+        return self._longest
 
 
 class Session:
@@ -145,6 +234,7 @@ class Session:
         # Each entry's copy as last saved, reused until the entry changes (see snapshot).
         self._copies: dict[str, WatchEntry] = {}
         self._counts = Counts(by_status={status: 0 for status in TaskStatus})
+        self._ids, self._labels, self._models = _Lengths(), _Lengths(), _Lengths()
         #: Why the watchlist cannot be saved (a file we could not read is never overwritten).
         self.save_blocked: str | None = None
 
@@ -157,15 +247,7 @@ class Session:
         for key, row in self.rows.items():
             copy = copies.get(key)
             if copy is None:
-                entry = row.entry
-                copy = copies[key] = WatchEntry(
-                    entry.ref,
-                    entry.label,
-                    entry.added_at,
-                    entry.task,
-                    entry.checked_at,
-                    list(entry.history),
-                )
+                copy = copies[key] = row.entry.copy()
             entries.append(copy)
         self.dirty = False
         return Snapshot(entries, frozenset(self._removed))
@@ -204,7 +286,9 @@ class Session:
         for ref, label in saved.relabelled.items():
             row = self.rows.get(ref.key)
             if row is not None and row.entry.label == written.get(ref):
+                self._labels.add(len(row.entry.label or ""), -1)
                 row.entry.label = label
+                self._labels.add(len(label or ""), +1)
                 self._copies.pop(ref.key, None)
                 relabelled.append(ref.key)
         dropped = self.forget(saved.dropped)
@@ -262,7 +346,9 @@ class Session:
         row = self.rows.get(key)
         if row is None or row.entry.label == label:
             return False
+        self._labels.add(len(row.entry.label or ""), -1)
         row.entry.label = label
+        self._labels.add(len(label or ""), +1)
         self._copies.pop(key, None)
         self.dirty = True
         return True
@@ -304,8 +390,17 @@ class Session:
         # Rounded: adding and taking away floats leaves dust (2359.9999999).
         credits = round(math.fsum(self._credits), 6)
         return Counts(
-            dict(counts.by_status), counts.unfetched, counts.errors, credits, len(self.rows)
+            dict(counts.by_status),
+            counts.unfetched,
+            counts.errors,
+            credits,
+            len(self.rows),
+            counts.gone,
         )
+
+    def longest(self) -> Longest:
+        """The longest ID, label and model watched now (kept up to date by every change)."""
+        return Longest(self._ids.longest, self._labels.longest, self._models.longest)
 
     def _drop(self, keys: Iterable[str]) -> list[Row]:
         dropped = []
@@ -326,11 +421,17 @@ class Session:
         """Add (``sign`` 1) or take away (-1) one row's share of the counts (``credits``:
         its credits too)."""
         counts, task = self._counts, row.entry.task
+        self._ids.add(len(row.entry.ref.id), sign)
+        self._labels.add(len(row.entry.label or ""), sign)
         if task is None:
             # Never answered: "new" until a refresh fails, then it counts as an error.
             counts.unfetched += sign * (row.error is None)
         else:
-            counts.by_status[task.status] += sign
+            self._models.add(len(task.model or ""), sign)
+            if row.gone:
+                counts.gone += sign
+            else:
+                counts.by_status[task.status] += sign
             value = task.credits_used
             if credits and value and credits_problem(value) is None:
                 _add_exactly(self._credits, value if sign > 0 else -value)

@@ -37,6 +37,8 @@ class StatusFilter(StrEnum):
     COMPLETED = "completed"
     FAILED = "failed"
     UNKNOWN = "unknown"
+    #: No longer known to the server (see :attr:`~aireiter_tui.domain.session.Row.gone`).
+    GONE = "gone"
     ERRORS = "errors"
 
     def next(self) -> StatusFilter:
@@ -75,6 +77,10 @@ class RowSource(Protocol):
     def added_at(self) -> datetime: ...
     @property
     def checked_at(self) -> datetime | None: ...
+    @property
+    def gone(self) -> bool: ...
+    @property
+    def ended_at(self) -> datetime | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,20 +112,30 @@ _STATUS_ORDER: Final = {
     TaskStatus.PROCESSING: 0,
     TaskStatus.PENDING: 1,
     TaskStatus.UNKNOWN: 2,
-    TaskStatus.FAILED: 3,
-    TaskStatus.COMPLETED: 4,
+    TaskStatus.FAILED: 4,
+    TaskStatus.COMPLETED: 5,
 }
+#: Gone tasks sort after the unknown statuses (nothing runs) and before the finished ones;
+#: never fetched ones come last.
+_GONE_ORDER: Final = 3
+_UNFETCHED_ORDER: Final = 7
 
 
 def matches(row: RowSource, spec: ViewSpec, needle: str) -> bool:
     """True if the row passes the status filter and contains ``needle`` (lower case)."""
     task = row.task
-    status = task.status if task else None
+    # A gone task is shown as gone, not with its last status: the filters agree.
+    status = task.status if task and not row.gone else None
     wanted = spec.status
     if wanted is StatusFilter.ERRORS:
         if not row.stale:
             return False
+    elif wanted is StatusFilter.GONE:
+        if not row.gone:
+            return False
     elif wanted is StatusFilter.ACTIVE:
+        if row.gone:
+            return False
         if status is not None and not status.is_active and status is not TaskStatus.UNKNOWN:
             return False
     elif wanted is not StatusFilter.ALL and (status is None or status.value != wanted.value):
@@ -140,11 +156,13 @@ def _sort_value(row: RowSource, key: SortKey, now: datetime) -> Any:
     if key is SortKey.MODEL:
         return (task.model or "") if task else ""
     if key is SortKey.STATUS:
-        return _STATUS_ORDER.get(task.status, 5) if task else 6
+        if task is None:
+            return _UNFETCHED_ORDER
+        return _GONE_ORDER if row.gone else _STATUS_ORDER.get(task.status, 6)
     if key is SortKey.CREATED:
         return (task.created_at if task else None) or _EPOCH
     if key is SortKey.TIME:
-        return task_seconds(task, now) if task else -1.0
+        return run_seconds(row, now)
     if key is SortKey.CREDITS:
         credits = task.credits_used if task else None
         # NaN compares false both ways and would scramble the order.
@@ -156,18 +174,22 @@ def _sort_value(row: RowSource, key: SortKey, now: datetime) -> Any:
     return 0
 
 
-def task_seconds(task: Task, now: datetime) -> float:
-    """Run time: completed - created for finished tasks, now - created for others.
+def run_seconds(row: RowSource, now: datetime) -> float:
+    """Run time: from ``created_at`` to when the clock stopped (``row.ended_at``: the
+    server's ``completed_at``, when a failure was first seen, a gone task's last answer),
+    or to ``now`` while the task runs.
 
-    -1 when unknown: no ``created_at``, or a finished task without ``completed_at`` (the
-    API sends none for failed tasks, and counting on to "now" would be a made-up figure).
+    -1 when unknown: never answered, no ``created_at``, or a finished task whose end
+    nothing tells (counting on to "now" would be a made-up figure).
     """
-    if task.created_at is None:
+    task = row.task
+    if task is None or task.created_at is None:
         return -1.0
-    if task.status.is_terminal:
-        if task.completed_at is None:
-            return -1.0
-        return (task.completed_at - task.created_at).total_seconds()
+    end = row.ended_at
+    if end is not None:
+        return (end - task.created_at).total_seconds()
+    if task.status.is_terminal or row.gone:
+        return -1.0
     return (now - task.created_at).total_seconds()
 
 

@@ -14,13 +14,14 @@ from pathlib import Path
 
 from textual import work
 from textual.app import App, SystemCommand
+from textual.markup import escape
 from textual.screen import Screen
 
 from aireiter_tui.backend import Backend
 from aireiter_tui.domain.config import save_theme
 from aireiter_tui.domain.errors import ConfigError
 from aireiter_tui.domain.monitor import Monitor
-from aireiter_tui.ui.bindings import ACTIONS, keymap_problems
+from aireiter_tui.ui.bindings import ACTIONS, keymap_problems, keys_of, usable_keymap
 from aireiter_tui.ui.main_screen import MainScreen
 
 
@@ -86,7 +87,9 @@ class AIReiterApp(App[None]):
         keymap = self.backend.settings.keymap
         if keymap:
             self.problems.extend(keymap_problems(keymap))
-            self.set_keymap(keymap)
+            # Entries onto a key the table keeps for itself are refused (the banner says
+            # so): applied, they would silently unbind the default key and bind nothing.
+            self.set_keymap(usable_keymap(keymap))
         await self.backend.prepare()
         if not self.live:
             await self.connect()  # snapshot scenes: the "no key" state from the first frame
@@ -125,7 +128,7 @@ class AIReiterApp(App[None]):
 
     # --- the theme picked in the palette is remembered -------------------------------
     def watch_theme(self, theme: str) -> None:
-        path = self.backend.config_path
+        path = self.backend.theme_path
         if path is not None and self.is_running and theme != self.backend.settings.theme:
             self._remember_theme(path, theme)
 
@@ -141,13 +144,16 @@ class AIReiterApp(App[None]):
                 markup=False,
             )
 
-    # --- command palette: every action ---------------------------------------------------
+    # --- command palette: every action, with its key ------------------------------------
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
+        keymap = self.backend.settings.keymap
         for action in ACTIONS:
             if action.id == "quit":
                 continue
-            yield SystemCommand(action.label, action.description, self._palette(action.action))
+            # The palette reads help as markup; keys can come from the user's config.
+            shown = escape(f"{keys_of(action, keymap)} · {action.description}")
+            yield SystemCommand(action.label, shown, self._palette(action.action))
 
     def _palette(self, action: str) -> Callable[[], object]:
         return lambda: self.main_screen.run_action(action)

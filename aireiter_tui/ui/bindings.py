@@ -47,20 +47,37 @@ ACTIONS: Final[tuple[Action, ...]] = (
         "Open the selected task's output in the browser",
         "Outputs",
     ),
-    Action("copy_id", "y", "copy_id", "Copy ID", "Copy the selected task ID", "Outputs", False),
+    Action(
+        "copy_id",
+        "y",
+        "copy_id",
+        "Copy ID",
+        "Copy the selected task ID (again: show it to select by hand)",
+        "Outputs",
+        False,
+    ),
     Action(
         "copy_url",
         "Y",
         "copy_url",
         "Copy URL",
-        "Copy the selected task's output URL",
+        "Copy the selected task's output URL (again: show it)",
+        "Outputs",
+        False,
+    ),
+    Action(
+        "copy_json",
+        "J",
+        "copy_json",
+        "Copy JSON",
+        "Copy the selected task's raw JSON (again: show it)",
         "Outputs",
         False,
     ),
     Action(
         "filter", "slash", "filter", "Filter", "Filter by text (ID, label, model, prompt)", "View"
     ),
-    # f and v are left out of the Footer so that "? Help" and "q Quit" fit in 80 columns.
+    # f and v are left out of the Footer: it keeps its room for the most used keys.
     Action(
         "status_filter",
         "f",
@@ -77,6 +94,15 @@ ACTIONS: Final[tuple[Action, ...]] = (
         "details", "v", "toggle_details", "Details", "Show or hide the detail pane", "View", False
     ),
     Action(
+        "zoom",
+        "z",
+        "toggle_zoom",
+        "Zoom details",
+        "Give the detail pane all the room (the table hides), or the table back (Esc too)",
+        "View",
+        False,
+    ),
+    Action(
         "refresh", "r", "refresh_selected", "Refresh", "Refresh the selected task now", "Refresh"
     ),
     Action(
@@ -90,6 +116,15 @@ ACTIONS: Final[tuple[Action, ...]] = (
         "Reload",
         "Take in the watchlist file's changes from other programs now",
         "Watchlist",
+        False,
+    ),
+    Action(
+        "hide_problems",
+        "x",
+        "hide_problems",
+        "Hide problems",
+        "Hide the config and watchlist problems in the banner (this screen keeps them)",
+        "App",
         False,
     ),
     Action("help", "question_mark", "help", "Help", "Show all keys", "App"),
@@ -117,6 +152,40 @@ def display_keys(keys: str) -> str:
     return " / ".join(names.get(key.strip(), key.strip()) for key in keys.split(","))
 
 
+#: Keys a [keys] entry cannot take, and why: the focused table (or the app) handles them
+#: before any action bound here could see them, so such a remap would never fire.
+RESERVED_KEYS: Final[Mapping[str, str]] = {
+    "enter": "the table's key for moving into the detail pane",
+    **{
+        key: "one of the table's cursor keys"
+        for key in ("up", "down", "j", "k", "pageup", "pagedown", "home", "end", "g", "G")
+    },
+    "ctrl+p": "the command palette's key",
+    "ctrl+q": "the app's own quit key",
+}
+
+
+def _reserved_in(keys: str) -> list[str]:
+    return [key.strip() for key in keys.split(",") if key.strip() in RESERVED_KEYS]
+
+
+def usable_keymap(keymap: Mapping[str, str]) -> dict[str, str]:
+    """The ``[keys]`` entries that can work: one naming a reserved key is left out whole,
+    so its action keeps its default keys (:func:`keymap_problems` says why)."""
+    return {action: keys for action, keys in keymap.items() if not _reserved_in(keys)}
+
+
+def keys_of(action: Action, keymap: Mapping[str, str]) -> str:
+    """The keys that run ``action`` under ``keymap`` (refused entries ignored), as shown."""
+    return display_keys(usable_keymap(keymap).get(action.id, action.keys))
+
+
+def first_key(action_id: str, keymap: Mapping[str, str]) -> str:
+    """The first key that runs the action with this binding id, as shown (for hints)."""
+    action = next(action for action in ACTIONS if action.id == action_id)
+    return display_keys(usable_keymap(keymap).get(action.id, action.keys).split(",")[0])
+
+
 def keymap_problems(keymap: Mapping[str, str]) -> list[str]:
     """Sentences about a ``[keys]`` table that cannot do what its author meant."""
     known = {action.id: action for action in ACTIONS}
@@ -127,11 +196,37 @@ def keymap_problems(keymap: Mapping[str, str]) -> list[str]:
             f"[keys] in the config names no action: {', '.join(unknown)}; "
             f"the actions are {', '.join(known)}."
         )
+    for action_id, keys in keymap.items():
+        reserved = _reserved_in(keys)
+        if reserved and action_id in known:
+            action = known[action_id]
+            problems.append(
+                f'[keys] {action_id} = "{keys}" is ignored: {display_keys(reserved[0])} is '
+                f"{RESERVED_KEYS[reserved[0]]}. {action.label} stays on "
+                f"{display_keys(action.keys)}."
+            )
+    usable = usable_keymap(keymap)
     owners: dict[str, list[str]] = {}
     for action in ACTIONS:
-        for key in keymap.get(action.id, action.keys).split(","):
+        for key in usable.get(action.id, action.keys).split(","):
             owners.setdefault(key.strip(), []).append(action.id)
     for key, ids in sorted(owners.items()):
         if len(ids) > 1:
             problems.append(f"[keys]: {display_keys(key)} is bound to {' and '.join(ids)}.")
     return problems
+
+
+#: The Footer's entries, most important first: when the terminal is too narrow for all of
+#: them, the last ones are left out (never cut). "palette" is the command palette's key.
+FOOTER_PRIORITY: Final[tuple[str, ...]] = (
+    "help",
+    "quit",
+    "add",
+    "open",
+    "palette",
+    "filter",
+    "remove",
+    "refresh",
+    "pause",
+    "sort",
+)

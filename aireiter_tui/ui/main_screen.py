@@ -22,20 +22,21 @@ from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Container
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 
 from aireiter_tui.backend import Backend
 from aireiter_tui.domain.models import TaskStatus
 from aireiter_tui.domain.monitor import Monitor
-from aireiter_tui.domain.sanitize import url_refusal, url_warning
+from aireiter_tui.domain.sanitize import url_refusal, url_warning, visible
 from aireiter_tui.domain.session import Row, Transition
 from aireiter_tui.domain.view import SortKey, ViewSpec, compute_order
-from aireiter_tui.ui.bindings import ACTIONS, app_bindings, display_keys
+from aireiter_tui.ui.bindings import ACTIONS, app_bindings, first_key, keys_of
 from aireiter_tui.ui.notices import EMPTY_STATE, UNREADABLE_STATE, banner_lines, finished_notices
-from aireiter_tui.ui.widgets.cells import COLUMNS, refresh_note, row_cells
+from aireiter_tui.ui.widgets.cells import COLUMNS, natural_widths, refresh_note, row_cells
 from aireiter_tui.ui.widgets.detail_pane import DetailPane
 from aireiter_tui.ui.widgets.filter_box import FilterBox
-from aireiter_tui.ui.widgets.formatting import safe
+from aireiter_tui.ui.widgets.footer import KeyFooter
+from aireiter_tui.ui.widgets.formatting import safe, shorten_middle
 from aireiter_tui.ui.widgets.status_bar import StatusBar
 from aireiter_tui.ui.widgets.task_table import TaskTable
 
@@ -64,6 +65,21 @@ def _no_output_reason(row: Row | None) -> str:
     if row.task is not None and row.task.status is TaskStatus.COMPLETED:
         return "The selected task completed with no output URL."
     return "The selected task has no output yet."
+
+
+#: Cells of an ID in a toast: enough for both ends of ``order_lwU2d-VkUq9-tlCCmrdYu``.
+_TOAST_ID_WIDTH = 30
+#: Cells of a URL in a toast (it wraps): the host and the file name.
+_TOAST_URL_WIDTH = 80
+
+
+def _named(label: str | None, ident: str, width: int = _TOAST_ID_WIDTH) -> str:
+    """``hero (order_lwU2…CCmrdYu)``: the label alone is ambiguous when several tasks
+    share it, so the ID is named too, cut in the middle so both of its ends show."""
+    shown_id = shorten_middle(visible(ident), width)
+    if not label:
+        return shown_id
+    return f"{safe(label, max_length=60).plain} ({shown_id})"
 
 
 def _open_browser(url: str) -> bool:
@@ -115,6 +131,11 @@ class MainScreen(Screen[None]):
         self._transitions: list[Transition] = []
         self._table: TaskTable | None = None
         self._banner_shown: tuple[str, bool] | None = None
+        #: How many of ``problems`` the user has hidden from the banner (x): those found
+        #: later show again; the help screen lists them all.
+        self._problems_hidden = 0
+        #: The detail pane has the whole body (z); the table is hidden meanwhile.
+        self.details_zoomed = False
 
     # --- layout ---------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -125,12 +146,17 @@ class MainScreen(Screen[None]):
         wide = "-wide" if self.app.size.width >= WIDE_LAYOUT else None
         with Container(id="body", classes=wide):
             with Container(id="list"):
-                self._table = TaskTable(COLUMNS, self._cells, id="table")
+                self._table = TaskTable(
+                    COLUMNS,
+                    self._cells,
+                    natural=lambda: natural_widths(self.monitor.session.longest()),
+                    id="table",
+                )
                 yield self._table
                 yield Static(EMPTY_STATE, id="empty", markup=False)
             yield DetailPane(id="details")
         yield FilterBox(id="filter")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         loader = self.monitor.loader
@@ -151,11 +177,6 @@ class MainScreen(Screen[None]):
     def on_resize(self, event: events.Resize) -> None:
         # The event's size: self.size still holds the previous one while this runs.
         self.query_one("#body").set_class(event.size.width >= WIDE_LAYOUT, "-wide")
-        # Narrow terminals: a compact footer without the palette hint (ctrl+p is on the
-        # help screen) keeps "? Help" and "q Quit" on screen.
-        footer = self.query_one(Footer)
-        footer.compact = event.size.width < 120
-        footer.show_command_palette = event.size.width >= 100
 
     def _shutting_down(self) -> bool:
         """True once the app stops: its timers may tick while the widgets are removed one
@@ -273,7 +294,16 @@ class MainScreen(Screen[None]):
         self.query_one(StatusBar).show(where=backend.where, counts=counts, state=state, mode=mode)
         shown = self._table.row_count if self._table is not None else 0
         filtered = self.spec.describe() if self.spec.is_filtered else None
-        lines = banner_lines(self.problems, mode, state.reason, filtered, shown, counts.total)
+        # Config and watchlist problems can be hidden (x); why nothing is refreshed cannot.
+        lines = banner_lines(
+            self.problems[self._problems_hidden :],
+            mode,
+            state.reason,
+            filtered,
+            shown,
+            counts.total,
+            hide_key=first_key("hide_problems", backend.settings.keymap),
+        )
         text = "\n".join(lines)
         # Unchanged most of the time: an update would lay out the whole screen again.
         if (text, bool(lines)) != self._banner_shown:
@@ -291,7 +321,8 @@ class MainScreen(Screen[None]):
             return
         row = self.selected_row()
         note = refresh_note(row) if row is not None else None
-        pane.show(row.entry if row else None, now=self.wall_clock(), note=note)
+        error = row.error if row is not None else None
+        pane.show(row.entry if row else None, now=self.wall_clock(), note=note, error=error)
 
     def selected_row(self) -> Row | None:
         key = self.query_one(TaskTable).cursor_key
@@ -315,7 +346,11 @@ class MainScreen(Screen[None]):
         self.apply_changes()
         if added:
             self.query_one(TaskTable).move_to_key(added[0].ref.key)
-            self.notify(f"Watching {len(added)} more task(s).", markup=False)
+            if len(added) == 1:
+                said = f"Watching {_named(added[0].label, added[0].ref.id)}."
+            else:
+                said = f"Watching {len(added)} more tasks ({added[0].ref.kind.value}s)."
+            self.notify(said, markup=False)
 
     def action_remove_task(self) -> None:
         row = self.selected_row()
@@ -323,9 +358,15 @@ class MainScreen(Screen[None]):
             return
         from aireiter_tui.ui.screens.confirm import ConfirmScreen
 
-        body = Text("Stop watching ")
-        body.append_text(safe(row.name, max_length=80, style="bold"))
-        body.append("? The task itself is not cancelled. Press u to undo.")
+        # The ID as well as the label, whole if it fits the dialog's line (56 cells):
+        # several tasks may share one label.
+        body = Text("Stop watching this task?\n")
+        if row.label:
+            body.append_text(safe(row.label, max_length=80, style="bold"))
+            body.append("\n")
+        body.append(f"{row.ref.kind.value} ")
+        body.append(shorten_middle(visible(row.ref.id), 56 - len(row.ref.kind.value) - 1))
+        body.append("\n\nThe task itself is not cancelled. Press u to undo.")
         self.app.push_screen(
             ConfirmScreen("Remove task", body), self._remove_confirmed(row.ref.key)
         )
@@ -337,7 +378,7 @@ class MainScreen(Screen[None]):
             removed = self.monitor.remove([key])
             self.apply_changes()
             if removed:
-                name = safe(removed[0].name, max_length=60).plain
+                name = _named(removed[0].label, removed[0].ref.id)
                 self.notify(f"Removed {name}. u undoes.", markup=False)
 
         return done
@@ -349,7 +390,9 @@ class MainScreen(Screen[None]):
             return
         self.apply_changes()
         self.query_one(TaskTable).move_to_key(rows[0].ref.key)
-        self.notify(f"Watching {safe(rows[0].name, max_length=60).plain} again.", markup=False)
+        name = _named(rows[0].label, rows[0].ref.id)
+        more = f" and {len(rows) - 1} more" if len(rows) > 1 else ""
+        self.notify(f"Watching {name}{more} again.", markup=False)
 
     def action_edit_label(self) -> None:
         from aireiter_tui.ui.screens.label import LabelScreen
@@ -359,9 +402,17 @@ class MainScreen(Screen[None]):
             return
         key = row.ref.key
 
+        ident = row.ref.id
+
         def done(label: str | None) -> None:
             if label is not None and self.monitor.relabel(key, label or None):
                 self.apply_changes()
+                shown_id = shorten_middle(visible(ident), _TOAST_ID_WIDTH)
+                if label:
+                    said = f"Label of {shown_id} set to “{safe(label, max_length=60).plain}”."
+                else:
+                    said = f"Label of {shown_id} removed."
+                self.notify(said, markup=False)
 
         self.app.push_screen(LabelScreen(row.label, row.ref.id), done)
 
@@ -432,18 +483,66 @@ class MainScreen(Screen[None]):
     async def _open_in_browser(self, url: str) -> None:
         # webbrowser.open can block for the browser's lifetime: never on the event loop.
         opened = await asyncio.to_thread(_open_browser, url)
-        if not opened:
+        shown_url = shorten_middle(visible(url), _TOAST_URL_WIDTH)
+        if opened:
+            self.notify(f"Opened {shown_url} in the browser.", markup=False)
+        else:
             self.notify(
-                "No browser could be started; the URL is in the detail pane (Y copies it).",
+                f"No browser could be started for {shown_url}; the URL is in the detail pane "
+                "(Y copies it).",
                 severity="warning",
                 markup=False,
             )
 
+    #: What the last copy key sent, by binding id: the same key for the same text shows
+    #: it in a dialog instead (whether the terminal took it cannot be known).
+    _last_copy: tuple[str, str] | None = None
+
+    def _copy(self, action_id: str, text: str, what: str, title: str) -> None:
+        """Send ``text`` to the terminal's clipboard and say what that means; the same
+        key again for the same text shows it to be selected by hand."""
+        from aireiter_tui.ui.screens.copy_text import CopyTextScreen, clipboard_note
+
+        if self._last_copy == (action_id, text):
+            self._last_copy = None
+            self.app.push_screen(CopyTextScreen(title, text))
+            return
+        self._last_copy = (action_id, text)
+        self.app.copy_to_clipboard(text)
+        key = first_key(action_id, self.backend.settings.keymap)
+        self.notify(
+            f"{what} sent to the terminal's clipboard. {clipboard_note(key)}",
+            markup=False,
+            timeout=8,
+        )
+
     def action_copy_id(self) -> None:
         row = self.selected_row()
         if row is not None:
-            self.app.copy_to_clipboard(row.ref.id)
-            self.notify("Task ID copied.", markup=False)
+            name = _named(row.label, row.ref.id)
+            self._copy("copy_id", row.ref.id, f"The ID of {name}", "Task ID")
+
+    def action_copy_json(self) -> None:
+        """Copy the selected task's response as the server sent it, as indented JSON."""
+        from aireiter_tui.ui.screens.copy_text import task_json
+
+        row = self.selected_row()
+        if row is None:
+            return
+        name = _named(row.label, row.ref.id)
+        if row.task is None or row.task.raw is None:
+            self.notify(f"No answer from the server for {name} yet: no JSON.", markup=False)
+            return
+        text = task_json(row.task.raw)
+        if text is None:
+            self.notify(
+                f"The response of {name} is nested too deeply to copy; "
+                "aireiter-tui query --json ID prints it.",
+                severity="warning",
+                markup=False,
+            )
+            return
+        self._copy("copy_json", text, f"The JSON of {name}", "Task JSON")
 
     def action_copy_url(self) -> None:
         from aireiter_tui.ui.screens.output_chooser import OutputChooserScreen
@@ -466,8 +565,8 @@ class MainScreen(Screen[None]):
                 markup=False,
             )
             return
-        self.app.copy_to_clipboard(url)
-        self.notify("Output URL copied.", markup=False)
+        shown_url = shorten_middle(visible(url), _TOAST_URL_WIDTH)
+        self._copy("copy_url", url, f"The URL {shown_url}", "Output URL")
 
     # --- view -----------------------------------------------------------------------
     def action_filter(self) -> None:
@@ -487,6 +586,9 @@ class MainScreen(Screen[None]):
         self.query_one(TaskTable).focus()
 
     def action_clear_filter(self) -> None:
+        if self.details_zoomed:
+            self._set_zoom(False)  # Esc in the maximised pane: back to the table first
+            return
         table = self.query_one(TaskTable)
         if isinstance(self.focused, DetailPane) and table.display:
             table.focus()  # Esc in the pane: back to the table first
@@ -538,8 +640,37 @@ class MainScreen(Screen[None]):
             self.rebuild_view()
 
     def action_toggle_details(self) -> None:
-        self.details_visible = not self.details_visible
+        if self.details_zoomed:
+            # Hiding the maximised pane gives the whole body back to the table.
+            self._set_zoom(False)
+            self.details_visible = False
+        else:
+            self.details_visible = not self.details_visible
         self.update_details()
+
+    def action_toggle_zoom(self) -> None:
+        """Give the detail pane the whole body (a long error or outputs read at 80x24),
+        or give the table back."""
+        self._set_zoom(not self.details_zoomed)
+
+    def _set_zoom(self, zoomed: bool) -> None:
+        self.details_zoomed = zoomed
+        self.query_one("#body").set_class(zoomed, "-zoom")
+        if zoomed:
+            self.details_visible = True
+            self.update_details()
+            self.query_one(DetailPane).focus()  # arrows and page keys scroll it at once
+        else:
+            self.query_one(TaskTable).focus()
+
+    def action_hide_problems(self) -> None:
+        """Hide the config and watchlist problems from the banner; the help screen keeps
+        them, and problems found later show again."""
+        if self._problems_hidden == len(self.problems):
+            self.notify("The banner shows no problems to hide.", markup=False, timeout=3)
+            return
+        self._problems_hidden = len(self.problems)
+        self.refresh_chrome()
 
     # --- refresh --------------------------------------------------------------------
     def action_refresh_selected(self) -> None:
@@ -565,9 +696,7 @@ class MainScreen(Screen[None]):
         from aireiter_tui.ui.screens.help import HelpRow, HelpScreen
 
         keymap = self.backend.settings.keymap
-        rows = [
-            HelpRow(display_keys(keymap.get(a.id, a.keys)), a.description, a.group) for a in ACTIONS
-        ]
+        rows = [HelpRow(keys_of(a, keymap), a.description, a.group) for a in ACTIONS]
         rows += [
             HelpRow("↑ ↓ / j k", "Move the cursor", "Table"),
             HelpRow("PgUp PgDn Home End", "Move by pages, to the ends", "Table"),
@@ -576,4 +705,4 @@ class MainScreen(Screen[None]):
             HelpRow("↑ ↓ PgUp PgDn", "In the detail pane: scroll it", "Table"),
             HelpRow("ctrl+p", "Command palette (every action, themes)", "App"),
         ]
-        self.app.push_screen(HelpScreen(rows))
+        self.app.push_screen(HelpScreen(rows, problems=self.problems))

@@ -38,10 +38,15 @@ def banner_lines(
     filtered: str | None,
     shown: int,
     total: int,
+    hide_key: str | None = None,
 ) -> list[str]:
     """The banner above the table (at most 3 lines; none hides it): why nothing is
-    refreshed, then the problems found (config, watchlist, client), then the filter."""
+    refreshed, then the problems found (config, watchlist, client), then the filter.
+    ``hide_key``: the key that hides the problems, named before the first of them (in
+    front, where a long problem folded over the banner's lines cannot push it out)."""
     lines = list(problems)
+    if lines and hide_key:
+        lines[0] = f"({hide_key} hides) {lines[0]}"
     if mode in _BLOCKED and reason:
         lines.insert(0, reason)
     if filtered is not None:

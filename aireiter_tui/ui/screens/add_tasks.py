@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import ClassVar, Final
 
@@ -10,17 +10,36 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, Input, RadioButton, RadioSet, Static, TextArea
 
 from aireiter_tui.domain.models import IdKind, TaskRef
+from aireiter_tui.domain.sanitize import visible
 from aireiter_tui.domain.watchlist import parse_id_list
 from aireiter_tui.ui.screens.dialog import DialogScreen
 from aireiter_tui.ui.screens.label import LabelValidator, label_problem
-from aireiter_tui.ui.widgets.formatting import ControlCharHighlighter, safe, visible_controls
+from aireiter_tui.ui.widgets.formatting import (
+    ControlCharHighlighter,
+    safe,
+    shorten_middle,
+    visible_controls,
+)
 
 #: How many rejected IDs the preview lists before saying "and N more".
 MAX_REJECTIONS_SHOWN: Final = 3
+#: How many of the IDs to add the preview lists (it scrolls); the count says how many in
+#: all. Past this a list is too long to check by eye, and it is laid out at each key.
+MAX_IDS_SHOWN: Final = 1_000
+#: Cells of an ID in the list (a flagged one leaves room for why beside it).
+_ID_WIDTH: Final = 64
+_FLAGGED_ID_WIDTH: Final = 36
+#: Rows the scrolling preview may take: at least this few, at most this many.
+MIN_PREVIEW_ROWS: Final = 2
+MAX_PREVIEW_ROWS: Final = 12
+ADDED_MARK: Final = "+"
+FLAG_MARK: Final = "⚠"
+#: What makes a word look like a task ID (``order_lwU2d-VkUq9``, ``my_shot_001``).
+_ID_MARKS: Final = frozenset("0123456789_-")
 #: The dialog's own keys, named once so the bindings and the hint line cannot disagree.
 ADD_KEY: Final = "ctrl+s"
 TOGGLE_KIND_KEY: Final = "ctrl+t"
@@ -40,6 +59,49 @@ def keys_hint() -> Text:
         hint.append(key, style="bold")
         hint.append(f" {does}")
     return hint
+
+
+def _unusual(ident: str) -> set[str]:
+    """The characters of ``ident`` that are neither letters, digits, ``_`` nor ``-``."""
+    return {char for char in ident if not char.isalnum() and char not in "_-"}
+
+
+def odd_ones(ids: Sequence[str]) -> dict[str, str]:
+    """The IDs that do not look like the others, each with why, for a second look.
+
+    Text pasted by mistake (a log line, a sentence) is split into words that are valid
+    IDs. Among IDs with a digit, ``_`` or ``-``, a word without any is suspect; so is
+    punctuation that most of the others do not have. Alike IDs (all words, say chosen
+    out_task_ids) raise nothing: there is nothing to tell them from.
+    """
+    if len(ids) < 2:
+        return {}
+    marked = [not _ID_MARKS.isdisjoint(ident) for ident in ids]
+    unusual = [_unusual(ident) for ident in ids]
+    plain = sum(not chars for chars in unusual)
+    flagged: dict[str, str] = {}
+    for ident, has_marks, chars in zip(ids, marked, unusual, strict=True):
+        reasons = []
+        if not has_marks and any(marked):
+            reasons.append("no digit, _ or -")
+        if chars and plain * 2 > len(ids):
+            reasons.append(f"has {' '.join(sorted(chars)[:4])} unlike the others")
+        if reasons:
+            flagged[ident] = "; ".join(reasons)
+    return flagged
+
+
+class _KindButton(RadioButton):
+    """A radio button whose state reads without colour: ``●`` chosen, ``○`` not (the
+    stock one draws ``●`` for both and tells them apart by colour alone)."""
+
+    def __init__(self, label: Text, *, value: bool, id: str) -> None:
+        super().__init__(label, value=value, id=id)
+        self.BUTTON_INNER = "●" if value else "○"
+
+    def watch_value(self) -> None:
+        self.BUTTON_INNER = "●" if self.value else "○"
+        super().watch_value()
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,8 +135,10 @@ class AddTasksScreen(DialogScreen[AddTasksResult | None]):
     """Paste task IDs, pick which kind of ID they are, optionally label them.
 
     IDs may be separated by spaces, commas, semicolons or line breaks. A live preview
-    counts what would be added and lists what was rejected and why. Dismisses with an
-    :class:`AddTasksResult` holding only refs not watched yet, or ``None`` if cancelled.
+    says how many IDs of which kind will be added, lists what was rejected and why, then
+    every ID to add, the ones unlike the others marked for a second look (pasted prose
+    splits into words that are valid IDs). Dismisses with an :class:`AddTasksResult`
+    holding only refs not watched yet, or ``None`` if cancelled.
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -123,9 +187,12 @@ class AddTasksScreen(DialogScreen[AddTasksResult | None]):
         & #label {
             width: 1fr;
         }
+        & #preview-box {
+            height: auto;
+            max-height: 8;
+        }
         & #preview {
             height: auto;
-            max-height: 6;
             padding: 0 1;
             color: $text-muted;
         }
@@ -159,7 +226,7 @@ class AddTasksScreen(DialogScreen[AddTasksResult | None]):
             with Horizontal(id="options"):
                 with RadioSet(id="kind", tooltip=f"{TOGGLE_KIND_KEY} switches"):
                     for kind in IdKind:
-                        yield RadioButton(
+                        yield _KindButton(
                             Text(kind.value), value=kind is self._initial_kind, id=kind.value
                         )
                 yield Input(
@@ -168,7 +235,8 @@ class AddTasksScreen(DialogScreen[AddTasksResult | None]):
                     highlighter=ControlCharHighlighter(),
                     id="label",
                 )
-            yield Static(id="preview", markup=False)
+            with VerticalScroll(id="preview-box"):
+                yield Static(id="preview", markup=False)
             with Horizontal(id="buttons"):
                 yield Button(Text("Cancel"), id="cancel")
                 yield Button(Text(f"Add ({ADD_KEY})"), variant="primary", id="add")
@@ -177,6 +245,15 @@ class AddTasksScreen(DialogScreen[AddTasksResult | None]):
     def on_mount(self) -> None:
         self.query_one(TextArea).focus()
         self._refresh_preview()
+        self.call_after_refresh(self._fit_preview)
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._fit_preview)
+
+    def _fit_preview(self) -> None:
+        # However long the list grows, the buttons and the keys hint stay in view.
+        box = self.query_one("#preview-box")
+        self.fit_to_screen(box, MIN_PREVIEW_ROWS, MAX_PREVIEW_ROWS)
 
     @property
     def kind(self) -> IdKind:
@@ -205,11 +282,21 @@ class AddTasksScreen(DialogScreen[AddTasksResult | None]):
             text.append("Nothing pasted yet.")
             return text
         ready = len(parsed.new)
-        text.append(f"{ready} ID{'' if ready == 1 else 's'} ready")
+        # The kind in words: the radio buttons' colours are not the only place it shows.
+        kind = self.kind.value
+        text.append(f"{ready} {kind}{'' if ready == 1 else 's'} will be added", style="bold")
         if parsed.duplicates:
             text.append(f" · {parsed.duplicates} already watched")
         if parsed.rejected:
             text.append(f" · {len(parsed.rejected)} rejected")
+        flagged = odd_ones([ref.id for ref in parsed.new])
+        if flagged:
+            count = len(flagged)
+            text.append(
+                f"\n{FLAG_MARK} {count} do not look like the others: pasted text? "
+                f"Check the {FLAG_MARK} ones.",
+                style="bold",
+            )
         for raw, reason in parsed.rejected[:MAX_REJECTIONS_SHOWN]:
             text.append("\n✖ ", style="bold")
             # Bounded so each rejection stays on one line of an 80-column dialog.
@@ -218,6 +305,18 @@ class AddTasksScreen(DialogScreen[AddTasksResult | None]):
         hidden = len(parsed.rejected) - MAX_REJECTIONS_SHOWN
         if hidden > 0:
             text.append(f"\n  and {hidden} more")
+        for ref in parsed.new[:MAX_IDS_SHOWN]:
+            why = flagged.get(ref.id)
+            if why is None:
+                text.append(f"\n{ADDED_MARK} ")
+                text.append(shorten_middle(visible(ref.id), _ID_WIDTH), style="")
+            else:
+                text.append(f"\n{FLAG_MARK} ", style="bold")
+                text.append(shorten_middle(visible(ref.id), _FLAGGED_ID_WIDTH), style="bold")
+                text.append_text(safe(f" — {why}", max_length=30))
+        unlisted = ready - MAX_IDS_SHOWN
+        if unlisted > 0:
+            text.append(f"\n  and {unlisted:,} more (all {ready:,} will be added)")
         return text
 
     def _refresh_preview(self, problem: str | None = None) -> _Parsed:

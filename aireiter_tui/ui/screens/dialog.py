@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TypeVar
 
 from textual.screen import ModalScreen
+from textual.widget import Widget
 
 ResultType = TypeVar("ResultType")
 
@@ -53,3 +54,16 @@ class DialogScreen(ModalScreen[ResultType]):
         }
     }
     """
+
+    def fit_to_screen(self, grower: Widget, minimum: int, maximum: int) -> None:
+        """Give ``grower`` (a child of ``#dialog`` that scrolls) the rows the rest of the
+        dialog leaves on the screen, between ``minimum`` and ``maximum``: a dialog taller
+        than the screen would push its buttons and hints out of sight. Call it once the
+        dialog is laid out, and again on each resize."""
+        dialog = self.query_one("#dialog")
+        others = dialog.styles.gutter.height + sum(
+            child.outer_size.height + child.styles.margin.height
+            for child in dialog.children
+            if child is not grower
+        )
+        grower.styles.max_height = min(max(self.size.height - others, minimum), maximum)

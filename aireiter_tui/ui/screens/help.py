@@ -15,6 +15,9 @@ from textual.widgets import Static
 from aireiter_tui.domain.models import TaskStatus
 from aireiter_tui.ui.screens.dialog import DialogScreen
 from aireiter_tui.ui.widgets.formatting import (
+    GONE_STYLE,
+    GONE_SYMBOL,
+    GONE_WORD,
     NEVER_FETCHED,
     STALE_STYLE,
     STALE_SYMBOL,
@@ -40,7 +43,7 @@ class HelpRow:
 
 
 def status_legend() -> Text:
-    """Three lines explaining every status symbol the table uses."""
+    """Four lines explaining every status symbol the table uses."""
     legend = Text()
     for status in TaskStatus:
         if legend:
@@ -52,6 +55,8 @@ def status_legend() -> Text:
     legend.append("not fetched yet: no answer from the server so far")
     legend.append(f"\n{STALE_SYMBOL} ", style=STALE_STYLE)
     legend.append("could not refresh: the status shown is the last one known")
+    legend.append(f"\n{GONE_SYMBOL} ", style=GONE_STYLE)
+    legend.append(f"{GONE_WORD}: the server answered for it before, and no longer knows it")
     return legend
 
 
@@ -113,18 +118,25 @@ class HelpScreen(DialogScreen[None]):
         & .description {
             height: auto;
         }
+        & .problem {
+            height: auto;
+            color: $text-warning;
+        }
     }
     """
 
-    def __init__(self, rows: Sequence[HelpRow]) -> None:
+    def __init__(self, rows: Sequence[HelpRow], *, problems: Sequence[str] = ()) -> None:
         """Build the reference.
 
         Args:
             rows: Every binding to list. Keys may come from the user's config, so all
                 text is shown literally.
+            problems: What the banner said about the config, the watchlist and the
+                client, listed here too: the banner's can be hidden.
         """
         super().__init__()
         self._rows = tuple(rows)
+        self._problems = tuple(problems)
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="dialog") as dialog:
@@ -135,6 +147,10 @@ class HelpScreen(DialogScreen[None]):
                 classes="intro",
             )
             yield Static(status_legend(), classes="legend")
+            if self._problems:
+                yield Static(Text("Problems found"), classes="group")
+                for problem in self._problems:
+                    yield Static(safe(problem, max_length=300), classes="problem")
             yield Static(
                 Text("Keys can be remapped in config.toml [keys]."),
                 classes="intro",

@@ -13,7 +13,8 @@ from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.widgets import Static
 
-from aireiter_tui.domain.models import Task, TaskRef
+from aireiter_tui.domain.errors import AIReiterError, TaskNotFoundError
+from aireiter_tui.domain.models import Task, TaskRef, forgotten
 from aireiter_tui.domain.watchlist_codec import StatusChange, WatchEntry
 from aireiter_tui.ui.widgets.detail_sections import (
     NO_SELECTION_MESSAGE,
@@ -28,10 +29,11 @@ from aireiter_tui.ui.widgets.detail_sections import (
     summary_tail,
 )
 
-#: Section id and heading, in display order.
+#: Section id and heading, in display order. A failed task's error comes first: it is what
+#: the user came to read, and below the summary it fell out of a short pane.
 SECTIONS: Final = (
-    ("summary", "Summary"),
     ("error", "Error"),
+    ("summary", "Summary"),
     ("outputs", "Outputs"),
     ("input", "Input"),
     ("metadata", "Metadata"),
@@ -83,8 +85,11 @@ class DetailPane(VerticalScroll, can_focus=True):
         text-style: bold;
         margin-top: 1;
     }
-    DetailPane > #detail-heading-summary {
+    DetailPane > #detail-heading-error, DetailPane > #detail-heading-summary {
         margin-top: 0;
+    }
+    DetailPane.-error-shown > #detail-heading-summary {
+        margin-top: 1;
     }
     DetailPane > .detail-body {
         color: $foreground;
@@ -153,13 +158,22 @@ class DetailPane(VerticalScroll, can_focus=True):
         """The task the pane currently shows, or ``None``."""
         return self._shown_ref
 
-    def show(self, entry: WatchEntry | None, *, now: datetime, note: Text | None = None) -> None:
+    def show(
+        self,
+        entry: WatchEntry | None,
+        *,
+        now: datetime,
+        note: Text | None = None,
+        error: AIReiterError | None = None,
+    ) -> None:
         """Show ``entry`` (or the empty message), rebuilding only what changed.
 
         Args:
             entry: The selected watched task, or ``None`` when nothing is selected.
             now: The current time, for "12s ago" and elapsed durations.
             note: The last refresh problem for this task, already safe to show.
+            error: That problem itself (``Row.error``): the status then reads as in the
+                table (``⚠ not found``; ``⊘ gone`` for a task the server forgot).
         """
         if now.tzinfo is None:
             # Task times are aware UTC; subtracting them from a naive time would raise.
@@ -178,7 +192,7 @@ class DetailPane(VerticalScroll, can_focus=True):
         if not self._task_rendered or task is not self._shown_task:
             self._render_task(task)
             changed = True
-        changed = self._show_summary(entry, now, note) or changed
+        changed = self._show_summary(entry, now, note, error) or changed
         history_key = self._history_signature(entry.ref, entry.history, now)
         if history_key != self._history_key:
             self._history_key = history_key
@@ -199,34 +213,47 @@ class DetailPane(VerticalScroll, can_focus=True):
         for part in SUMMARY_PARTS[1:]:
             self._set_body(part, None)
         self._empty.display = True
+        self.remove_class("-error-shown")
         self.scroll_home(animate=False)
         self.render_count += 1
 
-    def _show_summary(self, entry: WatchEntry, now: datetime, note: Text | None) -> bool:
+    def _show_summary(
+        self, entry: WatchEntry, now: datetime, note: Text | None, error: AIReiterError | None
+    ) -> bool:
         """Rebuild the summary parts whose inputs changed; say whether any body changed."""
         changed = False
         # The task is compared by identity: the refresher hands out a new Task object for
         # every response, and comparing two 200 KB raw dicts by value would not be cheap.
         stale = note is not None
-        head_key = (entry.ref, id(entry.task), entry.label, stale, now.tzinfo)
+        task = entry.task
+        gone = forgotten(task.status if task else None, error)
+        # The status line shows the error's kind (its label), not its message.
+        kind = None if error is None else type(error)
+        head_key = (entry.ref, id(task), entry.label, stale, kind, now.tzinfo)
         if head_key != self._head_key:
             self._head_key = head_key
-            self._set_section("summary", summary_head(entry, now, stale=stale))
+            self._set_section("summary", summary_head(entry, now, stale=stale, error=error))
             changed = True
-        clock_key = (id(entry.task), entry.added_at, entry.checked_at, now.replace(microsecond=0))
+        clock_key = (id(task), entry.added_at, entry.checked_at, gone, now.replace(microsecond=0))
         if clock_key != self._clock_key:
             self._clock_key = clock_key
-            clock = summary_clock(entry, now)
+            clock = summary_clock(entry, now, gone=gone)
             # "2h07m ago" moves once a minute, a finished task's lines not at all: a tick
             # that changes nothing shown redraws nothing.
             if clock != self._clock_text:
                 self._clock_text = clock
                 self._set_body("summary-clock", clock)
                 changed = True
-        tail_key = (id(entry.task), entry.checked_at is None, None if note is None else note.plain)
+        not_found = isinstance(error, TaskNotFoundError)
+        tail_key = (
+            id(task),
+            entry.checked_at is None,
+            not_found,
+            None if note is None else note.plain,
+        )
         if tail_key != self._tail_key:
             self._tail_key = tail_key
-            self._set_body("summary-tail", summary_tail(entry, note))
+            self._set_body("summary-tail", summary_tail(entry, note, error=error))
             changed = True
         return changed
 
@@ -236,6 +263,7 @@ class DetailPane(VerticalScroll, can_focus=True):
         sections = {} if task is None else self._task_sections(task)
         for key, _build in _TASK_SECTIONS:
             self._set_section(key, sections.get(key))
+        self.set_class(self._bodies["error"].display, "-error-shown")
 
     def _task_sections(self, task: Task) -> dict[str, Content | None]:
         cached = self._cache.get(id(task))

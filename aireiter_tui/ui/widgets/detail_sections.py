@@ -8,6 +8,8 @@ The pane (``detail_pane.py``) only decides when to rebuild and where to put them
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from itertools import islice
@@ -15,6 +17,7 @@ from typing import Final
 
 from rich.text import Text
 
+from aireiter_tui.domain.errors import AIReiterError, TaskNotFoundError
 from aireiter_tui.domain.fields import (
     JSON,
     MAX_NAME_CHARS,
@@ -25,9 +28,9 @@ from aireiter_tui.domain.fields import (
     cap,
     dump_json,
 )
-from aireiter_tui.domain.models import MAX_ID_LENGTH, Task, parse_status
+from aireiter_tui.domain.models import MAX_ID_LENGTH, Task, forgotten, parse_status
 from aireiter_tui.domain.sanitize import MAX_URL_LENGTH, clean, url_lookalike, url_refusal
-from aireiter_tui.domain.session import credits_problem
+from aireiter_tui.domain.session import credits_problem, ended_at, finish_seen, seen_unfinished
 from aireiter_tui.domain.watchlist_codec import StatusChange, WatchEntry
 from aireiter_tui.ui.widgets.formatting import (
     STALE_STYLE,
@@ -39,6 +42,7 @@ from aireiter_tui.ui.widgets.formatting import (
     safe_block,
     safe_visible,
     status_text,
+    unanswered_status,
 )
 
 #: Upper bound on the characters of one JSON dump or of the outputs listing. The pane's
@@ -65,6 +69,10 @@ NOT_FETCHED_MESSAGE: Final = (
 NOT_YET_ANSWERED_MESSAGE: Final = (
     "No answer for this task yet (see below); it is retried with a growing delay (r tries now)."
 )
+NOT_FOUND_MESSAGE: Final = (
+    "Not found: the server does not know this ID (see below); it is asked again now and then"
+    " (r asks now)."
+)
 NO_DATA_MESSAGE: Final = (
     "No task data received yet — it will be retried on the next refresh (r refreshes it now)."
 )
@@ -87,11 +95,14 @@ def _line(text: Text, label: str, value: Text | str) -> None:
 # kept a core 80-90 % busy) and change only with the task, its label or the refresh note.
 
 
-def summary_head(entry: WatchEntry, now: datetime, *, stale: bool) -> Text:
+def summary_head(
+    entry: WatchEntry, now: datetime, *, stale: bool, error: AIReiterError | None = None
+) -> Text:
     """ID, other ID, label, status, model, created/completed times and duration.
 
     ``now`` only gives the time zone the times are shown in; ``stale`` adds the marker
-    of a failed last refresh to the status.
+    of a failed last refresh to the status; ``error`` is that refresh's error (the
+    status reads as in the table: ``⚠ not found``, ``⊘ gone``).
     """
     text = Text()
     task = entry.task
@@ -110,31 +121,67 @@ def summary_head(entry: WatchEntry, now: datetime, *, stale: bool) -> Text:
     if entry.label:
         _line(text, "Label", safe(entry.label, max_length=MAX_NAME_CHARS))
     if task is None:
-        _line(text, "Status", status_text(None, None, stale=stale))
+        shown = unanswered_status(error) if error else status_text(None, None, stale=stale)
+        _line(text, "Status", shown)
     else:
-        _line(text, "Status", status_text(task.status, task.status_raw, stale=stale))
+        if forgotten(task.status, error):
+            status = status_text(None, None, gone=True)
+            status.append("  no longer known to the server; last seen ", style=_NOTE_STYLE)
+            status.append_text(status_text(task.status, task.status_raw))
+        else:
+            status = status_text(task.status, task.status_raw, stale=stale)
+        _line(text, "Status", status)
         if task.model:
             _line(text, "Model", safe_visible(task.model, max_length=MAX_NAME_CHARS))
         if task.created_at:
             _line(text, "Created", format_timestamp(task.created_at, now))
-        if task.completed_at:
-            _line(text, "Completed", format_timestamp(task.completed_at, now))
-        if task.created_at and task.completed_at:
-            _line(text, "Duration", format_duration(task.completed_at - task.created_at))
+        _finish_lines(text, entry, now)
     text.rstrip()
     return text
 
 
-def summary_clock(entry: WatchEntry, now: datetime) -> Text:
+def _finish_lines(text: Text, entry: WatchEntry, now: datetime) -> None:
+    """When a finished task finished and how long it ran: the server's ``completed_at``,
+    or (failed tasks get none) when the status history first saw it finished."""
+    task = entry.task
+    assert task is not None
+    if task.completed_at:
+        _line(text, "Completed", format_timestamp(task.completed_at, now))
+        if task.created_at:
+            _line(text, "Duration", format_duration(task.completed_at - task.created_at))
+        return
+    seen = finish_seen(entry)
+    if seen is None:
+        return
+    word = task.status.value
+    when = format_timestamp(seen.at, now)
+    # Seen unfinished before: the change was seen within a poll of when it happened.
+    # Already finished at the first check: it finished at that time at the latest.
+    exact = seen_unfinished(entry)
+    note = "  (first seen)" if exact else "  (at the first check)"
+    _line(text, word.capitalize(), Text(when).append(note, style=_NOTE_STYLE))
+    if task.created_at:
+        ran = format_duration(seen.at - task.created_at)
+        shown = Text(ran if exact else f"≤ {ran}")
+        shown.append("  (until then)" if exact else "  (until then, at most)", style=_NOTE_STYLE)
+        _line(text, "Duration", shown)
+
+
+def summary_clock(entry: WatchEntry, now: datetime, *, gone: bool = False) -> Text:
     """Elapsed, credits, added and last checked: the lines that move with the clock.
 
     Every one is short (numbers and times), so rebuilding them each second costs the same
     whatever the task holds. Credits does not move, but it sits between Elapsed and Added.
+    ``gone``: the server no longer knows the task; its clock stopped at its last answer.
     """
     text = Text()
     task = entry.task
     if task is not None:
-        if task.created_at and not task.completed_at and task.status.is_active:
+        end = ended_at(entry, gone) if gone else None
+        if task.created_at and end is not None:
+            ran = format_duration(end - task.created_at)
+            _line(text, "Ran", f"{ran} until its last answer (stopped: it is gone)")
+        elif task.created_at and not task.completed_at and task.status.is_active and not gone:
             _line(text, "Elapsed", f"{format_duration(now - task.created_at)} so far")
         if task.credits_used is not None:
             problem = credits_problem(task.credits_used)
@@ -149,8 +196,11 @@ def summary_clock(entry: WatchEntry, now: datetime) -> Text:
     return text
 
 
-def summary_tail(entry: WatchEntry, note: Text | None) -> Text:
-    """The fields the parser dropped, the not-fetched message, the last refresh problem."""
+def summary_tail(
+    entry: WatchEntry, note: Text | None, *, error: AIReiterError | None = None
+) -> Text:
+    """The fields the parser dropped, the not-fetched message, the last refresh problem
+    (``error``: that problem, for a task never answered: not found is said as such)."""
     text = Text()
     task = entry.task
     # Fields the parser had to drop (wrong type): the raw response below still has them.
@@ -162,7 +212,9 @@ def summary_tail(entry: WatchEntry, note: Text | None) -> Text:
         _line(text, "Ignored", value)
     if task is None:
         text.append("\n")
-        if note is not None:
+        if isinstance(error, TaskNotFoundError):
+            message = NOT_FOUND_MESSAGE
+        elif note is not None:
             message = NOT_YET_ANSWERED_MESSAGE
         else:
             message = NOT_FETCHED_MESSAGE if entry.checked_at is None else NO_DATA_MESSAGE
@@ -179,13 +231,35 @@ def summary_tail(entry: WatchEntry, note: Text | None) -> Text:
     return text
 
 
+# Characters that would be drawn as something else (controls, lone surrogates), as
+# nothing (zero-width and format characters, odd spaces), or that change an emoji's width
+# (variation selectors, skin tones, ZWJ): they can only stand inside JSON strings.
+_JSON_ESCAPED_RE: Final = re.compile(
+    "[\x7f-\x9f\u00a0\u00ad\u034f\u061c\u115f\u1160\u180e\u2000-\u200f\u2028-\u202f"
+    "\u205f-\u206f\u3000\u3164\ud800-\udfff\ufe00-\ufe0f\ufeff\ufff9-\ufffb"
+    "\U0001f3fb-\U0001f3ff\U000e0000-\U000e0fff]"
+)
+
+
+def _json_escape(match: re.Match[str]) -> str:
+    return json.dumps(match.group())[1:-1]  # "\u200b", or a surrogate pair's two escapes
+
+
+def copyable_json(dumped: str) -> str:
+    """JSON text in which every character the pane could not show as itself is written
+    as its ``\\uXXXX`` escape: what is shown is what is copied, and a copy parses to the
+    same value (the sanitiser would otherwise swap such characters for symbols)."""
+    return _JSON_ESCAPED_RE.sub(_json_escape, dumped)
+
+
 def _pretty_json(value: JSON) -> Text:
     """Indented JSON of ``value``, cleaned and bounded to :data:`MAX_SECTION_CHARS`.
 
-    Only what is shown is encoded: the size of the rest is never worked out.
+    Only what is shown is encoded: the size of the rest is never worked out. Whole, it is
+    valid JSON as shown (see :func:`copyable_json`), so selecting and copying it works.
     """
     dumped, cut = dump_json(value, MAX_SECTION_CHARS, indent=2)
-    text = safe_block(dumped)
+    text = safe_block(copyable_json(dumped))
     if cut:
         text.append(
             f"\n… cut here: showing the first {MAX_SECTION_CHARS // 1000} KB; "
@@ -210,12 +284,6 @@ def error_section(task: Task) -> Text | None:
     return text
 
 
-#: A blank cell that is not whitespace: Rich wraps at whitespace, so with this between
-#: the number and the URL the URL starts on the number's line and folds at the edge,
-#: instead of leaving "1." alone on a line above it.
-_GLUE = "\u2800"
-
-
 def _history_time(moment: datetime, now: datetime) -> str:
     """Seconds matter in a history: ``14:03:07`` today, ``Dec 17 14:03:07`` before."""
     local = moment.astimezone(now.tzinfo)
@@ -225,8 +293,9 @@ def _history_time(moment: datetime, now: datetime) -> str:
 def _append_url(text: Text, prefix: str, url: str) -> None:
     """One numbered URL row; a refused URL says why it will not be opened, a lookalike
     (a host in non-ASCII letters, invisible characters) what its host really is."""
-    lead = len(prefix) - len(prefix.lstrip(" "))
-    text.append(prefix[:lead] + prefix[lead:].replace(" ", _GLUE), style=_NOTE_STYLE)
+    # Plain spaces, so that a copied row is clean: a URL too long for the rest of the
+    # line starts on the next one, where it is whole to select.
+    text.append(prefix, style=_NOTE_STYLE)
     # Shown exactly: a zero-width space in a host must not pass for the real host.
     text.append_text(safe_visible(url, max_length=MAX_URL_LENGTH + 1))
     refusal = url_refusal(url)

@@ -14,6 +14,7 @@ from rich.cells import cell_len
 from rich.highlighter import Highlighter
 from rich.text import Text
 
+from aireiter_tui.domain.errors import AIReiterError
 from aireiter_tui.domain.models import TaskStatus
 from aireiter_tui.domain.sanitize import clean, escape_spans, visible
 
@@ -33,6 +34,10 @@ STATUS_STYLES: Final[dict[TaskStatus, str]] = {
     TaskStatus.FAILED: "bold red",
     TaskStatus.UNKNOWN: "magenta",
 }
+#: A task the server answered for before and now does not know (see ``models.forgotten``).
+GONE_SYMBOL: Final = "⊘"
+GONE_WORD: Final = "gone"
+GONE_STYLE: Final = "bold magenta"
 #: Shown after the status when the last refresh failed: the status is the last one known.
 STALE_SYMBOL: Final = "⚠"
 STALE_STYLE: Final = "bold yellow"
@@ -62,37 +67,71 @@ def safe_block(text: object, *, style: str = "") -> Text:
     return Text(clean(str(text)), style=style)
 
 
+def _middle_cut(text: str, width: int) -> tuple[int, int] | None:
+    """Where :func:`shorten_middle` cuts ``text``: the characters before ``head`` and from
+    ``tail`` on are kept (``None``: it fits whole). ``width`` must be at least 2."""
+    if cell_len(text) <= width:
+        return None
+    room = width - 1
+    head_room = (room + 1) // 2
+    head = used = 0
+    for char in text:
+        if used + cell_len(char) > head_room:
+            break
+        head += 1
+        used += cell_len(char)
+    tail = len(text)
+    tail_room = room - used
+    used = 0
+    while tail > head and used + cell_len(text[tail - 1]) <= tail_room:
+        tail -= 1
+        used += cell_len(text[tail])
+    return head, tail
+
+
 def shorten_middle(text: str, width: int) -> str:
     """``text`` in at most ``width`` cells, cut in the middle (``order_lwU2…CCmrdYu``).
 
     Task IDs differ at both ends (a shared prefix, a unique tail), so an ID cut at the
     end would hide what tells two apart."""
-    if cell_len(text) <= width:
-        return text
     if width <= 1:
-        return "…"[:width]
-    room = width - 1
-    head_room = (room + 1) // 2
-    head: list[str] = []
-    used = 0
-    for char in text:
-        if used + cell_len(char) > head_room:
-            break
-        head.append(char)
-        used += cell_len(char)
-    tail: list[str] = []
-    tail_room = room - used
-    used = 0
-    for char in reversed(text[len(head) :]):
-        if used + cell_len(char) > tail_room:
-            break
-        tail.append(char)
-        used += cell_len(char)
-    return "".join(head) + "…" + "".join(reversed(tail))
+        return text if cell_len(text) <= width else "…"[:width]
+    cut = _middle_cut(text, width)
+    if cut is None:
+        return text
+    head, tail = cut
+    return text[:head] + "…" + text[tail:]
 
 
-def status_text(status: TaskStatus | None, raw_label: str | None, *, stale: bool = False) -> Text:
-    """The status cell: symbol + word, coloured; a stale marker if the last refresh failed."""
+def shorten_middle_text(text: Text, width: int) -> Text:
+    """:func:`shorten_middle` for styled text: the kept ends keep their styles (italic
+    out_task_ids, highlighted ``⟨U+200B⟩`` escapes), and when the cut takes away any part
+    of an escape the ellipsis is highlighted too, so an ID with an invisible character
+    never reads like one without."""
+    plain = text.plain
+    if width <= 1:
+        return text.copy() if cell_len(plain) <= width else Text("…"[:width])
+    cut = _middle_cut(plain, width)
+    if cut is None:
+        return text.copy()
+    head, tail = cut
+    hidden = any(start < tail and end > head for start, end in escape_spans(plain))
+    result = text[:head]
+    result.append("…", style=PLACEHOLDER_STYLE if hidden else "")
+    result.append_text(text[tail:])
+    result.style = text.style
+    return result
+
+
+def status_text(
+    status: TaskStatus | None, raw_label: str | None, *, stale: bool = False, gone: bool = False
+) -> Text:
+    """The status cell: symbol + word, coloured; a stale marker if the last refresh failed.
+
+    ``gone``: the server no longer knows the task (it answered for it before): shown as
+    its own state instead of the last status, which would claim it still runs."""
+    if gone:
+        return Text(f"{GONE_SYMBOL} {GONE_WORD}", style=GONE_STYLE)
     if status is None:
         text = Text(f"{NEVER_FETCHED} not fetched", style="dim")
     else:
@@ -104,6 +143,14 @@ def status_text(status: TaskStatus | None, raw_label: str | None, *, stale: bool
     if stale:
         text.append(f" {STALE_SYMBOL}", style=STALE_STYLE)
     return text
+
+
+def unanswered_status(error: AIReiterError | None) -> Text:
+    """The status of a task never answered: why its last refresh failed (``⚠ not
+    found``), or not fetched yet."""
+    if error is None:
+        return status_text(None, None)
+    return Text(f"{STALE_SYMBOL} {error.label}", style=STALE_STYLE)
 
 
 def format_duration(delta: timedelta | float | None) -> str:
@@ -150,6 +197,19 @@ def format_ago(moment: datetime | None, now: datetime) -> str:
     if moment is None:
         return ""
     return f"{format_duration(now - moment)} ago"
+
+
+def format_age(moment: datetime | None, now: datetime) -> str:
+    """How long ago, in its largest unit only: ``12s ago``, ``11m ago``, ``3h ago``,
+    ``2d ago``, ``3y ago``; at most 9 cells (the table's Checked column) at any age.
+    Empty for never. Where precision matters (the detail pane) use :func:`format_ago`."""
+    if moment is None:
+        return ""
+    seconds = max(0, int((now - moment).total_seconds()))
+    for unit, size in (("y", 365 * 86_400), ("d", 86_400), ("h", 3_600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit} ago"
+    return f"{seconds}s ago"
 
 
 def format_credits(value: float | None) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Final
+
 from rich.text import Text
 from textual.widgets import Static
 
@@ -9,6 +11,9 @@ from aireiter_tui.domain.models import TaskStatus
 from aireiter_tui.domain.poll_gate import SchedulerState
 from aireiter_tui.domain.session import Counts
 from aireiter_tui.ui.widgets.formatting import (
+    GONE_STYLE,
+    GONE_SYMBOL,
+    GONE_WORD,
     STALE_STYLE,
     STALE_SYMBOL,
     STATUS_STYLES,
@@ -35,10 +40,125 @@ _MODES = {
 _EXPLAINED = ("offline", "rate-limited", "auth-blocked")
 
 
+def _first_that_fits(candidates: list[Text], width: int | None) -> Text:
+    """The first of ``candidates`` (fullest first) that fits ``width`` cells (None: any
+    width), else the last: parts are dropped whole, never cut in the middle."""
+    for candidate in candidates:
+        if width is None or candidate.cell_len <= width:
+            return candidate
+    return candidates[-1]
+
+
+def _join(parts: list[Text]) -> Text:
+    line = Text()
+    for part in parts:
+        line.append_text(part)
+    return line
+
+
+def state_line(
+    *,
+    where: str,
+    credits: float,
+    state: SchedulerState | None,
+    mode: str,
+    width: int | None = None,
+) -> Text:
+    """The first line: connection, refresh state, credits used. When it does not fit
+    ``width``, parts go whole, least useful first (the queries in flight, the program's
+    name; shorter words for the credits and the next refresh; the server, the next
+    refresh, the reason the banner gives in full): the state and the credits stay."""
+    symbol, style, words = _MODES.get(mode, ("●", "dim", mode))
+    name = Text("aireiter-tui ", style="bold")
+    server = safe(where, max_length=60, style="dim")
+    server.append("  ")
+    status = Text(f"{symbol} {words}", style=style)
+    next_long = next_short = in_flight = reason = Text()
+    if state is not None and mode in ("live", "idle", "offline", "rate-limited"):
+        if state.next_poll_in is not None and mode != "idle":
+            wait = format_duration(state.next_poll_in)
+            next_long = Text(f"  · next refresh in {wait}")
+            next_short = Text(f"  · next in {wait}")
+        # Sent and waiting apart: of 2,706 due tasks only the poller's workers' worth
+        # of queries are on the wire, the rest wait their turn.
+        if state.in_flight or state.queued:
+            queued = f", {state.queued:,} queued" if state.queued else ""
+            in_flight = Text(f" · {state.in_flight:,} in flight{queued}", style="dim")
+    # Only the scheduler's troubles name a reason here (the banner has it in full); a
+    # user pause needs none, and without a client the banner says why.
+    if state is not None and state.reason and mode in _EXPLAINED:
+        reason = Text(" · ").append_text(safe(state.reason, max_length=120))
+    total = format_credits(credits) or "0"
+    credits_long = Text(f"  {total} credits used", style="bold")
+    credits_short = Text(f"  {total} credits", style="bold")
+    # Each step gives up one more thing than the one before.
+    steps = [
+        [name, server, status, next_long, in_flight, reason, credits_long],
+        [name, server, status, next_long, reason, credits_long],
+        [server, status, next_long, reason, credits_long],
+        [server, status, next_long, reason, credits_short],
+        [server, status, next_short, reason, credits_short],
+        [status, next_short, reason, credits_short],
+        [status, reason, credits_short],
+        [status, credits_short],
+    ]
+    return _first_that_fits([_join(parts) for parts in steps], width)
+
+
+#: When the counts do not fit, these words go first (one at a time, until they fit): the
+#: symbols stay, and the counts that call for action keep their words longest.
+_WORDS_DROPPED: Final = (
+    "unknown",
+    "new",
+    "pending",
+    "completed",
+    "processing",
+    GONE_WORD,  # a rare symbol nobody knows yet: its word stays longer
+    "failed",
+    "errors",
+)
+
+
+def counts_line(counts: Counts, width: int | None = None) -> Text:
+    """The second line: how many tasks are in each status. When it does not fit
+    ``width``, the statuses no task is in go first, then the words, least needed first
+    (:data:`_WORDS_DROPPED`; the symbols stay, the help screen explains them)."""
+
+    def line(*, zeros: bool, wordless: frozenset[str]) -> Text:
+        text = Text(f"{counts.total:,} watched", style="bold")
+
+        def part(symbol: str, count: int, word: str, style: str, kind: str) -> None:
+            if count or zeros:
+                text.append("  ")
+                shown = "" if kind in wordless else f" {word}"
+                text.append(f"{symbol} {count:,}{shown}", style=style)
+
+        for status in TaskStatus:
+            count = counts.by_status.get(status, 0)
+            if status is not TaskStatus.UNKNOWN or count:
+                symbol, style = STATUS_SYMBOLS[status], STATUS_STYLES[status]
+                part(symbol, count, status.value, style, status.value)
+        if counts.gone:
+            part(GONE_SYMBOL, counts.gone, GONE_WORD, GONE_STYLE, GONE_WORD)
+        if counts.unfetched:
+            part("…", counts.unfetched, "new", "dim", "new")
+        noun = "error" if counts.errors == 1 else "errors"
+        style = STALE_STYLE if counts.errors else "dim"
+        part(STALE_SYMBOL, counts.errors, noun, style, "errors")
+        return text
+
+    candidates = [line(zeros=True, wordless=frozenset())]
+    for dropped in range(len(_WORDS_DROPPED) + 1):
+        candidates.append(line(zeros=False, wordless=frozenset(_WORDS_DROPPED[:dropped])))
+    return _first_that_fits(candidates, width)
+
+
 class StatusBar(Static):
     """Two lines: the connection and refresh state, then the per-status counts.
 
     Lines never wrap (CSS): a wrapped first line would push the counts out of the bar.
+    Each line is made to fit the bar's width by leaving parts out whole
+    (:func:`state_line`, :func:`counts_line`), so nothing is cut mid-word.
     """
 
     DEFAULT_CSS = """
@@ -53,45 +173,23 @@ class StatusBar(Static):
     """
 
     _shown: Text | None = None
+    _given: tuple[str, Counts, SchedulerState | None, str] | None = None
 
     def show(self, *, where: str, counts: Counts, state: SchedulerState | None, mode: str) -> None:
         """Render the bar. ``mode`` overrides ``state.mode`` (e.g. ``no-key``)."""
-        symbol, style, words = _MODES.get(mode, ("●", "dim", mode))
-        line = Text()
-        line.append("aireiter-tui ", style="bold")
-        line.append_text(safe(where, max_length=60, style="dim"))
-        line.append("  ")
-        line.append(f"{symbol} {words}", style=style)
-        if state is not None and mode in ("live", "idle", "offline", "rate-limited"):
-            if state.next_poll_in is not None and mode != "idle":
-                line.append(f"  · next refresh in {format_duration(state.next_poll_in)}")
-            # Sent and waiting apart: of 2,706 due tasks only the poller's workers' worth
-            # of queries are on the wire, the rest wait their turn.
-            if state.in_flight or state.queued:
-                queued = f", {state.queued:,} queued" if state.queued else ""
-                line.append(f" · {state.in_flight:,} in flight{queued}", style="dim")
-        # Only the scheduler's troubles name a reason here (the banner has it in full); a
-        # user pause needs none, and without a client the banner says why.
-        if state is not None and state.reason and mode in _EXPLAINED:
-            line.append(" · ")
-            line.append_text(safe(state.reason, max_length=120))
-        line.append(f"  {format_credits(counts.credits) or '0'} credits used", style="bold")
+        self._given = (where, counts, state, mode)
+        # Not laid out yet (width 0): everything, the next call fits it.
+        width = self.content_region.width or None
+        line = state_line(where=where, credits=counts.credits, state=state, mode=mode, width=width)
         line.append("\n")
-        # Below ~110 columns the words go and the symbols (explained on the help screen) stay.
-        wide = self.size.width >= 110 or self.size.width == 0
-        line.append(f"{counts.total:,} watched  ", style="bold")
-        for status in TaskStatus:
-            count = counts.by_status.get(status, 0)
-            if status is TaskStatus.UNKNOWN and not count:
-                continue
-            word = f" {status.value}" if wide else ""
-            line.append(f"{STATUS_SYMBOLS[status]} {count:,}{word}  ", STATUS_STYLES[status])
-        if counts.unfetched:
-            line.append(f"… {counts.unfetched:,}{' new' if wide else ''}  ", style="dim")
-        noun = " error" if counts.errors == 1 else " errors"
-        errors = f"{STALE_SYMBOL} {counts.errors:,}{noun if wide else ''}"
-        line.append(errors, STALE_STYLE if counts.errors else "dim")
+        line.append_text(counts_line(counts, width))
         if line != self._shown:
             self._shown = line
             # Two lines tall and as wide as the screen whatever they say: no layout pass.
             self.update(line, layout=False)
+
+    def on_resize(self) -> None:
+        # Fitted to the old width: fit it to the new one now, not at the next tick.
+        if self._given is not None:
+            where, counts, state, mode = self._given
+            self.show(where=where, counts=counts, state=state, mode=mode)

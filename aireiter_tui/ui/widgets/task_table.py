@@ -9,7 +9,7 @@ height, and the cost of an update follows the number of changed rows.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import ClassVar, Final
 
 from rich.segment import Segment
@@ -23,10 +23,14 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from aireiter_tui.ui.widgets.columns import ROOMY, Column
+from aireiter_tui.ui.widgets.columns import MIN_FLEXIBLE, Column, FitText
 
 CellProvider = Callable[[str], Sequence[Text]]
-"""Returns the cells of the row with this key, one ``Text`` per column, in column order."""
+"""Returns the cells of the row with this key, one ``Text`` per column, in column order.
+A :class:`~aireiter_tui.ui.widgets.columns.FitText` cell is asked for its column's width."""
+NaturalWidths = Callable[[], Mapping[str, int]]
+"""Returns, by column key, the width that would show every row's cell whole (called for
+each line painted: it must be cheap)."""
 
 #: Characters of a cell kept per cell of its column before it is measured: one character
 #: fills a cell, or a base character and a few combining marks; the rest is never shown.
@@ -152,6 +156,7 @@ class TaskTable(ScrollView, can_focus=True):
         columns: Sequence[Column],
         cells: CellProvider,
         *,
+        natural: NaturalWidths | None = None,
         name: str | None = None,
         id: str | None = None,
         classes: str | None = None,
@@ -160,11 +165,12 @@ class TaskTable(ScrollView, can_focus=True):
         super().__init__(name=name, id=id, classes=classes, disabled=disabled)
         self._columns = tuple(columns)
         self._cells = cells
+        self._natural = natural
         self._order: list[str] = []
         self._index: dict[str, int] = {}
         self._cache: dict[str, Strip] = {}
         self._layout: list[tuple[int, Column, int]] = []
-        self._layout_width: tuple[int, str | None] = (-1, None)
+        self._layout_width: tuple[object, ...] = ()
         self.sorted_column: str | None = None
         self.sort_reverse = False
 
@@ -299,37 +305,49 @@ class TaskTable(ScrollView, can_focus=True):
 
     def _column_layout(self) -> list[tuple[int, Column, int]]:
         """(index, column, width) per visible column: low-priority ones go when narrow
-        (never the sorted one), and columns with ``grow_to`` widen when there is room."""
+        (never the sorted one); then, while the flexible column keeps
+        :data:`MIN_FLEXIBLE` cells, the columns with ``grow_to`` widen (in priority order)
+        to show their widest cell whole (``natural``), and the flexible one takes the rest.
+        """
         width = self.scrollable_content_region.width
-        if (width, self.sorted_column) == self._layout_width:
+        natural = self._natural() if self._natural is not None else {}
+        key = (width, self.sorted_column, tuple(natural.items()))
+        if key == self._layout_width:
             return self._layout
+        if self._layout_width:
+            # A longer ID or model arrived (or went): rows painted in the old widths,
+            # cached or on screen, are painted again.
+            self._cache.clear()
+            self.refresh()
         by_priority = sorted(self._columns, key=lambda c: (c.key != self.sorted_column, c.priority))
         columns = by_priority
         while columns:
             fixed = sum(c.width + 1 for c in columns if c.width)
             flexible = [c for c in columns if not c.width]
             spare = width - fixed - len(flexible)
-            if spare >= 12 * len(flexible) or len(columns) == 1:
+            if spare >= MIN_FLEXIBLE * len(flexible) or len(columns) == 1:
                 break
             columns = columns[:-1]
         shown = [(i, c) for i, c in enumerate(self._columns) if c in columns]
         widths = {c.key: c.width for _, c in shown}
+        has_flexible = any(not c.width for c in columns)
         spare = max(4, width - sum(w + 1 for w in widths.values() if w) - 1)
-        for _, column in shown:
-            # Room beyond what a prompt excerpt needs goes to columns that want more.
-            extra = min(max(0, spare - ROOMY), max(0, column.grow_to - column.width))
-            if column.width and extra:
-                widths[column.key] += extra
-                spare -= extra
+        for column in columns:
+            if not column.width or not column.grow_to:
+                continue
+            wanted = min(column.grow_to, natural.get(column.key, 0)) - column.width
+            extra = min(max(0, wanted), max(0, spare - (MIN_FLEXIBLE if has_flexible else 0)))
+            widths[column.key] += extra
+            spare -= extra
         self._layout = [(i, c, widths[c.key] or spare) for i, c in shown]
-        self._layout_width = (width, self.sorted_column)
+        self._layout_width = key
         return self._layout
 
     def _render_cells(self, cells: Sequence[Text | str], base: Style, sorted_style: Style) -> Strip:
         line = Text(no_wrap=True, overflow="ellipsis", end="")
         for index, column, width in self._column_layout():
             cell = cells[index] if index < len(cells) else ""
-            text = _cell_text(cell, width)
+            text = _cell_text(cell.fit_cell(width) if isinstance(cell, FitText) else cell, width)
             if column.key == self.sorted_column and isinstance(cell, str):
                 text.stylize(sorted_style)
             text.truncate(width, overflow="ellipsis", pad=False)

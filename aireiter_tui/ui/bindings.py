@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from difflib import get_close_matches
 from typing import Final
 
 from textual.binding import Binding, BindingType
@@ -192,9 +193,15 @@ def keymap_problems(keymap: Mapping[str, str]) -> list[str]:
     problems = []
     unknown = sorted(set(keymap) - set(known))
     if unknown:
+        # The whole list of ids would fill the banner and hide the problems after it.
+        guesses = [
+            f"{name} (did you mean {close[0]}?)" if close else name
+            for name in unknown
+            for close in [get_close_matches(name, list(known), n=1)]
+        ]
         problems.append(
-            f"[keys] in the config names no action: {', '.join(unknown)}; "
-            f"the actions are {', '.join(known)}."
+            f"[keys] in the config names no action: {', '.join(guesses)}. "
+            "The ids: the first column of the README's Keys table."
         )
     for action_id, keys in keymap.items():
         reserved = _reserved_in(keys)

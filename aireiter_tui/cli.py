@@ -157,6 +157,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     submit_commands.add_arguments(commands, common)
 
+    from aireiter_tui import stats_command
+
+    stats_command.add_arguments(commands, common)
+
     from aireiter_tui.simulator import cli as simulator_cli
 
     simulate = commands.add_parser("simulate", help="run the AIReiter-compatible simulator")
@@ -245,6 +249,14 @@ def _headless(args: argparse.Namespace, settings: Settings) -> int:
         return _list(args, _store(args), sys.stdout)
     if args.command == "wait":
         return asyncio.run(_wait(args, settings, _store(args)))
+    if args.command == "stats":
+        from aireiter_tui import stats_command
+
+        try:
+            window = stats_command.window_of(args.since)
+        except ValueError as error:
+            raise UsageError(str(error)) from None
+        return stats_command.run(args, _store(args), sys.stdout, window=window)
     if args.command in ("submit", "retry"):
         from aireiter_tui import submit_commands
 

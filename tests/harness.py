@@ -245,7 +245,12 @@ def table_lines(app: AIReiterApp) -> list[str]:
 
 def row_line(app: AIReiterApp, ident: str) -> str:
     """The painted table line of the task whose ID is ``ident`` (it must be on screen)."""
-    lines = [line for line in table_lines(app) if ident[:20] in line]
+    # A long ID is cut in the middle to fit the Task column: both its ends still show.
+    lines = [
+        line
+        for line in table_lines(app)
+        if ident[:20] in line or (ident[:5] in line and ident[-6:] in line)
+    ]
     assert lines, f"{ident} is not on screen"
     return lines[0]
 

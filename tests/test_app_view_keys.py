@@ -92,6 +92,7 @@ async def test_status_filter_cycles_through_every_status(
         ids = {status: ref.id for status, ref in by_status.items()}
         expected = {
             StatusFilter.ACTIVE: [ids["pending"], ids["processing"]],
+            StatusFilter.STUCK: [],
             StatusFilter.PENDING: [ids["pending"]],
             StatusFilter.PROCESSING: [ids["processing"]],
             StatusFilter.COMPLETED: [ids["completed"]],

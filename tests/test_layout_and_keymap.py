@@ -183,7 +183,7 @@ async def test_the_cursor_row_is_on_screen_after_escape_clears_a_filter() -> Non
     app = scene.build()
     async with app.run_test(size=(120, 36)) as pilot:
         await scene.run_before(pilot)
-        await pilot.press("s", "s", "S", "home", *"ffffff")
+        await pilot.press("s", "s", "S", "home", *"fffffff")
         await pilot.pause()
         grid = table(app)
         assert grid.row_count == 1

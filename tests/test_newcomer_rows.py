@@ -337,7 +337,7 @@ async def test_task_and_model_columns_grow_to_what_they_hold_when_there_is_room(
     app_factory: AppFactory,
 ) -> None:
     app = app_factory(Settings(), live=False, frozen_at=T0)
-    async with app.run_test(size=(200, 50)) as pilot:
+    async with app.run_test(size=(220, 50)) as pilot:
         ref = TaskRef(IdKind.TASK_ID, LONG_ID)
         app.monitor.add([ref])
         task = parse_task(

@@ -18,12 +18,14 @@ FEATURES: dict[str, list[str]] = {
     "TestTable": ["main", "main-120x36"],
     "TestDetails": ["details-completed", "details-failed", "wide-no-details"],
     "TestAddModal": ["add-modal", "add-modal-nothing-valid"],
+    "TestSubmitDialog": ["submit-retry", "submit-duplicate", "submit-error"],
     "TestFilterSort": ["filter-sort"],
     "TestHelp": ["help"],
     "TestConnection": ["offline", "rate-limited", "no-key"],
     "TestHostileStrings": ["hostile", "hostile-failed"],
     "TestSizes": ["narrow-80x24"],
     "TestThemes": ["theme-nord", "theme-gruvbox"],
+    "TestInsight": ["insight-120x36", "insight-80x24"],
 }
 
 
@@ -64,6 +66,14 @@ class TestAddModal:
     """The add-tasks dialog: the preview with rejected IDs, and ctrl+s with none valid."""
 
     @scenes_of("TestAddModal")
+    def test_scene(self, snap_compare: SnapCompare, name: str) -> None:
+        assert compare(snap_compare, name)
+
+
+class TestSubmitDialog:
+    """Retry (confirm), duplicate with edits (valid), a new task with invalid JSON."""
+
+    @scenes_of("TestSubmitDialog")
     def test_scene(self, snap_compare: SnapCompare, name: str) -> None:
         assert compare(snap_compare, name)
 
@@ -112,6 +122,14 @@ class TestThemes:
     """Non-default themes."""
 
     @scenes_of("TestThemes")
+    def test_scene(self, snap_compare: SnapCompare, name: str) -> None:
+        assert compare(snap_compare, name)
+
+
+class TestInsight:
+    """The insight screen (i) at 120x36 and 80x24."""
+
+    @scenes_of("TestInsight")
     def test_scene(self, snap_compare: SnapCompare, name: str) -> None:
         assert compare(snap_compare, name)
 

@@ -82,6 +82,23 @@ class Settings:
     """Drafts to start a new task from, by name: ``[templates.NAME]`` tables with a
     ``model`` and ``params`` (read by :func:`~aireiter_tui.domain.drafts.parse_templates`)."""
 
+    budget_credits_per_day: float | None = None
+    """Credits a UTC day's tasks may use: the status bar shows the share used, and a toast
+    warns at 80 % and at 100 % (once a day each). None: no budget."""
+
+    budget_credits_per_month: float | None = None
+    """The same for a UTC calendar month (optional)."""
+
+    notify: str = "off"
+    """Desktop notifications for finished and failed tasks, sent as the terminal's escape
+    sequence: ``"osc9"`` (iTerm2, WezTerm, kitty, Windows Terminal, foot), ``"osc777"``
+    (VTE terminals, rxvt, Ghostty) or ``"off"``."""
+
+    stuck_after: dict[str, float] = field(default_factory=dict, hash=False)
+    """Seconds after which an unfinished task of a model counts as stuck, by model, from
+    the ``[stuck_after]`` table (``"*"``: every model); without one, a model's own 95th
+    percentile of durations decides (once it has 5 completed tasks)."""
+
     warnings: tuple[str, ...] = ()
     """Problems worth telling the user that do not stop the app (e.g. file permissions)."""
 

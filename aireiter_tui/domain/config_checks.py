@@ -80,6 +80,34 @@ def keymap(value: Any) -> dict[str, str]:
     return {k: v.strip() for k, v in value.items()}
 
 
+def budget(value: Any) -> float:
+    ok = isinstance(value, int | float) and not isinstance(value, bool)
+    if not ok or not math.isfinite(value) or value <= 0:
+        raise Invalid("a number of credits greater than 0")
+    return float(value)
+
+
+NOTIFY_KINDS: Final = ("off", "osc9", "osc777")
+
+
+def notify(value: Any) -> str:
+    if value not in NOTIFY_KINDS:
+        raise Invalid('one of "off", "osc9" or "osc777"')
+    return str(value)
+
+
+def stuck_after(value: Any) -> dict[str, float]:
+    def seconds(limit: Any) -> bool:
+        ok = isinstance(limit, int | float) and not isinstance(limit, bool)
+        return ok and math.isfinite(limit) and limit > 0
+
+    if not isinstance(value, dict) or not all(
+        isinstance(model, str) and model and seconds(limit) for model, limit in value.items()
+    ):
+        raise Invalid('a table of model = seconds (greater than 0), e.g. "*" = 600')
+    return {model: float(limit) for model, limit in value.items()}
+
+
 CHECKERS: Final[dict[str, Checker]] = {
     "base_url": url,
     "api_key": api_key,
@@ -92,6 +120,10 @@ CHECKERS: Final[dict[str, Checker]] = {
     "bell": boolean,
     "keymap": keymap,
     "allow_insecure_http": boolean,
+    "budget_credits_per_day": budget,
+    "budget_credits_per_month": budget,
+    "notify": notify,
+    "stuck_after": stuck_after,
 }
 _SECRET_KEYS: Final = {"api_key"}
 

@@ -24,6 +24,7 @@ None of these charge the task whose query met them: it stays due behind the gate
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Final, Literal
@@ -60,6 +61,45 @@ class SchedulerState:
     next_poll_in: float | None
     reason: str
     queued: int = 0
+
+
+#: The span :meth:`RequestTally.last_minute` counts over (seconds).
+TALLY_SPAN: Final = 60.0
+
+
+class RequestTally:
+    """The queries sent in the last minute and the 429 answers seen, for the status bar:
+    a user sharing a key sees why polling slowed down. ``now`` is monotonic seconds."""
+
+    def __init__(self) -> None:
+        self._sent: deque[float] = deque()
+        self._limited: deque[float] = deque()
+        #: Every 429 answer since the start.
+        self.rate_limited_total = 0
+
+    def sent(self, now: float) -> None:
+        self._sent.append(now)
+        self._trim(self._sent, now)
+
+    def rate_limited(self, now: float) -> None:
+        self.rate_limited_total += 1
+        self._limited.append(now)
+        self._trim(self._limited, now)
+
+    def last_minute(self, now: float) -> int:
+        """Queries sent in the last :data:`TALLY_SPAN` seconds."""
+        self._trim(self._sent, now)
+        return len(self._sent)
+
+    def limited_last_minute(self, now: float) -> int:
+        """429 answers in the last :data:`TALLY_SPAN` seconds."""
+        self._trim(self._limited, now)
+        return len(self._limited)
+
+    @staticmethod
+    def _trim(times: deque[float], now: float) -> None:
+        while times and times[0] <= now - TALLY_SPAN:
+            times.popleft()
 
 
 class PollGate:

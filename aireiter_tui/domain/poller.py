@@ -18,8 +18,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final, Protocol
 
-from aireiter_tui.domain.errors import AIReiterError
+from aireiter_tui.domain.errors import AIReiterError, RateLimitedError
 from aireiter_tui.domain.models import Task, TaskRef
+from aireiter_tui.domain.poll_gate import RequestTally
 from aireiter_tui.domain.sanitize import clean
 from aireiter_tui.domain.scheduler import PollScheduler
 
@@ -87,6 +88,8 @@ class Poller:
         self._latest: dict[TaskRef, asyncio.Task[None]] = {}
         self._wake: asyncio.Event | None = None
         self.running = False
+        #: Queries sent in the last minute and 429s seen (the status bar shows them).
+        self.tally = RequestTally()
 
     @property
     def in_flight(self) -> int:
@@ -139,6 +142,7 @@ class Poller:
             scheduler.release(unanswered, clock())
 
     def _start(self, ref: TaskRef) -> None:
+        self.tally.sent(self._clock())
         task = asyncio.create_task(self._query(ref), name=f"poll {ref.key}")
         self._sending[task] = ref
         self._latest[ref] = task
@@ -150,6 +154,8 @@ class Poller:
             task = await self._client.query_ref(ref)
         except AIReiterError as exc:
             error = exc
+            if isinstance(exc, RateLimitedError):
+                self.tally.rate_limited(self._clock())
         except Exception as exc:  # one bad task must not stop polling
             error = unexpected_error(exc)
         me = asyncio.current_task()

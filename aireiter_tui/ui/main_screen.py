@@ -10,9 +10,11 @@ on top: under a dialog or the help screen the table, status bar and toasts keep 
 from __future__ import annotations
 
 import asyncio
+import copy
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, ClassVar
 
@@ -25,7 +27,8 @@ from textual.screen import Screen
 from textual.widgets import Input, Static
 
 from aireiter_tui.backend import Backend
-from aireiter_tui.domain.models import TaskStatus
+from aireiter_tui.domain.insight import MIN_FINISHED, NO_ESTIMATE, InsightWatch, notification
+from aireiter_tui.domain.models import TaskRef, TaskStatus
 from aireiter_tui.domain.monitor import Monitor
 from aireiter_tui.domain.sanitize import url_refusal, url_warning, visible
 from aireiter_tui.domain.session import Row, Transition
@@ -36,14 +39,16 @@ from aireiter_tui.ui.widgets.cells import COLUMNS, natural_widths, refresh_note,
 from aireiter_tui.ui.widgets.detail_pane import DetailPane
 from aireiter_tui.ui.widgets.filter_box import FilterBox
 from aireiter_tui.ui.widgets.footer import KeyFooter
-from aireiter_tui.ui.widgets.formatting import safe, shorten_middle
+from aireiter_tui.ui.widgets.formatting import format_duration, safe, shorten_middle
 from aireiter_tui.ui.widgets.status_bar import StatusBar
 from aireiter_tui.ui.widgets.task_table import TaskTable
 
 # The dialogs (and webbrowser) are imported when first used: the first frame needs none
 # of them, and their imports (TextArea, RadioSet, OptionList...) delay it by ~25 ms.
 if TYPE_CHECKING:
+    from aireiter_tui.domain.submitting import Submitter
     from aireiter_tui.ui.screens.add_tasks import AddTasksResult
+    from aireiter_tui.ui.screens.submit import SubmitOutcome
 
 #: From this many columns the detail pane sits beside the table, else below it.
 WIDE_LAYOUT = 150
@@ -136,6 +141,8 @@ class MainScreen(Screen[None]):
         self._problems_hidden = 0
         #: The detail pane has the whole body (z); the table is hidden meanwhile.
         self.details_zoomed = False
+        #: ETA, stuck tasks, budget: kept up to date from the change batches.
+        self.insight = InsightWatch(backend.settings)
 
     # --- layout ---------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -222,6 +229,8 @@ class MainScreen(Screen[None]):
                 timeout=8,
             )
         self._transitions.extend(changes.transitions)
+        full = rebuild or changes.reordered
+        self.insight.take(self.monitor.session.rows, changes.updated, full=full)
         if rebuild or changes.reordered:
             self.rebuild_view()
         elif changes.updated:
@@ -241,6 +250,11 @@ class MainScreen(Screen[None]):
         transitions, self._transitions = self._transitions, []
         for notice in finished_notices(transitions):
             self.notify(notice.body, title=notice.title, severity=notice.severity, markup=False)
+            # Opt-in desktop notification: the terminal turns the sequence into one.
+            sequence = notification(self.backend.settings.notify, notice.title, notice.body)
+            driver = self.app._driver
+            if sequence and driver is not None:
+                driver.write(sequence)
         if transitions and self.backend.settings.bell:
             self.app.bell()
 
@@ -249,6 +263,8 @@ class MainScreen(Screen[None]):
             return
         # "elapsed" and "ago" move with the clock: repaint the visible rows only.
         self.query_one(TaskTable).invalidate_all()
+        for sentence, severity in self.insight.alerts(self.monitor.session.rows, self.wall_clock()):
+            self.notify(sentence, severity=severity, markup=False, timeout=8)  # type: ignore[arg-type]
         self.refresh_chrome()
 
     # --- drawing --------------------------------------------------------------------
@@ -256,13 +272,17 @@ class MainScreen(Screen[None]):
         row = self.monitor.session.rows.get(key)
         if row is None:
             return ()
-        return row_cells(row, self.wall_clock())
+        return row_cells(row, self.wall_clock(), self.insight.figures)
 
     def rebuild_view(self) -> None:
         """Compute the visible order again and redraw everything around it."""
+        self._retries = None  # rows came or went: the detail pane's links are read again
         session = self.monitor.session
         table = self.query_one(TaskTable)
-        order = compute_order(session.rows.items(), self.spec, self.wall_clock())
+        now, figures = self.wall_clock(), self.insight.figures
+        order = compute_order(
+            session.rows.items(), self.spec, now, stuck=lambda key: figures.stuck(key, now)
+        )
         table.sorted_column = None if self.spec.sort is SortKey.ADDED else self.spec.sort.value
         table.sort_reverse = self.spec.reverse
         table.set_order(order)
@@ -291,7 +311,13 @@ class MainScreen(Screen[None]):
             else:
                 mode = "not-connected"
         counts = monitor.session.counts()
-        self.query_one(StatusBar).show(where=backend.where, counts=counts, state=state, mode=mode)
+        poller = monitor.poller
+        summary = self.insight.summary(
+            self.wall_clock(), poller.tally if poller else None, monitor.monotonic()
+        )
+        self.query_one(StatusBar).show(
+            where=backend.where, counts=counts, state=state, mode=mode, summary=summary
+        )
         shown = self._table.row_count if self._table is not None else 0
         filtered = self.spec.describe() if self.spec.is_filtered else None
         # Config and watchlist problems can be hidden (x); why nothing is refreshed cannot.
@@ -322,7 +348,44 @@ class MainScreen(Screen[None]):
         row = self.selected_row()
         note = refresh_note(row) if row is not None else None
         error = row.error if row is not None else None
-        pane.show(row.entry if row else None, now=self.wall_clock(), note=note, error=error)
+        retried_as: list[TaskRef] = []
+        if row is not None:
+            if self._retries is None:
+                self._retries = self._retry_index()
+            retried_as = self._retries.get(row.ref, [])
+        pane.show(
+            row.entry if row else None,
+            now=self.wall_clock(),
+            note=note,
+            error=error,
+            retried_as=retried_as,
+            eta=self._eta_words(row),
+        )
+
+    def _eta_words(self, row: Row | None) -> str | None:
+        """The detail pane's ETA line for an unfinished task, or ``None``."""
+        if row is None:
+            return None
+        estimate = self.insight.figures.estimate(row.ref.key, self.wall_clock())
+        if estimate is None:
+            return None
+        if estimate.seconds is None:
+            if estimate is NO_ESTIMATE:
+                return f"no estimate (fewer than {MIN_FINISHED} of its model finished)"
+            return f"no estimate ({estimate.reason})"
+        # The median of what the model's finished tasks that ran this long still took.
+        return f"≈{format_duration(estimate.seconds)} left"
+
+    #: The watched retries of each task, for the detail pane's links: built on demand
+    #: after a rebuild of the view (rows added or removed), not on every flush.
+    _retries: dict[TaskRef, list[TaskRef]] | None = None
+
+    def _retry_index(self) -> dict[TaskRef, list[TaskRef]]:
+        index: dict[TaskRef, list[TaskRef]] = {}
+        for row in self.monitor.session.rows.values():
+            if row.entry.retry_of is not None:
+                index.setdefault(row.entry.retry_of, []).append(row.ref)
+        return index
 
     def selected_row(self) -> Row | None:
         key = self.query_one(TaskTable).cursor_key
@@ -437,6 +500,184 @@ class MainScreen(Screen[None]):
             markup=False,
             timeout=3,
         )
+
+    # --- submitting -----------------------------------------------------------------
+    #: The duplicate guard around the client, made on first use (see _submit_guard).
+    _guard: Submitter | None = None
+
+    def _submit_guard(self) -> Submitter | None:
+        """The guard that sends drafts through the app's client, never one out_task_id
+        twice; ``None`` (and a toast says why) when there is no client."""
+        from aireiter_tui.domain.submitting import SubmitJournal, Submitter
+
+        client = self.backend.client
+        if client is None:
+            reason = self.backend.problem or "the client is not set up yet."
+            self.notify(
+                f"Nothing can be submitted: {reason}",
+                severity="warning",
+                markup=False,
+            )
+            return None
+        if self._guard is None or self._guard.client is not client:
+            store = self.backend.store
+            journal = SubmitJournal.beside(store.path) if store else SubmitJournal(None)
+            self._guard = Submitter(client, journal)
+        return self._guard
+
+    def _watched_ids(self) -> set[str]:
+        """Every ID a new out_task_id must not collide with: both IDs of each task."""
+        taken = set()
+        for row in self.monitor.session.rows.values():
+            taken.add(row.ref.id)
+            if row.task is not None:
+                taken.update(ident for ident in (row.task.task_id, row.task.out_task_id) if ident)
+        return taken
+
+    def action_retry_task(self) -> None:
+        """Retry the selected failed task: confirm the model, params and cost first."""
+        row = self.selected_row()
+        if row is None:
+            return
+        if row.task is None or row.task.status is not TaskStatus.FAILED:
+            from aireiter_tui.domain.drafts import NotRetryable, retry_draft
+
+            try:
+                retry_draft(row.ref, row.task, ())
+            except NotRetryable as problem:
+                self.notify(f"Not retried: {problem}", markup=False)
+            return
+        guard = self._submit_guard()
+        if guard is not None:
+            self._open_retry(row, guard)
+
+    @work(exclusive=True, group="submit-dialog", exit_on_error=False)
+    async def _open_retry(self, row: Row, guard: Submitter) -> None:
+        from aireiter_tui.domain.drafts import NotRetryable, retry_draft
+        from aireiter_tui.domain.submitting import REJECTED
+        from aireiter_tui.domain.watchlist_codec import retries_of
+        from aireiter_tui.ui.screens.submit import SubmitMode, SubmitScreen
+
+        journal = guard.journal
+        try:  # file locks: off the event loop
+            records = await asyncio.to_thread(journal.records)
+        except OSError as error:
+            self.notify(f"Not retried: {journal.problem(error)}.", severity="error", markup=False)
+            return
+        try:
+            draft = retry_draft(
+                row.ref, row.task, set(records) | self._watched_ids(), label=row.label
+            )
+        except NotRetryable as problem:
+            self.notify(f"Not retried: {problem}", markup=False)
+            return
+        earlier = sorted(
+            (r for r in records.values() if r.retry_of == row.ref and r.state != REJECTED),
+            key=lambda record: record.at,
+        )
+        unresolved = [record for record in earlier if not record.resolved]
+        note = None
+        if unresolved:
+            # Its answer was lost: the same out_task_id, so the server is asked first.
+            draft = replace(draft, out_task_id=unresolved[-1].out_task_id)
+            note = (
+                "An earlier retry's answer was lost: this one asks the server about it first"
+                " and sends only if the server does not have it."
+            )
+        else:
+            entries = [other.entry for other in self.monitor.session.rows.values()]
+            done = [record.task_id or record.out_task_id for record in earlier]
+            done += [ref.id for ref in retries_of(entries, row.ref) if ref.id not in done]
+            if done:
+                shown = ", ".join(shorten_middle(visible(ident), 30) for ident in done[:3])
+                note = f"Already retried as {shown}: this makes one more task."
+        assert row.task is not None
+        screen = SubmitScreen(
+            SubmitMode.RETRY,
+            draft,
+            guard.submit,
+            original=_named(row.label, row.ref.id),
+            original_credits=row.task.credits_used,
+            note=note,
+        )
+        self.app.push_screen(screen, self._submitted)
+
+    def action_duplicate_task(self) -> None:
+        """Submit a copy of the selected task, its model and params edited first."""
+        from aireiter_tui.domain.drafts import Draft, new_out_task_id
+        from aireiter_tui.ui.screens.submit import SubmitMode, SubmitScreen
+
+        row = self.selected_row()
+        if row is None:
+            return
+        given = row.task.input if row.task is not None else None
+        if given is None or not given.model:
+            name = _named(row.label, row.ref.id)
+            self.notify(
+                f"Not duplicated: the model and params of {name} are not known yet.",
+                markup=False,
+            )
+            return
+        guard = self._submit_guard()
+        if guard is None:
+            return
+        assert row.task is not None
+        metadata = row.task.metadata if isinstance(row.task.metadata, dict) else None
+        draft = Draft(
+            given.model,
+            copy.deepcopy(given.params),
+            new_out_task_id(self.wall_clock()),
+            metadata=copy.deepcopy(metadata),
+            label=row.label,
+        )
+        screen = SubmitScreen(
+            SubmitMode.DUPLICATE, draft, guard.submit, original=_named(row.label, row.ref.id)
+        )
+        self.app.push_screen(screen, self._submitted)
+
+    def action_new_task(self) -> None:
+        """Submit a new task: a model, params as JSON, or a template to start from."""
+        from aireiter_tui.domain.drafts import PROMPT, Draft, new_out_task_id
+        from aireiter_tui.ui.screens.submit import SubmitMode, SubmitScreen
+
+        guard = self._submit_guard()
+        if guard is None:
+            return
+        draft = Draft("", {PROMPT: ""}, new_out_task_id(self.wall_clock()))
+        templates = self.backend.settings.templates
+        screen = SubmitScreen(SubmitMode.NEW, draft, guard.submit, templates=templates)
+        self.app.push_screen(screen, self._submitted)
+
+    def _submitted(self, outcome: SubmitOutcome | None) -> None:
+        """Watch what the dialog submitted, at once; an unclear submit is watched by its
+        out_task_id, so the poller finds out whether the server has it."""
+        from aireiter_tui.domain.models import IdKind, TaskRef
+        from aireiter_tui.domain.submitting import watch
+        from aireiter_tui.ui.screens.submit import Unclear
+
+        if outcome is None:
+            return
+        if isinstance(outcome, Unclear):
+            draft = outcome.draft
+            ref = TaskRef(IdKind.OUT_TASK_ID, draft.out_task_id)
+            for row in self.monitor.add([ref], draft.label):
+                row.entry.retry_of = draft.retry_of
+            self.apply_changes()
+            self.query_one(TaskTable).move_to_key(ref.key)
+            self.notify(
+                f"{outcome.message} It is watched by its out_task_id meanwhile.",
+                title="Unknown whether it was accepted",
+                severity="warning",
+                markup=False,
+                timeout=12,
+            )
+            return
+        watch(self.monitor, outcome)
+        self.apply_changes()
+        self.query_one(TaskTable).move_to_key(outcome.ref.key)
+        self.notify(outcome.sentence(), markup=False, timeout=6)
+        for warning in outcome.warnings:
+            self.notify(warning, severity="warning", markup=False, timeout=10)
 
     # --- outputs --------------------------------------------------------------------
     def action_open_output(self) -> None:
@@ -690,6 +931,13 @@ class MainScreen(Screen[None]):
         self.monitor.set_paused(paused)
         self.refresh_chrome()
         self.notify("Refresh paused." if paused else "Refresh resumed.", markup=False, timeout=2)
+
+    def action_insight(self) -> None:
+        """The insight screen: figures over every watched task."""
+        from aireiter_tui.ui.screens.insight import InsightScreen
+
+        entries = [row.entry for row in self.monitor.session.rows.values()]
+        self.app.push_screen(InsightScreen(entries, self.wall_clock))
 
     # --- help -----------------------------------------------------------------------
     def action_help(self) -> None:

@@ -207,6 +207,38 @@ async def _paste_only_bad_ids(pilot: Pilot[None]) -> None:
     await pilot.press("ctrl+s")
 
 
+async def _submit_dialog(pilot: Pilot[None]) -> None:
+    """Wait for the submit dialog (a retry opens it after reading the submit journal)."""
+    from aireiter_tui.ui.screens.submit import SubmitScreen
+
+    for _ in range(200):
+        if isinstance(pilot.app.screen, SubmitScreen):
+            break
+        await pilot.pause(0.01)
+    assert isinstance(pilot.app.screen, SubmitScreen), "the submit dialog did not open"
+    await pilot.pause()
+
+
+async def _duplicate(pilot: Pilot[None]) -> None:
+    await _submit_dialog(pilot)
+    # A fresh out_task_id holds random digits: a fixed one keeps the screenshot the same.
+    pilot.app.screen.query_one("#out-task-id", Input).value = "tui-20251218-101211-a1b2c3"
+    area = pilot.app.screen.query_one("#params", TextArea)
+    area.load_text(area.text.replace('"1:1"', '"16:9"'))
+    await pilot.pause()
+
+
+async def _new_with_bad_json(pilot: Pilot[None]) -> None:
+    await _submit_dialog(pilot)
+    pilot.app.screen.query_one("#out-task-id", Input).value = "tui-20251218-101211-a1b2c3"
+    area = pilot.app.screen.query_one("#params", TextArea)
+    area.load_text('{\n  "prompt": "a red fox in the snow",\n  "output_n": 2,\n}')
+    area.move_cursor(area.document.end)
+    await pilot.pause()
+    await pilot.press("ctrl+s")
+    await pilot.pause()
+
+
 async def _filter_and_sort(pilot: Pilot[None]) -> None:
     await pilot.press("slash", *"banana", "enter", "s", "s", "s")
 
@@ -250,6 +282,30 @@ SCENES: Final[tuple[Scene, ...]] = (
         interact=_paste_only_bad_ids,
     ),
     Scene(
+        "submit-retry",
+        "Retrying a failed task (t): the model, the params and what it cost, to confirm",
+        setup=_details_failed,
+        press=("t",),
+        interact=_submit_dialog,
+        gallery=True,
+    ),
+    Scene(
+        "submit-duplicate",
+        "Duplicating a task with edits (e): the model as a choice, the params as JSON",
+        setup=_details_completed,
+        press=("e",),
+        interact=_duplicate,
+        gallery=True,
+    ),
+    Scene(
+        "submit-error",
+        "A new task (n) with invalid JSON: refused in the dialog with the reason, not sent",
+        size=(80, 24),
+        press=("n",),
+        interact=_new_with_bad_json,
+        gallery=True,
+    ),
+    Scene(
         "filter-sort",
         'Filtered by "banana", sorted by status',
         interact=_filter_and_sort,
@@ -283,6 +339,14 @@ SCENES: Final[tuple[Scene, ...]] = (
     Scene("wide-no-details", "160x48 with the detail pane hidden", size=(160, 48), press=("v",)),
     Scene("theme-nord", 'The "nord" theme', setup=_full_table, theme="nord", gallery=True),
     Scene("theme-gruvbox", 'The "gruvbox" theme', setup=_full_table, theme="gruvbox", gallery=True),
+    Scene(
+        "insight-120x36",
+        "Insight (i): credits, durations and failures per model, throughput",
+        setup=_full_table,
+        press=("i",),
+        gallery=True,
+    ),
+    Scene("insight-80x24", "Insight at 80x24", size=(80, 24), setup=_full_table, press=("i",)),
 )
 BY_NAME: Final = {scene.name: scene for scene in SCENES}
 GALLERY: Final = tuple(scene for scene in SCENES if scene.gallery)

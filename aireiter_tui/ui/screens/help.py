@@ -14,6 +14,7 @@ from textual.widgets import Static
 
 from aireiter_tui.domain.models import TaskStatus
 from aireiter_tui.ui.screens.dialog import DialogScreen
+from aireiter_tui.ui.widgets.cells import STUCK_SYMBOL
 from aireiter_tui.ui.widgets.formatting import (
     GONE_STYLE,
     GONE_SYMBOL,
@@ -43,7 +44,7 @@ class HelpRow:
 
 
 def status_legend() -> Text:
-    """Four lines explaining every status symbol the table uses."""
+    """Five lines explaining every status symbol the table uses."""
     legend = Text()
     for status in TaskStatus:
         if legend:
@@ -57,6 +58,8 @@ def status_legend() -> Text:
     legend.append("could not refresh: the status shown is the last one known")
     legend.append(f"\n{GONE_SYMBOL} ", style=GONE_STYLE)
     legend.append(f"{GONE_WORD}: the server answered for it before, and no longer knows it")
+    legend.append(f"\n{STUCK_SYMBOL} ", style=STALE_STYLE)
+    legend.append("stuck: running longer than 95 % of its model's tasks took")
     return legend
 
 

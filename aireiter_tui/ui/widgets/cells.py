@@ -8,6 +8,7 @@ from typing import Final
 from rich.text import Text
 
 from aireiter_tui.domain.errors import TaskNotFoundError
+from aireiter_tui.domain.insight import LiveFigures
 from aireiter_tui.domain.models import IdKind
 from aireiter_tui.domain.session import (
     MAX_PLAUSIBLE_CREDITS,
@@ -45,6 +46,8 @@ COLUMNS: Final = (
     Column("credits", "Credits", 7, priority=4, justify="right"),
     Column("outputs", "Out", 3, priority=4, justify="right"),
     Column("checked", "Checked", 9, priority=6, justify="right"),
+    # The time left by the model's history (domain/insight.py): the first to go when narrow.
+    Column("eta", "ETA", 6, priority=7, justify="right"),
 )
 
 #: Between a label and its ID in the Task column.
@@ -130,8 +133,23 @@ def time_cell(row: Row, now: datetime) -> Text:
     return Text(shown)
 
 
-def row_cells(row: Row, now: datetime) -> list[Text]:
-    """One ``Text`` per column of :data:`COLUMNS`; network strings made safe."""
+#: Beside the status of a task unfinished for longer than its model usually takes.
+STUCK_SYMBOL: Final = "⧖"
+
+
+def eta_cell(row: Row, now: datetime, figures: LiveFigures | None) -> Text:
+    """The ETA cell: ``≈3m10s`` left, ``?`` without an estimate, empty when finished."""
+    estimate = figures.estimate(row.ref.key, now) if figures is not None else None
+    if estimate is None:
+        return Text()
+    if estimate.seconds is None:
+        return Text("?", style="dim")
+    return Text(f"≈{format_duration(estimate.seconds)}", style="cyan")
+
+
+def row_cells(row: Row, now: datetime, figures: LiveFigures | None = None) -> list[Text]:
+    """One ``Text`` per column of :data:`COLUMNS`; network strings made safe.
+    ``figures``: the ETA and the stuck mark (None: neither)."""
     task = row.task
     name = name_cell(row)
     checked = Text(format_age(row.checked_at, now), style="dim")
@@ -143,26 +161,39 @@ def row_cells(row: Row, now: datetime) -> list[Text]:
             Text(),
             Text(),
             Text(),
-            Text(),
+            credits_cell(None, row.entry.estimated_credits),
             Text(),
             checked,
+            Text(),
         ]
+    status = status_text(task.status, task.status_raw, stale=row.stale, gone=row.gone)
+    if figures is not None and figures.stuck(row.ref.key, now):
+        status.append(f" {STUCK_SYMBOL}", style="bold yellow")
     return [
         name,
         safe_visible(task.model or "", max_length=40),
-        status_text(task.status, task.status_raw, stale=row.stale, gone=row.gone),
+        status,
         safe(task.prompt or "", max_length=300, style="dim" if not task.prompt else ""),
         Text(format_when(task.created_at, now)),
         time_cell(row, now),
-        credits_cell(task.credits_used),
+        credits_cell(
+            task.credits_used, row.entry.estimated_credits, running=not task.status.is_terminal
+        ),
         Text(str(task.output_count) if task.output_count else ""),
         checked,
+        eta_cell(row, now, figures),
     ]
 
 
-def credits_cell(value: float | None) -> Text:
+def credits_cell(
+    value: float | None, estimate: float | None = None, *, running: bool = False
+) -> Text:
     """The Credits cell; a value that cannot be real is marked (not by colour alone) and
-    is not in the header's total."""
+    is not in the header's total. Until the task says what it used (none yet, or 0 while
+    it runs: nothing is charged before it ends), the submit answer's ``estimate`` is
+    shown instead, as ``≈120``, dim."""
+    if estimate is not None and (value is None or (running and value == 0)):
+        return Text(f"≈{format_credits(estimate)}", style="dim")
     if credits_problem(value) is None:
         return Text(format_credits(value))
     assert value is not None

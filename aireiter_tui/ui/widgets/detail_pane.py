@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter, OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Final
 
@@ -165,6 +165,8 @@ class DetailPane(VerticalScroll, can_focus=True):
         now: datetime,
         note: Text | None = None,
         error: AIReiterError | None = None,
+        retried_as: Sequence[TaskRef] = (),
+        eta: str | None = None,
     ) -> None:
         """Show ``entry`` (or the empty message), rebuilding only what changed.
 
@@ -174,6 +176,8 @@ class DetailPane(VerticalScroll, can_focus=True):
             note: The last refresh problem for this task, already safe to show.
             error: That problem itself (``Row.error``): the status then reads as in the
                 table (``⚠ not found``; ``⊘ gone`` for a task the server forgot).
+            retried_as: The watched tasks that retry this one (linked in the summary).
+            eta: The expected time left for an unfinished task, in words.
         """
         if now.tzinfo is None:
             # Task times are aware UTC; subtracting them from a naive time would raise.
@@ -192,7 +196,7 @@ class DetailPane(VerticalScroll, can_focus=True):
         if not self._task_rendered or task is not self._shown_task:
             self._render_task(task)
             changed = True
-        changed = self._show_summary(entry, now, note, error) or changed
+        changed = self._show_summary(entry, now, note, error, tuple(retried_as), eta) or changed
         history_key = self._history_signature(entry.ref, entry.history, now)
         if history_key != self._history_key:
             self._history_key = history_key
@@ -218,7 +222,13 @@ class DetailPane(VerticalScroll, can_focus=True):
         self.render_count += 1
 
     def _show_summary(
-        self, entry: WatchEntry, now: datetime, note: Text | None, error: AIReiterError | None
+        self,
+        entry: WatchEntry,
+        now: datetime,
+        note: Text | None,
+        error: AIReiterError | None,
+        retried_as: tuple[TaskRef, ...],
+        eta: str | None,
     ) -> bool:
         """Rebuild the summary parts whose inputs changed; say whether any body changed."""
         changed = False
@@ -229,15 +239,33 @@ class DetailPane(VerticalScroll, can_focus=True):
         gone = forgotten(task.status if task else None, error)
         # The status line shows the error's kind (its label), not its message.
         kind = None if error is None else type(error)
-        head_key = (entry.ref, id(task), entry.label, stale, kind, now.tzinfo)
+        head_key = (
+            entry.ref,
+            id(task),
+            entry.label,
+            stale,
+            kind,
+            now.tzinfo,
+            entry.retry_of,
+            retried_as,
+        )
         if head_key != self._head_key:
             self._head_key = head_key
-            self._set_section("summary", summary_head(entry, now, stale=stale, error=error))
+            head = summary_head(entry, now, stale=stale, error=error, retried_as=retried_as)
+            self._set_section("summary", head)
             changed = True
-        clock_key = (id(task), entry.added_at, entry.checked_at, gone, now.replace(microsecond=0))
+        clock_key = (
+            id(task),
+            entry.added_at,
+            entry.checked_at,
+            entry.estimated_credits,
+            gone,
+            eta,
+            now.replace(microsecond=0),
+        )
         if clock_key != self._clock_key:
             self._clock_key = clock_key
-            clock = summary_clock(entry, now, gone=gone)
+            clock = summary_clock(entry, now, gone=gone, eta=eta)
             # "2h07m ago" moves once a minute, a finished task's lines not at all: a tick
             # that changes nothing shown redraws nothing.
             if clock != self._clock_text:

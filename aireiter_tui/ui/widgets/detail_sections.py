@@ -28,8 +28,14 @@ from aireiter_tui.domain.fields import (
     cap,
     dump_json,
 )
-from aireiter_tui.domain.models import MAX_ID_LENGTH, Task, forgotten, parse_status
-from aireiter_tui.domain.sanitize import MAX_URL_LENGTH, clean, url_lookalike, url_refusal
+from aireiter_tui.domain.models import MAX_ID_LENGTH, Task, TaskRef, forgotten, parse_status
+from aireiter_tui.domain.sanitize import (
+    MAX_URL_LENGTH,
+    clean,
+    url_lookalike,
+    url_refusal,
+    visible,
+)
 from aireiter_tui.domain.session import credits_problem, ended_at, finish_seen, seen_unfinished
 from aireiter_tui.domain.watchlist_codec import StatusChange, WatchEntry
 from aireiter_tui.ui.widgets.formatting import (
@@ -41,6 +47,7 @@ from aireiter_tui.ui.widgets.formatting import (
     safe,
     safe_block,
     safe_visible,
+    shorten_middle,
     status_text,
     unanswered_status,
 )
@@ -59,6 +66,10 @@ MAX_DEPTH: Final = 12
 MAX_HISTORY: Final = 200
 MAX_WARNINGS: Final = 10
 _LABEL_WIDTH: Final = 13
+#: Cells of an ID in the retry links; both ends show (see shorten_middle).
+LINK_ID_WIDTH: Final = 40
+#: How many retries the "Retried as" line names.
+MAX_LINKS: Final = 5
 _KEY_STYLE: Final = "bold"
 _SCALAR_STYLE: Final = "cyan"
 _NOTE_STYLE: Final = "dim"
@@ -96,13 +107,20 @@ def _line(text: Text, label: str, value: Text | str) -> None:
 
 
 def summary_head(
-    entry: WatchEntry, now: datetime, *, stale: bool, error: AIReiterError | None = None
+    entry: WatchEntry,
+    now: datetime,
+    *,
+    stale: bool,
+    error: AIReiterError | None = None,
+    retried_as: Sequence[TaskRef] = (),
 ) -> Text:
-    """ID, other ID, label, status, model, created/completed times and duration.
+    """ID, other ID, label, the retry links, status, model, created/completed times and
+    duration.
 
     ``now`` only gives the time zone the times are shown in; ``stale`` adds the marker
     of a failed last refresh to the status; ``error`` is that refresh's error (the
-    status reads as in the table: ``⚠ not found``, ``⊘ gone``).
+    status reads as in the table: ``⚠ not found``, ``⊘ gone``); ``retried_as``: the
+    watched tasks that retry this one.
     """
     text = Text()
     task = entry.task
@@ -120,6 +138,7 @@ def summary_head(
                 _line(text, label, safe_visible(other, max_length=MAX_ID_LENGTH))
     if entry.label:
         _line(text, "Label", safe(entry.label, max_length=MAX_NAME_CHARS))
+    _retry_lines(text, entry.retry_of, retried_as)
     if task is None:
         shown = unanswered_status(error) if error else status_text(None, None, stale=stale)
         _line(text, "Status", shown)
@@ -138,6 +157,21 @@ def summary_head(
         _finish_lines(text, entry, now)
     text.rstrip()
     return text
+
+
+def _retry_lines(text: Text, retry_of: TaskRef | None, retried_as: Sequence[TaskRef]) -> None:
+    """``Retry of …`` and ``Retried as …``: the IDs cut in the middle, both ends shown."""
+    if retry_of is not None:
+        _line(text, "Retry of", _link(retry_of))
+    if retried_as:
+        shown = Text(", ").join(_link(ref) for ref in retried_as[:MAX_LINKS])
+        if len(retried_as) > MAX_LINKS:
+            shown.append(f" and {len(retried_as) - MAX_LINKS} more", style=_NOTE_STYLE)
+        _line(text, "Retried as", shown)
+
+
+def _link(ref: TaskRef) -> Text:
+    return Text(shorten_middle(visible(ref.id), LINK_ID_WIDTH))
 
 
 def _finish_lines(text: Text, entry: WatchEntry, now: datetime) -> None:
@@ -167,12 +201,15 @@ def _finish_lines(text: Text, entry: WatchEntry, now: datetime) -> None:
         _line(text, "Duration", shown)
 
 
-def summary_clock(entry: WatchEntry, now: datetime, *, gone: bool = False) -> Text:
+def summary_clock(
+    entry: WatchEntry, now: datetime, *, gone: bool = False, eta: str | None = None
+) -> Text:
     """Elapsed, credits, added and last checked: the lines that move with the clock.
 
     Every one is short (numbers and times), so rebuilding them each second costs the same
     whatever the task holds. Credits does not move, but it sits between Elapsed and Added.
     ``gone``: the server no longer knows the task; its clock stopped at its last answer.
+    ``eta``: the time it is expected to need still, from its model's finished tasks.
     """
     text = Text()
     task = entry.task
@@ -183,17 +220,29 @@ def summary_clock(entry: WatchEntry, now: datetime, *, gone: bool = False) -> Te
             _line(text, "Ran", f"{ran} until its last answer (stopped: it is gone)")
         elif task.created_at and not task.completed_at and task.status.is_active and not gone:
             _line(text, "Elapsed", f"{format_duration(now - task.created_at)} so far")
+        if eta is not None and task.status.is_active and not gone:
+            _line(text, "ETA", eta)
         if task.credits_used is not None:
             problem = credits_problem(task.credits_used)
             if problem is None:
-                _line(text, "Credits", format_credits(task.credits_used))
+                _line(text, "Credits", _with_estimate(task.credits_used, entry))
             else:
                 _line(text, "Credits", f"⚠ {task.credits_used!r}: {problem} (not in the total)")
+    if (task is None or task.credits_used is None) and entry.estimated_credits is not None:
+        _line(text, "Credits", f"estimated {format_credits(entry.estimated_credits)}")
     added = format_timestamp(entry.added_at, now)
     _line(text, "Added", f"{added}  ({format_ago(entry.added_at, now)})")
     _line(text, "Last checked", format_ago(entry.checked_at, now) or "never")
     text.rstrip()
     return text
+
+
+def _with_estimate(used: float, entry: WatchEntry) -> str:
+    """``0 (estimated 120)``: the submit answer's estimate beside what the task used."""
+    shown = format_credits(used)
+    if entry.estimated_credits is None:
+        return shown
+    return f"{shown} (estimated {format_credits(entry.estimated_credits)})"
 
 
 def summary_tail(
@@ -252,7 +301,7 @@ def copyable_json(dumped: str) -> str:
     return _JSON_ESCAPED_RE.sub(_json_escape, dumped)
 
 
-def _pretty_json(value: JSON) -> Text:
+def pretty_json(value: JSON) -> Text:
     """Indented JSON of ``value``, cleaned and bounded to :data:`MAX_SECTION_CHARS`.
 
     Only what is shown is encoded: the size of the rest is never worked out. Whole, it is
@@ -280,7 +329,7 @@ def error_section(task: Task) -> Text | None:
     # A non-blank string is the message itself (perhaps cut): it is not shown twice.
     if raw is not None and not (isinstance(raw, str) and raw and not raw.isspace()):
         text.append("\n\n")
-        text.append(_pretty_json(failure.raw))
+        text.append(pretty_json(failure.raw))
     return text
 
 
@@ -502,4 +551,4 @@ def raw_section(task: Task) -> Text | None:
     """The task's ``data`` object exactly as received, pretty-printed."""
     if task.raw is None:
         return None
-    return _pretty_json(task.raw)
+    return pretty_json(task.raw)

@@ -7,6 +7,7 @@ from typing import Final
 from rich.text import Text
 from textual.widgets import Static
 
+from aireiter_tui.domain.insight import Summary
 from aireiter_tui.domain.models import TaskStatus
 from aireiter_tui.domain.poll_gate import SchedulerState
 from aireiter_tui.domain.session import Counts
@@ -153,6 +154,45 @@ def counts_line(counts: Counts, width: int | None = None) -> Text:
     return _first_that_fits(candidates, width)
 
 
+def insight_parts(summary: Summary | None) -> list[Text]:
+    """The figures after the counts, the most wanted first: when the last active task is
+    expected to finish, the budget's share, the queries of the last minute (and 429s)."""
+    if summary is None:
+        return []
+    parts = []
+    outlook = summary.outlook
+    if outlook.active:
+        if outlook.seconds is None:
+            parts.append(Text(f"  no ETA for {outlook.active:,} active", style="dim"))
+        else:
+            wait = format_duration(outlook.seconds)
+            parts.append(Text(f"  ≈ {wait} for {outlook.active:,} active", style="cyan"))
+    for share in summary.shares:
+        style = "bold red" if share.level >= 100 else "bold yellow" if share.level else ""
+        when = "today" if share.period == "day" else "this month"
+        parts.append(Text(f"  budget {share.percent:.0f} % {when}", style=style))
+    if summary.sent is not None:
+        rate = Text(f"  {summary.sent:,} req/min", style="dim")
+        if summary.limited:
+            rate.append(f", {summary.limited:,} HTTP 429", style="bold yellow")
+        parts.append(rate)
+    return parts
+
+
+def second_line(counts: Counts, summary: Summary | None, width: int | None) -> Text:
+    """The counts, then as many of :func:`insight_parts` as fit (the last ones go first)."""
+    parts = insight_parts(summary)
+    for keep in range(len(parts), 0, -1):
+        tail = _join(parts[:keep])
+        room = None if width is None else width - tail.cell_len
+        if room is not None and room <= 0:
+            continue
+        line = counts_line(counts, room)
+        if room is None or line.cell_len <= room:
+            return line.append_text(tail)
+    return counts_line(counts, width)
+
+
 class StatusBar(Static):
     """Two lines: the connection and refresh state, then the per-status counts.
 
@@ -173,16 +213,25 @@ class StatusBar(Static):
     """
 
     _shown: Text | None = None
-    _given: tuple[str, Counts, SchedulerState | None, str] | None = None
+    _given: tuple[str, Counts, SchedulerState | None, str, Summary | None] | None = None
 
-    def show(self, *, where: str, counts: Counts, state: SchedulerState | None, mode: str) -> None:
-        """Render the bar. ``mode`` overrides ``state.mode`` (e.g. ``no-key``)."""
-        self._given = (where, counts, state, mode)
+    def show(
+        self,
+        *,
+        where: str,
+        counts: Counts,
+        state: SchedulerState | None,
+        mode: str,
+        summary: Summary | None = None,
+    ) -> None:
+        """Render the bar. ``mode`` overrides ``state.mode`` (e.g. ``no-key``);
+        ``summary``: the ETA, budget and request figures after the counts."""
+        self._given = (where, counts, state, mode, summary)
         # Not laid out yet (width 0): everything, the next call fits it.
         width = self.content_region.width or None
         line = state_line(where=where, credits=counts.credits, state=state, mode=mode, width=width)
         line.append("\n")
-        line.append_text(counts_line(counts, width))
+        line.append_text(second_line(counts, summary, width))
         if line != self._shown:
             self._shown = line
             # Two lines tall and as wide as the screen whatever they say: no layout pass.
@@ -191,5 +240,5 @@ class StatusBar(Static):
     def on_resize(self) -> None:
         # Fitted to the old width: fit it to the new one now, not at the next tick.
         if self._given is not None:
-            where, counts, state, mode = self._given
-            self.show(where=where, counts=counts, state=state, mode=mode)
+            where, counts, state, mode, summary = self._given
+            self.show(where=where, counts=counts, state=state, mode=mode, summary=summary)

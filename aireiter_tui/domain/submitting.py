@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import json
 import math
 import os
@@ -51,7 +50,7 @@ from aireiter_tui.domain.errors import (
 )
 from aireiter_tui.domain.fields import JSON, parse_datetime
 from aireiter_tui.domain.models import IdKind, Task, TaskRef, validate_task_id
-from aireiter_tui.domain.paths import replace_atomically
+from aireiter_tui.domain.paths import exclusive_lock, replace_atomically
 from aireiter_tui.domain.sanitize import clean
 from aireiter_tui.domain.watchlist_codec import WatchEntry
 
@@ -357,13 +356,10 @@ class SubmitJournal:
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
         assert self.path is not None and self._lock_path is not None
+        # The lock file may be elsewhere (a test's); the journal's folder must exist too.
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+        with exclusive_lock(self._lock_path):
             yield
-        finally:
-            os.close(fd)  # closing the descriptor releases the lock
 
 
 # --- the guard ----------------------------------------------------------------------------

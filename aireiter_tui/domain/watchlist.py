@@ -17,7 +17,6 @@ TOML is still the one it was written with.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import os
 import re
@@ -30,7 +29,12 @@ from pathlib import Path
 from typing import Final
 
 from aireiter_tui.domain.models import IdKind, TaskRef, validate_task_id
-from aireiter_tui.domain.paths import NotRegularFile, open_regular, replace_atomically
+from aireiter_tui.domain.paths import (
+    NotRegularFile,
+    exclusive_lock,
+    open_regular,
+    replace_atomically,
+)
 from aireiter_tui.domain.watchlist_cache import CacheDamaged, SnapshotCache, attach, gc_paused
 from aireiter_tui.domain.watchlist_codec import (
     MAX_LABEL_LENGTH,
@@ -280,18 +284,15 @@ class WatchlistStore:
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-        except OSError as error:
-            raise WatchlistError(
-                f"Could not lock the watchlist {self.path} ({_reason(error)}); nothing was saved"
-            ) from None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+        with contextlib.ExitStack() as stack:
+            try:
+                stack.enter_context(exclusive_lock(self.lock_path))
+            except OSError as error:
+                raise WatchlistError(
+                    f"Could not lock the watchlist {self.path} ({_reason(error)}); "
+                    "nothing was saved"
+                ) from None
             yield
-        finally:
-            os.close(fd)  # closing the descriptor releases the lock
 
     def _read(self) -> _Read | None:
         try:

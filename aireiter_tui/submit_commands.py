@@ -26,6 +26,7 @@ from aireiter_tui.domain.config import Settings
 from aireiter_tui.domain.drafts import (
     Draft,
     NotRetryable,
+    ids_in_use,
     new_out_task_id,
     parse_json_object,
     parse_param_option,
@@ -383,12 +384,7 @@ async def _wait(
 def _taken(entries: Iterable[WatchEntry], journal: SubmitJournal) -> set[str]:
     """Every ID a retry's out_task_id must not collide with: watched ones (both IDs of
     each task), and every out_task_id ever journalled."""
-    taken = set(_read(journal, journal.records))
-    for entry in entries:
-        taken.add(entry.ref.id)
-        if entry.task is not None:
-            taken.update(ident for ident in (entry.task.task_id, entry.task.out_task_id) if ident)
-    return taken
+    return set(_read(journal, journal.records)) | ids_in_use(entries)
 
 
 async def _retry(

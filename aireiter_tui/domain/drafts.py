@@ -14,7 +14,7 @@ import json
 import math
 import re
 import secrets
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from typing import Final
@@ -22,7 +22,8 @@ from typing import Final
 from aireiter_tui.domain.errors import ConfigError
 from aireiter_tui.domain.fields import JSON, type_name
 from aireiter_tui.domain.models import MAX_ID_LENGTH, Task, TaskRef, TaskStatus, validate_task_id
-from aireiter_tui.domain.sanitize import clean
+from aireiter_tui.domain.sanitize import one_line
+from aireiter_tui.domain.watchlist_codec import WatchEntry
 
 #: The models the AIReiter API documents, in the order a model list shows them. Any other
 #: typed name is sent as typed: the service knows best which models it has today.
@@ -42,10 +43,6 @@ MAX_MODEL_LENGTH: Final = 100
 _RETRY_SUFFIX: Final = re.compile(r"-r(\d{1,6})$")
 #: The params a draft is checked for; a template may leave them out.
 PROMPT: Final = "prompt"
-
-
-def _shown(text: str, limit: int = 80) -> str:
-    return clean(text, max_length=limit, single_line=True)
 
 
 @dataclass(frozen=True)
@@ -97,7 +94,7 @@ def model_problem(model: object) -> str | None:
     if len(model) > MAX_MODEL_LENGTH:
         return f"The model name is longer than {MAX_MODEL_LENGTH} characters."
     if any(ch.isspace() or not ch.isprintable() for ch in model):
-        return f"The model name {_shown(model)!r} must be one word, without spaces."
+        return f"The model name {one_line(model)!r} must be one word, without spaces."
     return None
 
 
@@ -197,7 +194,7 @@ def parse_param_option(text: str) -> tuple[str, JSON]:
     """
     key, sep, raw = text.partition("=")
     if not sep or not key.strip():
-        raise ValueError(f"{_shown(text)!r} is not key=value (for example prompt=a red fox).")
+        raise ValueError(f"{one_line(text)!r} is not key=value (for example prompt=a red fox).")
     try:
         value: JSON = json.loads(raw, parse_constant=_no_constants)
     except (ValueError, RecursionError):
@@ -227,6 +224,17 @@ def next_retry_id(base: str, taken: Collection[str]) -> str:
         number += 1
 
 
+def ids_in_use(entries: Iterable[WatchEntry]) -> set[str]:
+    """Every ID a new out_task_id must not collide with: each watched task's ID and both
+    IDs its last answer gave."""
+    taken = set()
+    for entry in entries:
+        taken.add(entry.ref.id)
+        if entry.task is not None:
+            taken.update(ident for ident in (entry.task.task_id, entry.task.out_task_id) if ident)
+    return taken
+
+
 class NotRetryable(ValueError):
     """A task that cannot be retried; ``str()`` says why, as a sentence."""
 
@@ -246,12 +254,13 @@ def retry_draft(
     Raises:
         NotRetryable: not fetched yet, not failed, or its model and params are not known.
     """
-    name = _shown(ref.id)
+    name = one_line(ref.id)
     if task is None:
         raise NotRetryable(f"{name} has not been fetched yet: its model and params are unknown.")
     if task.status is not TaskStatus.FAILED:
         raise NotRetryable(
-            f"{name} is {_shown(task.status_label, 40)}, not failed: only a failed task is retried."
+            f"{name} is {one_line(task.status_label, 40)}, not failed:"
+            " only a failed task is retried."
         )
     given = task.input
     if given is None or not given.model or model_problem(given.model):
@@ -310,7 +319,7 @@ def parse_templates(value: object, origin: str) -> dict[str, Template]:
         for key in table:
             if key not in _TEMPLATE_KEYS:
                 raise ConfigError(
-                    f'{origin}: unknown key "{where}.{_shown(key, 40)}" (known keys:'
+                    f'{origin}: unknown key "{where}.{one_line(key, 40)}" (known keys:'
                     f" {', '.join(_TEMPLATE_KEYS)})"
                 )
         model = table.get("model")

@@ -71,6 +71,12 @@ def clean(text: str, *, max_length: int | None = None, single_line: bool = False
     return text
 
 
+def one_line(text: str, limit: int = 80) -> str:
+    """``text`` to quote in a sentence: :func:`clean`, on one line, at most ``limit``
+    characters."""
+    return clean(text, max_length=limit, single_line=True)
+
+
 def url_refusal(url: str) -> str | None:
     """Say why ``url`` must not be opened, or return ``None`` if it is safe.
 

@@ -51,7 +51,7 @@ from aireiter_tui.domain.errors import (
 from aireiter_tui.domain.fields import JSON, parse_datetime
 from aireiter_tui.domain.models import IdKind, Task, TaskRef, validate_task_id
 from aireiter_tui.domain.paths import exclusive_lock, replace_atomically
-from aireiter_tui.domain.sanitize import clean
+from aireiter_tui.domain.sanitize import one_line
 from aireiter_tui.domain.watchlist_codec import WatchEntry
 
 if TYPE_CHECKING:
@@ -74,10 +74,6 @@ _CLEAR_REFUSALS: Final = (
     NotSentError,
     InsecureURLError,
 )
-
-
-def _shown(text: str, limit: int = 80) -> str:
-    return clean(text, max_length=limit, single_line=True)
 
 
 # --- outcomes ---------------------------------------------------------------------------
@@ -147,13 +143,13 @@ class Submitted:
     @property
     def shown_id(self) -> str:
         """The ID the task is watched by, safe to print."""
-        return _shown(self.ref.id, 300)
+        return one_line(self.ref.id, 300)
 
     def sentence(self) -> str:
         """What happened, for a toast or standard error."""
-        what = f"{_shown(self.draft.model, 60)} as {self.shown_id}"
+        what = f"{one_line(self.draft.model, 60)} as {self.shown_id}"
         if self.ref.kind is IdKind.TASK_ID:
-            what += f" (out_task_id {_shown(self.out_task_id, 300)})"
+            what += f" (out_task_id {one_line(self.out_task_id, 300)})"
         estimate = ""
         if self.estimated_credits is not None:
             estimate = f"; estimated {self.estimated_credits:g} credits"
@@ -481,7 +477,7 @@ class Submitter:
             raise SubmitRejected(f"Not submitted: {error.human()}", error)
         if task is None:
             raise SubmitUnknown(
-                f"Unknown whether {_shown(draft.out_task_id)} was accepted: {error.human()}"
+                f"Unknown whether {one_line(draft.out_task_id)} was accepted: {error.human()}"
                 " The server does not know it yet. Submitting it again asks the server"
                 " first, so it cannot be made twice."
             )
@@ -502,7 +498,7 @@ class Submitter:
         except AIReiterError as error:
             lost = unclear.human() if unclear is not None else "An earlier answer was lost."
             raise SubmitUnknown(
-                f"Unknown whether {_shown(draft.out_task_id)} was accepted: {lost} Asking"
+                f"Unknown whether {one_line(draft.out_task_id)} was accepted: {lost} Asking"
                 f" the server failed too: {error.human()} Submitting it again asks the"
                 " server first, so it cannot be made twice."
             ) from None
@@ -514,7 +510,7 @@ class Submitter:
         if isinstance(echoed, str) and echoed and echoed != draft.out_task_id:
             # Another request's answer: ours may or may not exist; the server knows.
             error = AIReiterError(
-                f"The server's answer names another out_task_id ({_shown(echoed)})."
+                f"The server's answer names another out_task_id ({one_line(echoed)})."
             )
             return await self._failed(draft, error, resent=False)
         status = data.get("status")
@@ -604,8 +600,8 @@ class Submitter:
 
 def _taken(draft: Draft, record: JournalRecord) -> str:
     return (
-        f"The out_task_id {_shown(draft.out_task_id)} was already used for another request"
-        f" ({_shown(record.model, 60) or 'another model'}, {record.at:%Y-%m-%d %H:%M} UTC);"
+        f"The out_task_id {one_line(draft.out_task_id)} was already used for another request"
+        f" ({one_line(record.model, 60) or 'another model'}, {record.at:%Y-%m-%d %H:%M} UTC);"
         " choose another one."
     )
 

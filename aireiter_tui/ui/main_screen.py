@@ -470,7 +470,7 @@ class MainScreen(Screen[None]):
         def done(label: str | None) -> None:
             if label is not None and self.monitor.relabel(key, label or None):
                 self.apply_changes()
-                shown_id = shorten_middle(visible(ident), _TOAST_ID_WIDTH)
+                shown_id = _named(None, ident)
                 if label:
                     said = f"Label of {shown_id} set to “{safe(label, max_length=60).plain}”."
                 else:
@@ -525,15 +525,6 @@ class MainScreen(Screen[None]):
             self._guard = Submitter(client, journal)
         return self._guard
 
-    def _watched_ids(self) -> set[str]:
-        """Every ID a new out_task_id must not collide with: both IDs of each task."""
-        taken = set()
-        for row in self.monitor.session.rows.values():
-            taken.add(row.ref.id)
-            if row.task is not None:
-                taken.update(ident for ident in (row.task.task_id, row.task.out_task_id) if ident)
-        return taken
-
     def action_retry_task(self) -> None:
         """Retry the selected failed task: confirm the model, params and cost first."""
         row = self.selected_row()
@@ -553,7 +544,7 @@ class MainScreen(Screen[None]):
 
     @work(exclusive=True, group="submit-dialog", exit_on_error=False)
     async def _open_retry(self, row: Row, guard: Submitter) -> None:
-        from aireiter_tui.domain.drafts import NotRetryable, retry_draft
+        from aireiter_tui.domain.drafts import NotRetryable, ids_in_use, retry_draft
         from aireiter_tui.domain.submitting import REJECTED
         from aireiter_tui.domain.watchlist_codec import retries_of
         from aireiter_tui.ui.screens.submit import SubmitMode, SubmitScreen
@@ -566,7 +557,10 @@ class MainScreen(Screen[None]):
             return
         try:
             draft = retry_draft(
-                row.ref, row.task, set(records) | self._watched_ids(), label=row.label
+                row.ref,
+                row.task,
+                set(records) | ids_in_use(r.entry for r in self.monitor.session.rows.values()),
+                label=row.label,
             )
         except NotRetryable as problem:
             self.notify(f"Not retried: {problem}", markup=False)

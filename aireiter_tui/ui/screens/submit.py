@@ -34,7 +34,7 @@ from aireiter_tui.domain.drafts import (
     parse_json_object,
 )
 from aireiter_tui.domain.fields import JSON
-from aireiter_tui.domain.sanitize import clean, visible
+from aireiter_tui.domain.sanitize import clean
 from aireiter_tui.domain.submitting import SubmitError, Submitted, SubmitUnknown
 from aireiter_tui.ui.screens.dialog import DialogScreen
 from aireiter_tui.ui.screens.label import LabelValidator, label_problem
@@ -44,7 +44,6 @@ from aireiter_tui.ui.widgets.formatting import (
     format_credits,
     safe,
     safe_visible,
-    shorten_middle,
 )
 
 #: The dialog's submit key: Enter in the params editor is a new line.
@@ -445,11 +444,3 @@ class SubmitScreen(DialogScreen[SubmitOutcome | None]):
             )
             return
         self.dismiss(None)
-
-
-def shown_name(label: str | None, ident: str, width: int) -> str:
-    """``label (id…end)`` or the ID alone, cut in the middle to fit ``width`` cells."""
-    shown_id = shorten_middle(visible(ident), width)
-    if not label:
-        return shown_id
-    return f"{clean(label, max_length=60, single_line=True)} ({shown_id})"

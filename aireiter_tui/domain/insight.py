@@ -349,6 +349,9 @@ class LiveFigures:
     def __init__(self, limits: Mapping[str, float] | None = None) -> None:
         self.limits = dict(limits or {})
         self._seen: dict[str, _Seen] = {}
+        #: The unfinished ones among them: the outlook and the stuck check, asked several
+        #: times a second, walk these few instead of every watched task.
+        self._active: dict[str, _Seen] = {}
         self._models: dict[str, _Model] = defaultdict(_Model)
         self._credits_by_day: defaultdict[date, float] = defaultdict(float)
         #: Keys of the tasks already announced as stuck (each is announced once).
@@ -357,6 +360,7 @@ class LiveFigures:
     def update(self, key: str, entry: WatchEntry | None, *, gone: bool = False) -> None:
         """Take in the row ``key`` as it is now (None: it left the watchlist)."""
         old = self._seen.pop(key, None)
+        self._active.pop(key, None)
         if old is not None:
             if old.duration is not None:
                 durations = self._models[old.model].durations
@@ -375,6 +379,7 @@ class LiveFigures:
             insort(self._models[seen.model].durations, seen.duration)
         if task is not None and task.status.is_active and not gone and task.created_at:
             seen.active_since = task.created_at
+            self._active[key] = seen
         else:
             self.announced.discard(key)
         seen.credits = plausible_credits(entry)
@@ -439,9 +444,7 @@ class LiveFigures:
 
     def stuck_keys(self, now: datetime) -> list[str]:
         """Every stuck row, in the order they were taken in."""
-        return [
-            key for key, seen in self._seen.items() if seen.active_since and self.stuck(key, now)
-        ]
+        return [key for key in self._active if self.stuck(key, now)]
 
     def newly_stuck(self, now: datetime) -> list[str]:
         """Stuck rows not announced before; marks them announced."""
@@ -451,18 +454,16 @@ class LiveFigures:
 
     def outlook(self, now: datetime) -> Outlook:
         """How many tasks are unfinished and when the last with an estimate finishes."""
-        active = without = 0
+        without = 0
         longest: float | None = None
-        for seen in self._seen.values():
-            if seen.active_since is None:
-                continue
-            active += 1
+        for seen in self._active.values():
+            assert seen.active_since is not None
             guess = self.estimate_for(seen.model, (now - seen.active_since).total_seconds())
             if guess.seconds is None:
                 without += 1
             elif longest is None or guess.seconds > longest:
                 longest = guess.seconds
-        return Outlook(active, longest, without)
+        return Outlook(len(self._active), longest, without)
 
     def credits_on(self, day: date) -> float:
         return max(0.0, round(self._credits_by_day.get(day, 0.0), 6))

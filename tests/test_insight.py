@@ -309,3 +309,27 @@ def test_status_bar_shows_eta_budget_and_requests() -> None:
     # Narrow: the request figures go first, the ETA stays.
     narrow = second_line(Counts(total=40), summary, 60).plain
     assert "≈ 4m00s for 37 active" in narrow and "req/min" not in narrow
+
+
+def test_the_counts_keep_their_words_before_the_insight_parts_at_80_columns() -> None:
+    """At 80x24 the ETA and the request rate used to take the room of the counts' words
+    (`◐ 3` instead of `◐ 3 processing`)."""
+    from aireiter_tui.domain.insight import Outlook, Summary
+    from aireiter_tui.domain.models import TaskStatus
+    from aireiter_tui.domain.session import Counts
+    from aireiter_tui.ui.widgets.status_bar import second_line
+
+    by_status = {
+        TaskStatus.PENDING: 4,
+        TaskStatus.PROCESSING: 3,
+        TaskStatus.COMPLETED: 9,
+        TaskStatus.FAILED: 3,
+    }
+    counts = Counts(by_status=by_status, total=19, errors=1)
+    summary = Summary(Outlook(7, None, 7), (), 0, 0)
+    line = second_line(counts, summary, 78).plain
+    assert "◐ 3 processing" in line and "✖ 3 failed" in line and "1 error" in line
+    assert len(line) <= 78
+    # With room to spare the extras follow the counts, the most wanted first.
+    wide = second_line(counts, summary, 200).plain
+    assert wide.endswith("no ETA for 7 active  0 req/min")

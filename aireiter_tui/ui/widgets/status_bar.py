@@ -120,10 +120,11 @@ _WORDS_DROPPED: Final = (
 )
 
 
-def counts_line(counts: Counts, width: int | None = None) -> Text:
+def counts_line(counts: Counts, width: int | None = None, *, zeros: bool = True) -> Text:
     """The second line: how many tasks are in each status. When it does not fit
     ``width``, the statuses no task is in go first, then the words, least needed first
-    (:data:`_WORDS_DROPPED`; the symbols stay, the help screen explains them)."""
+    (:data:`_WORDS_DROPPED`; the symbols stay, the help screen explains them).
+    ``zeros=False``: the statuses no task is in are left out whatever the room."""
 
     def line(*, zeros: bool, wordless: frozenset[str]) -> Text:
         text = Text(f"{counts.total:,} watched", style="bold")
@@ -148,7 +149,7 @@ def counts_line(counts: Counts, width: int | None = None) -> Text:
         part(STALE_SYMBOL, counts.errors, noun, style, "errors")
         return text
 
-    candidates = [line(zeros=True, wordless=frozenset())]
+    candidates = [line(zeros=True, wordless=frozenset())] if zeros else []
     for dropped in range(len(_WORDS_DROPPED) + 1):
         candidates.append(line(zeros=False, wordless=frozenset(_WORDS_DROPPED[:dropped])))
     return _first_that_fits(candidates, width)
@@ -180,17 +181,21 @@ def insight_parts(summary: Summary | None) -> list[Text]:
 
 
 def second_line(counts: Counts, summary: Summary | None, width: int | None) -> Text:
-    """The counts, then as many of :func:`insight_parts` as fit (the last ones go first)."""
+    """The counts, then the :func:`insight_parts` that fit, most wanted first.
+
+    The counts keep their words before any insight part is shown (the words are what a
+    newcomer reads; the ETA and the rates are extras): only the statuses no task is in
+    give way to the parts, and a part that does not fit leaves room for a later one.
+    """
     parts = insight_parts(summary)
-    for keep in range(len(parts), 0, -1):
-        tail = _join(parts[:keep])
-        room = None if width is None else width - tail.cell_len
-        if room is not None and room <= 0:
-            continue
-        line = counts_line(counts, room)
-        if room is None or line.cell_len <= room:
-            return line.append_text(tail)
-    return counts_line(counts, width)
+    everything = _join([counts_line(counts), *parts])
+    if width is None or everything.cell_len <= width:
+        return everything
+    line = counts_line(counts, width, zeros=False)
+    for part in parts:
+        if line.cell_len + part.cell_len <= width:
+            line.append_text(part)
+    return line
 
 
 class StatusBar(Static):

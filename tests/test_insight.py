@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from aireiter_tui.domain.insight import (
     MIN_FINISHED,
@@ -333,3 +335,33 @@ def test_the_counts_keep_their_words_before_the_insight_parts_at_80_columns() ->
     # With room to spare the extras follow the counts, the most wanted first.
     wide = second_line(counts, summary, 200).plain
     assert wide.endswith("no ETA for 7 active  0 req/min")
+
+
+@given(
+    finished=st.lists(st.integers(1, 600), max_size=12),
+    running=st.lists(st.integers(0, 900), max_size=12),
+    limit=st.none() | st.integers(1, 700),
+    gone=st.sets(st.integers(0, 11)),
+)
+def test_the_outlook_and_the_stuck_rows_are_those_of_each_task_alone(
+    finished: list[int], running: list[int], limit: int | None, gone: set[int]
+) -> None:
+    """The outlook and the stuck check take whole spans of ages at once; the answer is
+    the one asked task by task (:meth:`LiveFigures.estimate_for`, age over the limit)."""
+    figures = LiveFigures({"m": limit} if limit is not None else {})
+    for number, took in enumerate(finished):
+        done = entry(f"done{number}", "m", "completed", created=NOW - timedelta(hours=2), took=took)
+        figures.update(done.ref.key, done)
+    for number, age in enumerate(running):
+        task = entry(f"run{number}", "m", "processing", created=NOW - timedelta(seconds=age))
+        figures.update(task.ref.key, task, gone=number in gone)
+    ages = {f"task_id:run{number}": age for number, age in enumerate(running) if number not in gone}
+    guesses = [figures.estimate_for("m", age).seconds for age in ages.values()]
+    known = [guess for guess in guesses if guess is not None]
+    outlook = figures.outlook(NOW)
+    assert outlook.active == len(ages)
+    assert outlook.without_estimate == len(guesses) - len(known)
+    assert outlook.seconds == (pytest.approx(max(known)) if known else None)
+    threshold = figures.limit("m")
+    expected = [key for key, age in ages.items() if threshold is not None and age > threshold]
+    assert figures.stuck_keys(NOW) == expected

@@ -21,7 +21,7 @@ screen says so.
 from __future__ import annotations
 
 import math
-from bisect import bisect_right, insort
+from bisect import bisect_left, bisect_right, insort
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -337,6 +337,12 @@ class _Seen:
 @dataclass(slots=True)
 class _Model:
     durations: list[float] = field(default_factory=list)
+    #: Its unfinished tasks, oldest first: (``active_since`` as a POSIX timestamp, key).
+    running: list[tuple[float, str]] = field(default_factory=list)
+
+
+def _since(item: tuple[float, str]) -> float:
+    return item[0]
 
 
 class LiveFigures:
@@ -349,8 +355,8 @@ class LiveFigures:
     def __init__(self, limits: Mapping[str, float] | None = None) -> None:
         self.limits = dict(limits or {})
         self._seen: dict[str, _Seen] = {}
-        #: The unfinished ones among them: the outlook and the stuck check, asked several
-        #: times a second, walk these few instead of every watched task.
+        #: The unfinished ones among them, in the order they were taken in (each model's
+        #: are also in ``_Model.running``, by age, for the outlook and the stuck check).
         self._active: dict[str, _Seen] = {}
         self._models: dict[str, _Model] = defaultdict(_Model)
         self._credits_by_day: defaultdict[date, float] = defaultdict(float)
@@ -360,7 +366,10 @@ class LiveFigures:
     def update(self, key: str, entry: WatchEntry | None, *, gone: bool = False) -> None:
         """Take in the row ``key`` as it is now (None: it left the watchlist)."""
         old = self._seen.pop(key, None)
-        self._active.pop(key, None)
+        if self._active.pop(key, None) is not None:
+            assert old is not None and old.active_since is not None
+            running = self._models[old.model].running
+            del running[bisect_left(running, (old.active_since.timestamp(), key))]
         if old is not None:
             if old.duration is not None:
                 durations = self._models[old.model].durations
@@ -380,6 +389,7 @@ class LiveFigures:
         if task is not None and task.status.is_active and not gone and task.created_at:
             seen.active_since = task.created_at
             self._active[key] = seen
+            insort(self._models[seen.model].running, (task.created_at.timestamp(), key))
         else:
             self.announced.discard(key)
         seen.credits = plausible_credits(entry)
@@ -444,7 +454,15 @@ class LiveFigures:
 
     def stuck_keys(self, now: datetime) -> list[str]:
         """Every stuck row, in the order they were taken in."""
-        return [key for key in self._active if self.stuck(key, now)]
+        stuck: set[str] = set()
+        moment = now.timestamp()
+        for model, figures in self._models.items():
+            limit = self.limit(model) if figures.running else None
+            if limit is not None:
+                # Stuck: running for more than ``limit``, i.e. the oldest ones.
+                older = bisect_left(figures.running, moment - limit, key=_since)
+                stuck.update(key for _, key in figures.running[:older])
+        return [key for key in self._active if key in stuck] if stuck else []
 
     def newly_stuck(self, now: datetime) -> list[str]:
         """Stuck rows not announced before; marks them announced."""
@@ -453,16 +471,38 @@ class LiveFigures:
         return fresh
 
     def outlook(self, now: datetime) -> Outlook:
-        """How many tasks are unfinished and when the last with an estimate finishes."""
+        """How many tasks are unfinished and when the last with an estimate finishes.
+
+        Not one estimate per task: within the ages between two finished durations the
+        same finished tasks ran longer, so the estimate only falls as the age grows, and
+        the youngest task of each such span has its span's longest. One estimate per
+        span that holds a task, youngest first.
+        """
         without = 0
         longest: float | None = None
-        for seen in self._active.values():
-            assert seen.active_since is not None
-            guess = self.estimate_for(seen.model, (now - seen.active_since).total_seconds())
-            if guess.seconds is None:
-                without += 1
-            elif longest is None or guess.seconds > longest:
-                longest = guess.seconds
+        moment = now.timestamp()
+        for figures in self._models.values():
+            running = figures.running
+            if not running:
+                continue
+            durations = figures.durations
+            if len(durations) < MIN_FINISHED:
+                without += len(running)
+                continue
+            index = len(running) - 1  # the youngest
+            while index >= 0:
+                age = max(moment - running[index][0], 0.0)
+                start = bisect_right(durations, age)
+                if start == len(durations):
+                    without += index + 1  # it and every older one: longer than any finished
+                    break
+                median = percentile(durations, 0.5, start)
+                assert median is not None
+                guess = median - age
+                if longest is None or guess > longest:
+                    longest = guess
+                # On to the youngest task that ran at least as long as durations[start].
+                index = bisect_right(running, moment - durations[start], key=_since) - 1
         return Outlook(len(self._active), longest, without)
 
     def credits_on(self, day: date) -> float:

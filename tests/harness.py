@@ -212,7 +212,8 @@ def record_notes(app: AIReiterApp) -> list[Note]:
 
 
 def table(app: AIReiterApp) -> TaskTable:
-    return app.query_one(TaskTable)
+    """The main screen's table, whatever screen is on top."""
+    return app.main_screen.query_one(TaskTable)
 
 
 def all_fetched(app: AIReiterApp) -> bool:
@@ -243,16 +244,23 @@ def table_lines(app: AIReiterApp) -> list[str]:
     return ["".join(seg.text for seg in task_table.render_line(y)) for y in range(height)]
 
 
-def row_line(app: AIReiterApp, ident: str) -> str:
-    """The painted table line of the task whose ID is ``ident`` (it must be on screen)."""
+def shown_line(app: AIReiterApp, ident: str) -> str:
+    """The painted table line of the task whose ID or label is ``ident``; "" when it is
+    not on screen."""
+    lines = table_lines(app)
     # A long ID is cut in the middle to fit the Task column: both its ends still show.
-    lines = [
-        line
-        for line in table_lines(app)
-        if ident[:20] in line or (ident[:5] in line and ident[-6:] in line)
-    ]
-    assert lines, f"{ident} is not on screen"
-    return lines[0]
+    for line in lines:
+        if ident[:20] in line or (ident[:5] in line and ident[-6:] in line):
+            return line
+    # A label is cut at its end: its start shows.
+    return next((line for line in lines if line.lstrip().startswith(ident[:8])), "")
+
+
+def row_line(app: AIReiterApp, ident: str) -> str:
+    """:func:`shown_line`, which must find the row on screen."""
+    line = shown_line(app, ident)
+    assert line, f"{ident} is not on screen"
+    return line
 
 
 def pane_text(app: AIReiterApp) -> str:

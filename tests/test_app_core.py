@@ -18,6 +18,7 @@ from harness import (
     refs_of,
     seed_watchlist,
     settings_for,
+    shown_line,
     wait_for,
 )
 
@@ -26,7 +27,6 @@ from aireiter_tui.domain.models import IdKind, TaskRef
 from aireiter_tui.domain.watchlist import WatchlistStore
 from aireiter_tui.domain.watchlist_codec import WatchEntry
 from aireiter_tui.simulator import Fault, Simulator
-from aireiter_tui.ui.app import AIReiterApp
 from aireiter_tui.ui.screens.add_tasks import AddTasksScreen
 from aireiter_tui.ui.screens.confirm import ConfirmScreen
 from aireiter_tui.ui.screens.help import HelpScreen
@@ -34,17 +34,6 @@ from aireiter_tui.ui.screens.label import LabelScreen
 from aireiter_tui.ui.screens.output_chooser import OutputChooserScreen
 from aireiter_tui.ui.widgets.status_bar import StatusBar
 from aireiter_tui.ui.widgets.task_table import TaskTable
-
-
-def main_line(app: AIReiterApp, ident: str) -> str:
-    """The main screen's painted table line for ``ident``, whatever screen is on top."""
-    table = app.main_screen.query_one(TaskTable)
-    height = table.scrollable_content_region.height
-    lines = ["".join(seg.text for seg in table.render_line(y)) for y in range(height)]
-    # Long IDs are cut in the middle to fit the Task column (their tail still shows), and
-    # a label is cut at its end (its start shows).
-    found = [line for line in lines if ident[-6:] in line or line.lstrip().startswith(ident[:6])]
-    return found[0] if found else ""
 
 
 def saved_status(path: Path, ref: TaskRef) -> str | None:
@@ -81,13 +70,13 @@ async def test_answers_reach_the_rows_the_toasts_and_the_file_behind_a_dialog(
     notes = record_notes(app)
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: all_fetched(app), "both fetched")
-        await wait_for(pilot, lambda: "pending" in main_line(app, active.id), "pending shown")
+        await wait_for(pilot, lambda: "pending" in shown_line(app, active.id), "pending shown")
         await pilot.press(key)
         await wait_for(pilot, lambda: isinstance(app.screen, DIALOGS[key]), "the dialog")
         sim.force_status(active.id, "completed")
         clock.advance(40.0)  # past even the slow interval (the task is days old)
         app.monitor.wake()
-        await wait_for(pilot, lambda: "completed" in main_line(app, active.id), "the row")
+        await wait_for(pilot, lambda: "completed" in shown_line(app, active.id), "the row")
         bar = app.main_screen.query_one(StatusBar)
         await wait_for(pilot, lambda: "✔ 2 completed" in str(bar.render()), "the status bar")
         await wait_for(pilot, lambda: any(n.title == "Task completed" for n in notes), "a toast")
@@ -140,7 +129,7 @@ async def test_an_add_from_another_terminal_shows_without_a_save_of_ours(
         # 40 turns of 50 ms: two seconds of the app's own time, however slow the machine.
         shown = app.main_screen.query_one(TaskTable)
         await wait_for(pilot, lambda: added.key in shown.order, "shown", turns=40)
-        assert main_line(app, "from a script").lstrip().startswith("from a s")
+        assert shown_line(app, "from a script").lstrip().startswith("from a s")
         assert app.monitor.session.rows[added.key].label == "from a script"
 
 

@@ -13,7 +13,7 @@ import pytest
 from aireiter_tui.domain.config import (
     Settings,
     load_settings,
-    save_theme,
+    remember,
     setting_names,
     write_config,
 )
@@ -218,21 +218,21 @@ def test_write_config_mode_0600(tmp_path: Path) -> None:
     assert [p.name for p in path.parent.iterdir()] == ["config.toml"]
 
 
-def test_save_theme_keeps_the_rest(tmp_path: Path) -> None:
+def test_remember_keeps_the_rest(tmp_path: Path) -> None:
     path = tmp_path / "config.toml"
-    save_theme(path, "nord")
+    remember(path, {"theme": "nord"})
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert load(path).theme == "nord"
     path.write_text('theme = "a"\nconcurrency = 9\n[profiles.t]\ntheme = "b"\n')
-    save_theme(path, "gruvbox")
+    remember(path, {"theme": "gruvbox"})
     data = tomllib.loads(path.read_text())
     assert data == {"theme": "gruvbox", "concurrency": 9, "profiles": {"t": {"theme": "b"}}}
 
 
-def test_save_theme_refuses_broken_file(tmp_path: Path) -> None:
+def test_remember_refuses_broken_file(tmp_path: Path) -> None:
     path = write(tmp_path, "theme = = 1\n")
     with pytest.raises(ConfigError):
-        save_theme(path, "nord")
+        remember(path, {"theme": "nord"})
     assert path.read_text() == "theme = = 1\n"
 
 

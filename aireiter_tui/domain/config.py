@@ -14,7 +14,7 @@ import os
 import re
 import stat
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Final
@@ -106,7 +106,12 @@ class Settings:
 # File keys that are not Settings field names.
 _FILE_KEYS: Final = {"keys": "keymap"}
 _PROFILE_KEYS: Final = sorted({*checks.CHECKERS, *_FILE_KEYS} - {"keymap"})
-_TOP_KEYS: Final = sorted({*_PROFILE_KEYS, "profile", "profiles", "templates"})
+# Tables read by a parser of their own (the Settings field of the same name gets its
+# result): parser(the file's value or None when absent, the file's path for messages).
+_TABLES: Final[dict[str, Callable[[object, str], object]]] = {
+    "templates": lambda value, origin: parse_templates({} if value is None else value, origin),
+}
+_TOP_KEYS: Final = sorted({*_PROFILE_KEYS, "profile", "profiles", *_TABLES})
 
 
 def _read_toml(path: Path) -> dict[str, Any] | None:
@@ -206,12 +211,13 @@ def _build(
     overrides: Mapping[str, object],
 ) -> Settings:
     values = _apply(
-        {k: v for k, v in data.items() if k not in ("profile", "profiles", "templates")},
+        {k: v for k, v in data.items() if k not in ("profile", "profiles", *_TABLES)},
         _TOP_KEYS,
         "",
         str(path),
     )
-    values["templates"] = parse_templates(data.get("templates", {}), str(path))
+    for name, parse in _TABLES.items():
+        values[name] = parse(data.get(name), str(path))
     profiles = data.get("profiles", {})
     if not isinstance(profiles, dict) or not all(isinstance(p, dict) for p in profiles.values()):
         raise checks.fail(str(path), "profiles", "a set of [profiles.<name>] tables", profiles)
@@ -276,8 +282,9 @@ def write_config(path: Path, data: Mapping[str, Any]) -> None:
         raise ConfigError(f"{path}: cannot be written ({error.strerror or error})") from None
 
 
-def save_theme(path: Path, theme: str) -> None:
-    """Remember ``theme``: change only the top-level ``theme`` key, keep everything else.
+def remember(path: Path, values: Mapping[str, Any]) -> None:
+    """Remember a choice made in the app (the theme, say): change only these top-level
+    keys of the file, keep everything else.
 
     Comments in the file are not kept (TOML writers cannot preserve them).
 
@@ -286,5 +293,5 @@ def save_theme(path: Path, theme: str) -> None:
             cannot be written.
     """
     data = _read_toml(path) or {}
-    data["theme"] = theme
+    data.update(values)
     write_config(path, data)

@@ -18,7 +18,7 @@ from textual.markup import escape
 from textual.screen import Screen
 
 from aireiter_tui.backend import Backend
-from aireiter_tui.domain.config import save_theme
+from aireiter_tui.domain.config import remember
 from aireiter_tui.domain.errors import ConfigError
 from aireiter_tui.domain.monitor import Monitor
 from aireiter_tui.ui.bindings import ACTIONS, keymap_problems, keys_of, usable_keymap
@@ -135,7 +135,7 @@ class AIReiterApp(App[None]):
     @work(thread=True, exclusive=True, group="theme", exit_on_error=False)
     def _remember_theme(self, path: Path, theme: str) -> None:
         try:
-            save_theme(path, theme)
+            remember(path, {"theme": theme})
         except (OSError, ConfigError) as error:
             self.call_from_thread(
                 self.notify,

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from aireiter_tui.domain.config import Settings
 from aireiter_tui.domain.errors import AIReiterError, AuthenticationError
@@ -18,7 +18,12 @@ from aireiter_tui.domain.watchlist_codec import WatchEntry
 
 if TYPE_CHECKING:
     from aireiter_tui.api.client import AIReiterClient
+    from aireiter_tui.domain.output_cache import OutputCache
     from aireiter_tui.simulator import Simulator
+
+
+#: The settings' megabytes are decimal, as file sizes are shown (``41 KB``, ``1.2 MB``).
+MEGABYTE: Final = 1_000_000
 
 
 def build_client(settings: Settings, *, concurrency: int | None = None) -> AIReiterClient:
@@ -60,12 +65,23 @@ class Backend:
     #: Why there is no client (no key, a refused URL): shown to the user.
     problem: str | None = None
     demo_refs: list[TaskRef] = field(default_factory=list)
+    #: The app's cache folder (``$XDG_CACHE_HOME/aireiter-tui``); None: no previews.
+    cache_dir: Path | None = None
+    #: The output cache behind the previews, made by :meth:`connect` from ``cache_dir``.
+    outputs: OutputCache | None = None
 
     @property
     def theme_path(self) -> Path | None:
         """Where a theme picked in the app is remembered: the config file, but never for
         the demo, which leaves the user's files alone (it has its own watchlist too)."""
         return None if self.simulator is not None else self.config_path
+
+    @property
+    def download_dir(self) -> Path:
+        """Where outputs are downloaded: the setting, else the XDG download folder's."""
+        from aireiter_tui.domain.downloads import default_download_dir
+
+        return self.settings.download_dir or default_download_dir()
 
     @property
     def where(self) -> str:
@@ -97,6 +113,15 @@ class Backend:
         aiohttp) cost about 0.2 s that the cached table need not wait for.
         """
         settings = self.settings
+        if self.cache_dir is not None and self.outputs is None:
+            # Imported here for the same reason as the client: httpx is slow to import.
+            from aireiter_tui.domain.output_cache import OUTPUTS_DIR, OutputCache
+
+            self.outputs = OutputCache(
+                self.cache_dir / OUTPUTS_DIR,
+                max_bytes=settings.cache_max_mb * MEGABYTE,
+                max_file_bytes=settings.max_output_mb * MEGABYTE,
+            )
         if self.simulator is not None:
             settings = replace(
                 settings,
@@ -115,6 +140,8 @@ class Backend:
             self.problem = error.human()
 
     async def stop(self) -> None:
+        if self.outputs is not None:
+            await self.outputs.aclose()
         if self.client is not None:
             await self.client.aclose()
         if self.simulator is not None:

@@ -36,9 +36,13 @@ from aireiter_tui.domain.errors import (
     InsecureURLError,
     TaskNotFoundError,
 )
+from aireiter_tui.domain.insight import LiveFigures
 from aireiter_tui.domain.models import IdKind, Task, TaskRef, TaskStatus
+from aireiter_tui.domain.session import Row
+from aireiter_tui.domain.view import COLUMN_IDS, StatusFilter, ViewSpec, compute_order
 from aireiter_tui.domain.watchlist import WatchlistError, WatchlistStore, parse_id_list
 from aireiter_tui.domain.watchlist_codec import MAX_LABEL_LENGTH, WatchEntry
+from aireiter_tui.export import ExportFormat, export_fields, records, render
 from aireiter_tui.output import json_text, shown, timestamp, write
 
 if TYPE_CHECKING:
@@ -119,6 +123,26 @@ def build_parser() -> argparse.ArgumentParser:
         "list", parents=[common], help="print the watchlist with last known statuses"
     )
     listing.add_argument("--json", action="store_true", help="print JSON lines")
+    listing.add_argument(
+        "--format",
+        choices=[fmt.value for fmt in ExportFormat],
+        help="print the dashboard's export: its columns as CSV, a JSON list or JSON lines",
+    )
+    listing.add_argument(
+        "--status",
+        choices=[status.value for status in StatusFilter],
+        default=StatusFilter.ALL.value,
+        help="only tasks with this status (as the dashboard's status filter)",
+    )
+    listing.add_argument(
+        "--filter",
+        metavar="TEXT",
+        default="",
+        help="only tasks whose ID, label, model or prompt contains TEXT (ignoring case)",
+    )
+    listing.add_argument(
+        "--all-fields", action="store_true", help="with --format: every field of each task"
+    )
 
     query = commands.add_parser(
         "query",
@@ -160,6 +184,10 @@ def build_parser() -> argparse.ArgumentParser:
     from aireiter_tui import stats_command
 
     stats_command.add_arguments(commands, common)
+
+    from aireiter_tui import download_command
+
+    download_command.add_arguments(commands, common)
 
     from aireiter_tui.simulator import cli as simulator_cli
 
@@ -246,7 +274,7 @@ def _headless(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "remove":
         return _remove(args, _store(args))
     if args.command == "list":
-        return _list(args, _store(args), sys.stdout)
+        return _list(args, settings, _store(args), sys.stdout)
     if args.command == "wait":
         return asyncio.run(_wait(args, settings, _store(args)))
     if args.command == "stats":
@@ -257,6 +285,13 @@ def _headless(args: argparse.Namespace, settings: Settings) -> int:
         except ValueError as error:
             raise UsageError(str(error)) from None
         return stats_command.run(args, _store(args), sys.stdout, window=window)
+    if args.command == "download":
+        from aireiter_tui import download_command
+
+        refs, rejected = _given_refs(args)
+        return asyncio.run(
+            download_command.run(args, settings, refs, rejected, sys.stdout, sys.stderr)
+        )
     if args.command in ("submit", "retry"):
         from aireiter_tui import submit_commands
 
@@ -277,6 +312,7 @@ def _silence_stdout() -> None:
 
 def _dashboard(args: argparse.Namespace, settings: Settings, config: Path) -> int:
     from aireiter_tui.backend import Backend
+    from aireiter_tui.domain.paths import cache_dir
     from aireiter_tui.ui.app import AIReiterApp
 
     store = _store(args)
@@ -286,7 +322,10 @@ def _dashboard(args: argparse.Namespace, settings: Settings, config: Path) -> in
             from aireiter_tui.simulator import Simulator
 
             simulator = Simulator(seed=7, speed=1.0)
-        app = AIReiterApp(Backend(settings, store, config_path=config, simulator=simulator))
+        backend = Backend(
+            settings, store, config_path=config, simulator=simulator, cache_dir=cache_dir()
+        )
+        app = AIReiterApp(backend)
         app.run()
     except Exception as error:  # raised past Textual: building the app, its driver
         traceback.print_exception(error)
@@ -328,9 +367,15 @@ def _in_watchlist_code(error: BaseException) -> bool:
     """Whether ``error``, or an exception it came from, was raised inside the code that
     reads and writes the watchlist and its cache: then what the files hold is the likely
     cause."""
-    from aireiter_tui.domain import loading, watchlist, watchlist_cache, watchlist_codec
+    from aireiter_tui.domain import (
+        legacy_cache,
+        loading,
+        snapshot_db,
+        watchlist,
+        watchlist_codec,
+    )
 
-    modules = (loading, watchlist, watchlist_cache, watchlist_codec)
+    modules = (loading, watchlist, snapshot_db, legacy_cache, watchlist_codec)
     files = {os.path.normcase(os.path.abspath(module.__file__ or "")) for module in modules}
     seen: set[int] = set()
     current: BaseException | None = error
@@ -412,9 +457,25 @@ def _remove(args: argparse.Namespace, store: WatchlistStore) -> int:
 _LIST_HEADER: Final = ("ID", "KIND", "STATUS", "CHECKED", "LABEL")
 
 
-def _list(args: argparse.Namespace, store: WatchlistStore, out: TextIO) -> int:
-    entries = store.load()
-    if args.json:
+def _list(args: argparse.Namespace, settings: Settings, store: WatchlistStore, out: TextIO) -> int:
+    if args.all_fields and not args.format:
+        raise UsageError("--all-fields needs --format csv, json or jsonl")
+    if args.json and args.format:
+        raise UsageError("--json and --format cannot go together (--format jsonl: JSON lines)")
+    rows, figures = _listed(args, settings, store.load())
+    entries = [row.entry for row in rows]
+    if args.format:
+        columns = [c.id for c in settings.columns] if settings.columns else COLUMN_IDS
+        fields = export_fields(columns, all_fields=args.all_fields)
+        now = datetime.now(UTC)
+
+        def eta(key: str) -> float | None:
+            estimate = figures.estimate(key, now)
+            return estimate.seconds if estimate is not None else None
+
+        found = records(rows, fields, now=now, eta=eta)
+        write(out, render(found, fields, ExportFormat(args.format), out))
+    elif args.json:
         for entry in entries:
             task = entry.task
             record = {
@@ -435,6 +496,20 @@ def _list(args: argparse.Namespace, store: WatchlistStore, out: TextIO) -> int:
             fields = (entry.ref.id, entry.ref.kind.value, _status(entry) + label)
             write(out, "\t".join(shown(field) for field in fields) + "\n")
     return EXIT_OK
+
+
+def _listed(
+    args: argparse.Namespace, settings: Settings, entries: Sequence[WatchEntry]
+) -> tuple[list[Row], LiveFigures]:
+    """The watched tasks that pass ``--status`` and ``--filter``, in watchlist order, and
+    the figures the dashboard has of them (ETA, stuck)."""
+    rows = {entry.ref.key: Row(entry) for entry in entries}
+    figures = LiveFigures(settings.stuck_after)
+    figures.sync((key, row.entry, row.gone) for key, row in rows.items())
+    now = datetime.now(UTC)
+    spec = ViewSpec(text=args.filter.strip(), status=StatusFilter(args.status))
+    order = compute_order(rows.items(), spec, now, stuck=lambda key: figures.stuck(key, now))
+    return [rows[key] for key in order], figures
 
 
 def _status(entry: WatchEntry) -> str:

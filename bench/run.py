@@ -4,8 +4,11 @@ Order: the simulator starts in a child process (50 ms per request); N due tasks
 drained by the poller at N = 1,000 and 10,000 (the 10,000 tasks' answers become the
 cached watchlist used by everything after); steady-state load on a stepped clock;
 head-of-line behind a hung query; watchlist load/save; the UI headless; key latency
-while 10,000 tasks are polled; start-up in fresh processes; hostile replies and huge
-values (issue 13), one fresh process each (:mod:`bench.hostile`).
+while 10,000 tasks are polled (also beside a CPU hog); start-up in fresh processes;
+hostile replies and huge values (issue 13), one fresh process each
+(:mod:`bench.hostile`); then the scale figures of issue 20 (:mod:`bench.scale`): the
+client's own CPU per query and 100,000 watched tasks. The network and key-latency
+figures are the median of several runs, shown with their spread (:mod:`bench.report`).
 """
 
 from __future__ import annotations
@@ -21,8 +24,18 @@ from pathlib import Path
 from aireiter_tui.domain.config import Settings
 from aireiter_tui.domain.models import Task, TaskRef
 from aireiter_tui.domain.watchlist_codec import WatchEntry
-from bench import hostile, network, startup, storage, ui
-from bench.report import Figure, machine, median, ms, secs, table
+from bench import hostile, network, outputs, preview, scale, startup, storage, ui
+from bench.report import (
+    Figure,
+    Target,
+    machine,
+    median,
+    ms,
+    percentile,
+    secs,
+    table,
+    times,
+)
 from bench.server import Served, simulator_process
 
 
@@ -33,11 +46,28 @@ class Plan:
     repeats: int
     key_seconds: float
     hol_span: float  # stepped-clock seconds of the head-of-line figure
+    scale: scale.ScalePlan
     latency_ms: float = 50.0
+    runs: int = 3  # runs of each network drain and key-latency figure (median, spread)
 
 
-FULL = Plan(sizes=(1_000, 10_000), naive_sample=1_000, repeats=5, key_seconds=8.0, hol_span=120.0)
-QUICK = Plan(sizes=(200, 1_000), naive_sample=100, repeats=2, key_seconds=2.0, hol_span=40.0)
+FULL = Plan(
+    sizes=(1_000, 10_000),
+    naive_sample=1_000,
+    repeats=5,
+    key_seconds=8.0,
+    hol_span=120.0,
+    scale=scale.FULL,
+)
+QUICK = Plan(
+    sizes=(200, 1_000),
+    naive_sample=100,
+    repeats=2,
+    key_seconds=2.0,
+    hol_span=40.0,
+    scale=scale.QUICK,
+    runs=2,
+)
 
 
 def _n(count: int) -> str:
@@ -58,54 +88,65 @@ def _network(
         scaled = "" if len(sample) == size else f" (from {len(sample):,} IDs, scaled)"
         out.append(Figure(section, "naive curl-like loop" + scaled, _n(size), secs(naive)))
         for concurrency in sorted({settings.concurrency, 64}):
-            log(f"{size:,} due tasks, poller at concurrency {concurrency}")
-            result = asyncio.run(
-                network.drain(
-                    served.base_url,
-                    served.api_key,
-                    refs,
-                    concurrency,
-                    interval=settings.poll_interval,
+            results = []
+            for number in range(plan.runs):
+                log(
+                    f"{size:,} due tasks, poller at concurrency {concurrency}"
+                    f" ({number + 1}/{plan.runs})"
                 )
-            )
-            errors = sum(result.errors.values())
-            missing = size - result.answered
-            note = f", {errors} errors {dict(result.errors)}" if errors else ""
-            note += f", {missing:,} never answered (cut off)" if missing else ""
+                results.append(
+                    asyncio.run(
+                        network.drain(
+                            served.base_url,
+                            served.api_key,
+                            refs,
+                            concurrency,
+                            interval=settings.poll_interval,
+                        )
+                    )
+                )
+            errors = sum(sum(result.errors.values()) for result in results)
+            missing = sum(size - result.answered for result in results)
+            notes = [f"{errors} errors"] if errors else []
+            notes += [f"{missing:,} never answered (cut off)"] if missing else []
+            peak = max(result.peak for result in results)
             out.append(
-                Figure(
+                Figure.judged(
                     section,
-                    f"Poller, concurrency {concurrency}: all answered once",
+                    f"Poller, concurrency {concurrency}: all answered once (peak {peak} on "
+                    "the wire)",
                     _n(size),
-                    f"{secs(result.seconds)} (peak {result.peak} on the wire){note}",
+                    [result.seconds for result in results],
+                    secs,
+                    note=", ".join(notes),
                 )
             )
-            ideal = result.ideal(size, concurrency)
-            ratio = result.seconds / ideal
+            # Issue 20: 64 at the largest size within 1.3x, on a busy machine too.
+            limit = 1.3 if concurrency == 64 and size == max(plan.sizes) else 1.5
+            latency = median([result.latency for result in results])
             out.append(
-                Figure(
+                Figure.judged(
                     section,
-                    f"  / ideal {secs(ideal)} (N / {concurrency} x {ms(result.latency)} "
-                    "measured alone)",
+                    f"  / ideal (N / {concurrency} x {ms(latency)} measured alone, each run)",
                     _n(size),
-                    f"{ratio:.2f}x",
-                    "<= 1.5x",
-                    ratio <= 1.5 and not errors and not missing,
+                    [result.seconds / result.ideal(size, concurrency) for result in results],
+                    times,
+                    Target(limit, f"<= {limit:g}x", inclusive=True),
+                    valid=not errors and not missing,
                 )
             )
-            speedup = naive / result.seconds
             at_target = size == plan.sizes[0]
             out.append(
-                Figure(
+                Figure.judged(
                     section,
                     "  faster than the naive loop",
                     _n(size),
-                    f"{speedup:.1f}x",
-                    ">= 20x" if at_target else "",
-                    speedup >= 20 if at_target else None,
+                    [naive / result.seconds for result in results],
+                    lambda factor: f"{factor:.1f}x",
+                    Target(20, ">= 20x", at_least=True, inclusive=True) if at_target else None,
                 )
             )
-            tasks = result.tasks
+            tasks = results[-1].tasks
     return tasks
 
 
@@ -221,35 +262,40 @@ def _ui(plan: Plan, path: Path, entries: list[WatchEntry], out: list[Figure]) ->
     def paint(costs: list[ui.Cost]) -> float:
         return median([c.to_paint for c in costs])
 
-    flush_cpu, rebuild_cpu = cpu(figures.flush), cpu(figures.rebuild)
     out += [
-        Figure(
+        Figure.judged(
             "UI (headless)",
             "apply answers changing 1% of rows: CPU",
             size,
-            ms(flush_cpu),
+            [cost.cpu for cost in figures.flush],
+            ms,
         ),
-        Figure(
+        Figure.judged(
             "UI (headless)",
             "  ... wall time to the repainted frame",
             size,
-            ms(paint(figures.flush)),
-            "< 100 ms",
-            paint(figures.flush) < 0.1,
+            [cost.to_paint for cost in figures.flush],
+            ms,
+            Target(0.1, "< 100 ms"),
         ),
-        Figure(
+        Figure.judged(
             "UI (headless)",
             "rebuild the table (rebuild_view): CPU",
             size,
-            f"{ms(rebuild_cpu)} (to frame {ms(paint(figures.rebuild))})",
+            [cost.cpu for cost in figures.rebuild],
+            ms,
+            note=f"to frame {ms(paint(figures.rebuild))}",
         ),
-        Figure(
+        Figure.judged(
             "UI (headless)",
-            "  rebuild CPU / apply CPU",
+            "  rebuild CPU / apply CPU (each run)",
             size,
-            f"{rebuild_cpu / flush_cpu:.1f}x",
-            ">= 10x",
-            rebuild_cpu / flush_cpu >= 10,
+            [
+                rebuild.cpu / flush.cpu
+                for rebuild, flush in zip(figures.rebuild, figures.flush, strict=True)
+            ],
+            lambda factor: f"{factor:.1f}x",
+            Target(10, ">= 10x", at_least=True, inclusive=True),
         ),
         Figure(
             "UI (headless)",
@@ -273,32 +319,60 @@ def _ui(plan: Plan, path: Path, entries: list[WatchEntry], out: list[Figure]) ->
 
 
 def _keys(plan: Plan, path: Path, rows: int, served: Served, out: list[Figure]) -> None:
-    figures = asyncio.run(
-        ui.key_latency(path, rows, served.base_url, served.api_key, plan.key_seconds)
-    )
-    lat = sorted(figures.latencies)
-    worst = lat[-1] if lat else float("inf")
-    p95 = lat[int(len(lat) * 0.95)] if lat else float("nan")
-    note = "" if figures.refresh_still_running else " (the polling ended before the presses did)"
-    out.append(
-        Figure(
-            "key latency",
-            f"Down -> painted, {len(lat)} presses while {rows:,} tasks are polled{note}",
-            _n(rows),
-            f"max {ms(worst)}, p95 {ms(p95)}, median {ms(median(lat))}"
-            + (f", {figures.timeouts} unpainted after 2 s" if figures.timeouts else ""),
-            "max <= 100 ms",
-            worst <= 0.1 and not figures.timeouts,
+    """Down -> painted during a refresh of every task, ``plan.runs`` times, then as many
+    beside a CPU hog."""
+    for hog in (False, True):
+        runs = []
+        with hostile.cpu_hog(hog):
+            for _ in range(plan.runs):
+                runs.append(
+                    asyncio.run(
+                        ui.key_latency(
+                            path, rows, served.base_url, served.api_key, plan.key_seconds
+                        )
+                    )
+                )
+        beside = " beside a CPU hog" if hog else ""
+        timeouts = sum(run.timeouts for run in runs)
+        presses = sum(len(run.latencies) for run in runs)
+        ended = sum(not run.refresh_still_running for run in runs)
+        notes = [f"{presses} presses"]
+        notes += [f"{timeouts} unpainted after 2 s"] if timeouts else []
+        notes += [f"in {ended} runs the polling ended before the presses"] if ended else []
+        limit = 0.15 if hog else 0.1
+        out.append(
+            Figure.judged(
+                "key latency",
+                f"Down -> painted while {rows:,} tasks are polled{beside}: max",
+                _n(rows),
+                [max(run.latencies, default=float("inf")) for run in runs],
+                ms,
+                Target(limit, f"< {limit * 1000:g} ms"),
+                note=", ".join(notes),
+                valid=not timeouts,
+            )
         )
-    )
-    out.append(
-        Figure(
-            "key latency",
-            "  queries answered meanwhile",
-            _n(rows),
-            f"{figures.answered_during:,} in {plan.key_seconds:g} s",
+        p95 = [percentile(run.latencies, 0.95) for run in runs]
+        out.append(
+            Figure.judged(
+                "key latency",
+                "  ... p95",
+                _n(rows),
+                p95,
+                ms,
+                None if hog else Target(0.05, "< 50 ms"),
+            )
         )
-    )
+        answered = [float(run.answered_during) for run in runs]
+        out.append(
+            Figure.judged(
+                "key latency",
+                f"  queries answered meanwhile (in {plan.key_seconds:g} s)",
+                _n(rows),
+                answered,
+                lambda count: f"{count:,.0f}",
+            )
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -345,7 +419,14 @@ def main(argv: list[str] | None = None) -> int:
         out += startup.figures(max(3, plan.repeats), path, len(entries), folder)
         log("hostile replies and huge values (a fresh process per case)")
         out += hostile.figures(quick=args.quick, folder=folder / "hostile", log=log)
+        log("output download throughput on loopback")
+        out += outputs.figures(16 if args.quick else 64, 2 if args.quick else plan.repeats)
+        log("output previews: a cached completed task selected -> its preview painted")
+        out += preview.figures()
     cpu = served.server_cpu
+    # Issue 20's scale figures: servers of their own, so the one above is stopped first.
+    with tempfile.TemporaryDirectory(prefix="aireiter-bench-scale-") as tmp:
+        out += scale.figures(plan.scale, Path(tmp), log)
     print()
     print(table(out))
     print()

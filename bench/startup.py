@@ -156,7 +156,7 @@ def figures(repeats: int, path: Path, rows: int, folder: Path) -> list[Figure]:
     for _ in range(repeats):  # interleaved, so machine noise hits both alike
         apps.append(measure("app", path, folder))
         bares.append(measure("bare", path, folder))
-    path.with_name(path.name + ".cache").unlink()
+    path.with_name(path.name + ".db").unlink()
     cold = measure("app", path, folder)
     first = median([s.first for s in apps])
     complete = median([s.complete for s in apps])

@@ -209,9 +209,18 @@ def _refreshing(monitor: Monitor, poller: Poller) -> bool:
 
 
 async def key_latency(
-    path: Path, rows: int, base_url: str, key: str, seconds: float, gap: float = 0.05
+    path: Path,
+    rows: int,
+    base_url: str,
+    key: str,
+    seconds: float,
+    gap: float = 0.05,
+    *,
+    refresh_all: bool = True,
 ) -> KeyFigures:
-    """Press Down every ``gap`` s while a refresh-all of every row is being polled.
+    """Press Down every ``gap`` s while a refresh-all of every row is being polled
+    (``refresh_all=False``: for ``seconds`` while the app polls as it would anyway,
+    its unfinished tasks every few seconds).
 
     Each latency runs from the key event being posted (as a terminal driver posts it)
     to the frame in which the table's cursor row was drawn at its new position.
@@ -237,13 +246,16 @@ async def key_latency(
                 original(outcome)
 
             poller._on_outcome = counted
-            app.main_screen.action_refresh_all()
+            if refresh_all:
+                app.main_screen.action_refresh_all()
             while not poller.in_flight:
                 await asyncio.sleep(0.005)
             driver = app._driver
             assert driver is not None
             deadline = time.perf_counter() + seconds
-            while time.perf_counter() < deadline and _refreshing(monitor, poller):
+            while time.perf_counter() < deadline and (
+                _refreshing(monitor, poller) or not refresh_all
+            ):
                 clock.expect_cursor(table.cursor_row + 1)
                 driver.send_message(events.Key("down", None))
                 try:

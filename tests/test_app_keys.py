@@ -129,7 +129,7 @@ async def test_remove_asks_and_n_keeps_y_removes_u_undoes(
         assert table(app).cursor_key == refs[1].key
         notes = record_notes(app)
         await pilot.press("u")
-        assert notes[-1].message == "Nothing to undo."
+        assert notes[-1].message == "Nothing to bring back."
     saved = WatchlistStore(tmp_path / "watchlist.toml").load()
     assert {entry.ref for entry in saved} == set(refs)
 

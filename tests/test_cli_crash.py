@@ -4,7 +4,7 @@ the two files to move aside. The dashboard runs headless, through ``cli.main``."
 
 from __future__ import annotations
 
-import pickle
+import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -15,8 +15,8 @@ from textual.pilot import Pilot
 from aireiter_tui import backend
 from aireiter_tui.cli import EXIT_CRASH, main
 from aireiter_tui.domain.models import IdKind, TaskRef, parse_task
+from aireiter_tui.domain.snapshot_db import Reader
 from aireiter_tui.domain.watchlist import WatchlistStore
-from aireiter_tui.domain.watchlist_cache import SnapshotCache
 from aireiter_tui.domain.watchlist_codec import WatchEntry
 from aireiter_tui.ui.app import AIReiterApp
 
@@ -39,7 +39,7 @@ def watchlist(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         for n in range(2)
     ]
     WatchlistStore(path).save(entries)
-    assert path.with_name("watchlist.toml.cache").exists()
+    assert path.with_name("watchlist.toml.db").exists()
     return path
 
 
@@ -63,10 +63,11 @@ def files_of(path: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted(path.parent.iterdir())}
 
 
-def damaged_cache(self: SnapshotCache, *args: object) -> None:
+def damaged_cache(self: Reader, *args: object) -> None:
     """The cache reader fails as on a damaged cache it does not survive: with an
-    exception nobody expected (it stands in for the reader's ``parts`` and ``read``)."""
-    raise pickle.UnpicklingError("invalid load key, '\\x00'.")
+    exception nobody expected (it stands in for the reader's ``mirror`` and
+    ``snapshots``)."""
+    raise sqlite3.DatabaseError("database disk image is malformed")
 
 
 def test_a_crash_reading_the_watchlist_exits_70_naming_both_files(
@@ -76,13 +77,13 @@ def test_a_crash_reading_the_watchlist_exits_70_naming_both_files(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     before = files_of(watchlist)
-    monkeypatch.setattr(SnapshotCache, "parts", damaged_cache)
+    monkeypatch.setattr(Reader, "mirror", damaged_cache)
     assert main(["--watchlist", str(watchlist)]) == EXIT_CRASH
     err = capsys.readouterr().err
     last = err.strip().splitlines()[-1]
-    assert last.startswith("aireiter-tui: crashed (UnpicklingError: invalid load key")
+    assert last.startswith("aireiter-tui: crashed (DatabaseError: database disk image")
     assert "while reading or saving the watchlist" in last
-    assert f"Move {watchlist}.cache aside" in last
+    assert f"Move {watchlist}.db aside" in last
     assert f"move {watchlist} aside too" in last
     assert files_of(watchlist) == before  # both files are still there to move aside
 
@@ -144,9 +145,9 @@ def test_a_crash_in_query_exits_70_not_1_which_means_failed(
 def test_a_crash_reading_the_watchlist_in_list_names_both_files(
     watchlist: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    watchlist.with_name("watchlist.toml").write_text("version = 1\ntasks = []\n")  # edited
-    monkeypatch.setattr(SnapshotCache, "read", damaged_cache)
+    watchlist.write_text('version = 1\ntasks = [{id = "order_0"}]\n')  # edited by hand
+    monkeypatch.setattr(Reader, "snapshots", damaged_cache)
     assert main(["--watchlist", str(watchlist), "list"]) == EXIT_CRASH
     last = capsys.readouterr().err.strip().splitlines()[-1]
     assert "while reading or saving the watchlist" in last
-    assert f"Move {watchlist}.cache aside" in last and f"move {watchlist} aside too" in last
+    assert f"Move {watchlist}.db aside" in last and f"move {watchlist} aside too" in last

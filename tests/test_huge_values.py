@@ -334,7 +334,7 @@ async def test_a_tick_that_changes_nothing_shown_redraws_nothing() -> None:
 
 async def test_a_huge_cell_costs_the_table_no_more_than_its_column_width() -> None:
     huge = Text("日" * HUGE_CHARS, style="bold")
-    cells = [huge if column.key in ("name", "model", "prompt") else Text("x") for column in COLUMNS]
+    cells = [huge if column.key in ("task", "model", "prompt") else Text("x") for column in COLUMNS]
 
     class TableHost(App[None]):
         def compose(self) -> ComposeResult:

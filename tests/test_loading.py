@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from watchlist_fixtures import entry
 
+from aireiter_tui.domain import loading
 from aireiter_tui.domain.loading import PartLoader
 from aireiter_tui.domain.models import TaskStatus
-from aireiter_tui.domain.session import Session
+from aireiter_tui.domain.session import Row, Session
+from aireiter_tui.domain.snapshot_db import PART_SIZE
 from aireiter_tui.domain.watchlist import WatchlistStore
-from aireiter_tui.domain.watchlist_cache import PART_SIZE
 
 
 def _session(path: Path) -> Session:
@@ -29,10 +33,11 @@ def test_a_long_list_comes_in_parts_and_ends_with_every_row_counted(tmp_path: Pa
     _save(path, 2 * PART_SIZE + 500)
     session = _session(path)
     loader = PartLoader(session)
-    sizes = [len(loader.start())]
-    assert not loader.done and len(session.rows) == PART_SIZE
+    assert loader.start() == []  # a file this long is read from its first part on
+    sizes = []
     while not loader.done:
         sizes.append(len(loader.step()))
+        assert (loader.read, loader.total) == (len(session.rows), 2500)
     assert sizes == [PART_SIZE, PART_SIZE, 500]
     assert loader.step() == [] and loader.problems == []
     counts = session.counts()
@@ -57,6 +62,76 @@ def test_each_row_is_handed_on_once_in_order_and_frozen_if_asked(tmp_path: Path)
         assert gc.get_freeze_count() > frozen
     finally:
         gc.unfreeze()
+
+
+def test_a_small_file_has_its_first_part_read_at_once_by_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "w.toml"
+    _save(path, PART_SIZE + 5)
+    monkeypatch.setattr(loading, "QUICK_FILE_BYTES", path.stat().st_size)
+    session = _session(path)
+    loader = PartLoader(session)
+    assert len(loader.start()) == PART_SIZE and not loader.done
+    assert len(loader.finish()) == 5 and loader.done
+
+
+async def test_run_reads_on_a_thread_and_adopts_each_part_on_the_loop(tmp_path: Path) -> None:
+    path = tmp_path / "w.toml"
+    _save(path, 2 * PART_SIZE + 3)
+    session = _session(path)
+    readers: set[int] = set()
+    store = session.store
+    assert store is not None
+    parts = store.load_parts
+
+    def watched() -> object:
+        for part in parts():
+            readers.add(threading.get_ident())
+            yield part
+
+    store.load_parts = watched  # type: ignore[method-assign]
+    adopted: list[tuple[int, int]] = []
+
+    def on_part(rows: list[Row]) -> None:
+        adopted.append((threading.get_ident(), len(rows)))
+
+    loader = PartLoader(session)
+    loader.start()
+    await loader.run(on_part)
+    loop_thread = threading.get_ident()
+    assert loop_thread not in readers and readers  # read elsewhere...
+    assert adopted == [(loop_thread, PART_SIZE), (loop_thread, PART_SIZE), (loop_thread, 3)]
+    assert loader.done and len(session.rows) == 2 * PART_SIZE + 3
+
+
+async def test_finish_takes_over_from_a_thread_mid_part_keeping_the_order(
+    tmp_path: Path,
+) -> None:
+    """Quitting while a thread reads a part: the save on quit reads the rest itself."""
+    path = tmp_path / "w.toml"
+    _save(path, 3 * PART_SIZE)
+    session = _session(path)
+    store = session.store
+    assert store is not None
+    parts, inside, go_on = store.load_parts, threading.Event(), threading.Event()
+
+    def slow() -> object:
+        for number, part in enumerate(parts()):
+            if number == 1:
+                inside.set()
+                go_on.wait(timeout=30)  # (a guard: the test releases it at once)
+            yield part
+
+    store.load_parts = slow  # type: ignore[method-assign]
+    loader = PartLoader(session)
+    loader.start()
+    reading = asyncio.ensure_future(loader.run())
+    await asyncio.to_thread(inside.wait, 30)
+    threading.Timer(0.05, go_on.set).start()
+    loader.finish()  # waits for the thread's part, then reads the last one
+    reading.cancel()
+    assert list(session.rows) == [f"task_id:t{n}" for n in range(3 * PART_SIZE)]
 
 
 def test_a_list_of_one_part_is_done_after_it(tmp_path: Path) -> None:

@@ -282,4 +282,4 @@ async def test_a_key_that_looks_like_markup_reads_as_typed_in_the_palette(
     from textual.content import Content
 
     assert Content.from_markup(command.help).plain.startswith("[b] · ")
-    assert re.search(r"Refresh the selected task", command.help)
+    assert re.search(r"Refresh the marked tasks, or the selected one", command.help)

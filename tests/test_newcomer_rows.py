@@ -320,7 +320,7 @@ async def test_a_long_id_is_cut_in_the_middle_keeping_italics_and_escapes(
 def test_a_cut_that_takes_an_escape_away_highlights_the_ellipsis() -> None:
     clock = _Clock(NOW)
     session, ref = _watch(clock, "order_abcdefghij\u200bklmnopqrstuvwxyz0123456789")
-    name = row_cells(session.rows[ref.key], NOW)[COLUMN["name"]]
+    name = row_cells(session.rows[ref.key], NOW)[COLUMN["task"]]
     fit_cell = name.fit_cell  # type: ignore[attr-defined]
     shown = fit_cell(16)
     assert cell_len(shown.plain) <= 16 and "⟨" not in shown.plain

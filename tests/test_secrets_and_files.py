@@ -16,7 +16,6 @@ import stat
 import subprocess
 import sys
 import traceback
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +41,7 @@ from aireiter_tui.api.client import AIReiterClient
 from aireiter_tui.api.mapping import interpret
 from aireiter_tui.domain.config import write_config
 from aireiter_tui.domain.errors import AIReiterError, BadResponseError
-from aireiter_tui.domain.models import IdKind, TaskRef
+from aireiter_tui.domain.models import IdKind, TaskRef, parse_task
 from aireiter_tui.domain.poller import PollOutcome
 from aireiter_tui.domain.secret import ApiKey
 from aireiter_tui.domain.watchlist import WatchlistStore
@@ -342,7 +341,9 @@ async def test_quitting_with_answers_not_yet_shown_still_saves_them(
         task = app.monitor.session.rows[refs[0].key].task
         assert task is not None
         # An answer that arrived after the last flush, as when q is pressed mid-round.
-        app.monitor.record(PollOutcome(refs[0], replace(task, credits_used=12345.0)))
+        assert isinstance(task.raw, dict)  # (the cache keeps the reply: a changed one)
+        changed = parse_task({**task.raw, "credits_used": 12345})
+        app.monitor.record(PollOutcome(refs[0], changed))
         await pilot.press("q")
     saved = {e.ref: e.task for e in WatchlistStore(path).load()}[refs[0]]
     assert saved is not None and saved.credits_used == 12345.0

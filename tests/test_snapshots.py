@@ -15,7 +15,7 @@ SnapCompare = Callable[..., bool]
 #: Scene names per feature class; test_every_scene_is_tested checks none is left out.
 FEATURES: dict[str, list[str]] = {
     "TestEmptyState": ["empty"],
-    "TestTable": ["main", "main-120x36"],
+    "TestTable": ["main", "main-120x36", "marked-rows"],
     "TestDetails": ["details-completed", "details-failed", "wide-no-details"],
     "TestAddModal": ["add-modal", "add-modal-nothing-valid"],
     "TestSubmitDialog": ["submit-retry", "submit-duplicate", "submit-error"],
@@ -26,6 +26,8 @@ FEATURES: dict[str, list[str]] = {
     "TestSizes": ["narrow-80x24"],
     "TestThemes": ["theme-nord", "theme-gruvbox"],
     "TestInsight": ["insight-120x36", "insight-80x24"],
+    "TestColumnsAndViews": ["tabs", "column-dialog"],
+    "TestOutputs": ["preview", "download-in-progress"],
 }
 
 
@@ -130,6 +132,22 @@ class TestInsight:
     """The insight screen (i) at 120x36 and 80x24."""
 
     @scenes_of("TestInsight")
+    def test_scene(self, snap_compare: SnapCompare, name: str) -> None:
+        assert compare(snap_compare, name)
+
+
+class TestColumnsAndViews:
+    """Saved views as tabs with their counts, and the column dialog over the table."""
+
+    @scenes_of("TestColumnsAndViews")
+    def test_scene(self, snap_compare: SnapCompare, name: str) -> None:
+        assert compare(snap_compare, name)
+
+
+class TestOutputs:
+    """A completed task's output drawn in half-blocks, and downloads frozen mid-way."""
+
+    @scenes_of("TestOutputs")
     def test_scene(self, snap_compare: SnapCompare, name: str) -> None:
         assert compare(snap_compare, name)
 

@@ -1,17 +1,13 @@
 """What a submit leaves on a watch entry (the estimate, the retry link) lasts: in the TOML,
-in the snapshot cache, through hand edits; caches and files of earlier versions still
-read."""
+in the snapshot database, through hand edits; files of earlier versions still read (the
+old pickled cache's migration: ``test_snapshot_db.py``)."""
 
 from __future__ import annotations
 
-import operator
 import tomllib
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pytest
-
-from aireiter_tui.domain import watchlist_cache
 from aireiter_tui.domain.models import IdKind, TaskRef, parse_task
 from aireiter_tui.domain.watchlist import WatchlistStore
 from aireiter_tui.domain.watchlist_codec import StatusChange, WatchEntry, retries_of
@@ -43,7 +39,7 @@ def test_the_estimate_and_the_retry_link_are_in_the_toml_line(tmp_path: Path) ->
         ' retry_of = "task_id:order_failed_1"},'
     )
     assert tomllib.loads(path.read_text())["version"] == 1  # optional keys: still version 1
-    path.with_name(path.name + ".cache").unlink()  # the TOML alone
+    path.with_name(path.name + ".db").unlink()  # the TOML alone
     found = loaded(path)
     assert (found[NEW].estimated_credits, found[NEW].retry_of) == (120.0, OLD)
     assert (found[OLD].estimated_credits, found[OLD].retry_of) == (None, None)
@@ -53,22 +49,21 @@ def test_the_estimate_and_the_retry_link_are_in_the_toml_line(tmp_path: Path) ->
 def test_the_cache_keeps_them_when_the_toml_is_not_parsed(tmp_path: Path) -> None:
     path = tmp_path / "watchlist.toml"
     WatchlistStore(path).save(entries())
-    parts = list(WatchlistStore(path).load_parts())
-    ((part, last),) = parts
-    assert last and part[0].task is not None  # the cache's base, snapshots and all
+    ((part, last, _),) = list(WatchlistStore(path).load_parts())
+    assert last and part[0].task is not None  # the database's copy, snapshots and all
     assert (part[1].estimated_credits, part[1].retry_of) == (120.0, OLD)
 
 
 def test_an_entry_whose_snapshot_cannot_be_cached_keeps_them(tmp_path: Path) -> None:
     deep: list[object] = []
-    for _ in range(5000):  # deeper than pickle can recurse
+    for _ in range(5000):  # deeper than JSON can be written
         deep = [deep]
     odd = parse_task({"out_task_id": NEW.id, "status": "pending", "metadata": {"deep": deep}})
     kept = entries()
     kept[1].task = odd
     path = tmp_path / "watchlist.toml"
     WatchlistStore(path).save(kept)
-    ((part, _),) = WatchlistStore(path).load_parts()
+    ((part, _, _),) = WatchlistStore(path).load_parts()
     assert part[1].task is None  # queried again
     assert (part[1].estimated_credits, part[1].retry_of) == (120.0, OLD)
 
@@ -101,18 +96,3 @@ def test_hand_edited_values_that_make_no_sense_are_dropped_with_a_word(tmp_path:
         "task a-2: estimated_credits is not a number of credits and was dropped",
         'task a-2: retry_of must be "task_id:ID" or "out_task_id:ID"; the link was dropped',
     ]
-
-
-def test_a_cache_of_the_previous_format_is_still_read(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    path = tmp_path / "watchlist.toml"
-    # Written as the previous version wrote it: format 5, entries of six fields.
-    six = operator.attrgetter("ref", "label", "added_at", "task", "checked_at", "history")
-    with monkeypatch.context() as old:
-        old.setattr(watchlist_cache, "_CACHE_FORMAT", 5)
-        old.setitem(watchlist_cache._REDUCERS, WatchEntry, lambda e: (WatchEntry, six(e)))
-        WatchlistStore(path).save(entries()[:1])
-    ((part, _),) = WatchlistStore(path).load_parts()
-    assert part[0].task is not None and part[0].task.task_id == OLD.id  # from the cache
-    assert (part[0].estimated_credits, part[0].retry_of) == (None, None)

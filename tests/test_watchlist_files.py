@@ -6,6 +6,7 @@ import errno
 import os
 import pickle
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -15,9 +16,9 @@ import pytest
 from watchlist_fixtures import T0, entry, ids
 
 from aireiter_tui.domain.models import parse_task
+from aireiter_tui.domain.snapshot_db import SnapshotDB
 from aireiter_tui.domain.watchlist import WatchlistError, WatchlistStore
-from aireiter_tui.domain.watchlist_cache import read_cache
-from aireiter_tui.domain.watchlist_codec import WatchEntry
+from aireiter_tui.domain.watchlist_codec import HISTORY_LIMIT, WatchEntry
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -142,8 +143,13 @@ def test_damaged_or_hostile_cache_is_ignored(tmp_path: Path) -> None:
         pickle.dumps({"format": 2}),
         b"cos\nsystem\n(S'touch " + str(marker).encode() + b"'\ntR.",
     ):
+        for stale in tmp_path.glob("watchlist.toml.db*"):
+            stale.unlink()
         store.cache_path.write_bytes(blob)
         assert ids(WatchlistStore(path).load()) == ["a"]
+        again = WatchlistStore(path)
+        again.save([entry("a", "failed")])  # not a database: made again
+        assert _status(WatchlistStore(path).load(), "a") == "failed"
     assert not marker.exists()
 
 
@@ -152,29 +158,31 @@ def _status(entries: list[WatchEntry], ident: str) -> str | None:
     return found.task.status_label if found.task else None
 
 
-def test_frequent_saves_journal_changed_snapshots_and_a_full_save_compacts(
-    tmp_path: Path,
-) -> None:
+def _cached(store: WatchlistStore, sql: str, *args: object) -> list[tuple[object, ...]]:
+    with sqlite3.connect(store.cache_path) as db:
+        return db.execute(sql, args).fetchall()
+
+
+def test_frequent_saves_write_only_the_snapshots_that_changed(tmp_path: Path) -> None:
     path = tmp_path / "w.toml"
     store = WatchlistStore(path)
     items = [entry(name) for name in ("a", "b", "c")]
     store.save(items)
-    base_size, toml = store.cache_path.stat().st_size, path.read_bytes()
+    toml = path.read_bytes()
+    # A mark on every row that a write of that row would wipe out.
+    _cached(store, "UPDATE snapshots SET model = 'untouched'")
 
     items[1].record(parse_task({"task_id": "b", "status": "completed"}), T0)
-    store.save(items, write_cache=False)
-    grown = store.cache_path.stat().st_size
-    assert base_size < grown < 2 * base_size  # one small frame appended
-    assert path.read_bytes() == toml  # the TOML holds no snapshots: untouched
-    assert _status(WatchlistStore(path).load(), "b") == "completed"
-
-    # A refresh that brings the same news in a new object is not worth a frame.
+    # A refresh that brings the same news in a new object is not worth a write.
     items[0].record(parse_task({"task_id": "a", "status": "pending"}), T0)
     store.save(items, write_cache=False)
-    assert store.cache_path.stat().st_size == grown
-
-    store.save(items)  # on quit: the journal is folded into a new base
-    assert store.cache_path.stat().st_size < grown
+    assert path.read_bytes() == toml  # the TOML holds no snapshots: untouched
+    rows = _cached(store, "SELECT key, status, model FROM snapshots ORDER BY key")
+    assert rows == [
+        ("task_id:a", "pending", "untouched"),
+        ("task_id:b", "completed", None),
+        ("task_id:c", "pending", "untouched"),
+    ]
     assert [_status(WatchlistStore(path).load(), n) for n in "abc"] == [
         "pending",
         "completed",
@@ -182,40 +190,47 @@ def test_frequent_saves_journal_changed_snapshots_and_a_full_save_compacts(
     ]
 
 
-def test_a_journal_frame_cut_short_by_a_crash_is_ignored(tmp_path: Path) -> None:
+def test_a_save_that_fails_half_way_leaves_the_last_one_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = tmp_path / "w.toml"
     store = WatchlistStore(path)
     items = [entry("a"), entry("b")]
     store.save(items)
     items[0].record(parse_task({"task_id": "a", "status": "processing"}), T0)
-    store.save(items, write_cache=False)
-    size = store.cache_path.stat().st_size
     items[1].record(parse_task({"task_id": "b", "status": "failed"}), T0)
-    store.save(items, write_cache=False)
-    with store.cache_path.open("r+b") as handle:
-        handle.truncate(store.cache_path.stat().st_size - 5)
+    written = SnapshotDB._write_snapshots
+
+    def interrupted(*args: object) -> None:
+        written(*args)  # type: ignore[arg-type]
+        raise OSError(errno.EIO, "interrupted")
+
+    monkeypatch.setattr(SnapshotDB, "_write_snapshots", interrupted)
+    store.save(items, write_cache=False)  # the TOML is saved; the cache is a shortcut
     loaded = WatchlistStore(path).load()
-    assert [_status(loaded, "a"), _status(loaded, "b")] == ["processing", "pending"]
-    assert store.cache_path.stat().st_size > size - 5
+    assert [_status(loaded, "a"), _status(loaded, "b")] == ["pending", "pending"]
+    monkeypatch.undo()
+    store.save(items, write_cache=False)  # everything the failed save held is written
+    loaded = WatchlistStore(path).load()
+    assert [_status(loaded, "a"), _status(loaded, "b")] == ["processing", "failed"]
 
 
-def test_the_journal_stays_smaller_than_the_list(tmp_path: Path) -> None:
+def test_the_database_keeps_one_row_per_task_and_a_bounded_history(tmp_path: Path) -> None:
     path = tmp_path / "w.toml"
     store = WatchlistStore(path)
-    items = [entry("a"), entry("b")]
+    items = [entry("a"), entry("b"), entry("c")]
     store.save(items)
-    journal_lengths = []
     for number in range(250):
         status = ("pending", "processing")[number % 2]
         items[0].record(parse_task({"task_id": "a", "status": status}), T0)
         store.save(items, write_cache=False)
-        cached = read_cache(store.cache_path)
-        assert cached is not None
-        journal_lengths.append(cached.journaled)
-    # The first save brings no news (still pending); then one frame per save until the
-    # journal would pass max(entries, 100) snapshots, when the cache is rewritten whole.
-    assert journal_lengths[:3] == [0, 1, 2]
-    assert max(journal_lengths) == 100 and journal_lengths.count(0) == 3
+    store.save(items[:2], [items[2].ref])  # c removed: its rows go with it
+    assert _cached(store, "SELECT count(*) FROM snapshots") == [(2,)]
+    assert _cached(store, "SELECT count(*) FROM watched") == [(2,)]
+    assert _cached(store, "SELECT key, count(*) FROM history GROUP BY key") == [
+        ("task_id:a", HISTORY_LIMIT),
+        ("task_id:b", 1),
+    ]
     assert _status(WatchlistStore(path).load(), "a") == "processing"
 
 

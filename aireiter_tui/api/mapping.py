@@ -120,6 +120,8 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
 
 def shown_text(text: str) -> str:
     """A user-given string (an ID, a URL) made safe and short for a message."""
+    if len(text) <= 80 and text.isascii() and text.isprintable():
+        return text  # what clean() would return, at once: every query names its task
     return clean(text, max_length=80, single_line=True)
 
 
@@ -152,15 +154,17 @@ _FALLBACKS: Final[tuple[tuple[type[Exception], str], ...]] = (
     (httpx.WriteError, "reset"),
     (httpx.DecodingError, "decoding"),
     (OSError, "connect"),
+    # aiohttp's bare "Connection closed" (its OSError kinds are taken just above).
+    (aiohttp.ClientConnectionError, "closed"),
 )
 
 
 def transport_kind(exc: BaseException) -> str:
     """Say what really went wrong under a transport error, as one word.
 
-    httpx_aiohttp maps aiohttp's errors coarsely (a refused connection and a server that
-    hung up both become ``httpx.ConnectTimeout``), so the cause chain decides, outermost
-    link first; the httpx class only when no cause says more (``httpx.MockTransport``).
+    The cause chain decides, outermost link first (a transport may wrap the error that
+    says what happened: a refused connection inside a connector error); the outer class
+    only when no cause says more (``httpx.MockTransport`` raising httpx's own errors).
     """
     for link in _chain(exc):
         for types, kind in _CAUSES:
@@ -213,7 +217,9 @@ def interpret(
             too_deep = True  # deeper than json's own recursion allows: far past MAX_DEPTH
         except ValueError:
             envelope = _NOT_JSON
-    if too_deep or not _within_depth_and_masked(envelope, api_key):
+    if too_deep or not (
+        _plainly_within(raw, api_key) or _within_depth_and_masked(envelope, api_key)
+    ):
         # Nothing from a reply this deep is used, not even a message for an error status.
         envelope, too_deep = None, True
     said = _server_text(envelope, raw, is_html, api_key)
@@ -264,6 +270,31 @@ def _refusal(code: int, endpoint: str) -> type[BadResponseError]:
     if endpoint == "submit" and 400 <= code < 500 and code != 404:
         return RejectedError
     return BadResponseError
+
+
+#: JSON strings with no escapes in them (the only strings where no backslash is in the body).
+_PLAIN_STRING_RE: Final = re.compile(rb'"[^"]*"')
+_NOT_BRACKETS: Final = bytes(set(range(256)) - set(b"[]{}"))
+
+
+def _plainly_within(raw: bytes | None, api_key: ApiKey | None) -> bool:
+    """Whether the bytes alone show that the JSON decoded from ``raw`` is no deeper than
+    :data:`MAX_DEPTH` and holds the key nowhere, so :func:`_within_depth_and_masked` has
+    nothing to do; ``False`` when they cannot tell (then it walks the decoded answer).
+
+    Told at C speed for the usual answer: UTF-8 JSON (what ``json.loads`` reads bytes as
+    when neither of the first two is NUL and there is no BOM) with no backslash, so every
+    decoded string is its bytes as sent, and the key's bytes are not among them; and
+    outside the strings, no more containers than the depth allows.
+    """
+    if not raw or len(raw) < 2 or not raw[0] or not raw[1] or raw[0] >= 0x80 or b"\\" in raw:
+        return False
+    if api_key:
+        text = raw.decode("utf-8", errors="replace")
+        if api_key.scrub(text) != text:
+            return False
+    brackets = _PLAIN_STRING_RE.sub(b"", raw).translate(None, _NOT_BRACKETS)
+    return brackets.count(b"{") + brackets.count(b"[") <= MAX_DEPTH
 
 
 def _within_depth_and_masked(value: Any, api_key: ApiKey | None) -> bool:

@@ -25,7 +25,9 @@ from aireiter_tui.domain import config_checks as checks
 from aireiter_tui.domain.drafts import Template, parse_templates
 from aireiter_tui.domain.errors import ConfigError
 from aireiter_tui.domain.paths import replace_atomically
+from aireiter_tui.domain.row_commands import RowCommand, parse_commands
 from aireiter_tui.domain.secret import ApiKey
+from aireiter_tui.domain.views import ColumnChoice, View, parse_views
 
 DEFAULT_BASE_URL: Final = "https://aireiter.com"
 API_KEY_ENV: Final = "AIREITER_API_KEY"
@@ -70,6 +72,22 @@ class Settings:
     bell: bool = False
     """Ring the terminal bell when a watched task completes or fails."""
 
+    download_dir: Path | None = None
+    """The folder outputs are downloaded into (``~`` allowed). None: ``aireiter`` in the
+    XDG download folder, else ``~/Downloads/aireiter``
+    (:func:`~aireiter_tui.domain.downloads.default_download_dir`)."""
+
+    cache_max_mb: int = 500
+    """Megabytes the preview cache (``$XDG_CACHE_HOME/aireiter-tui/outputs``) may take;
+    the least recently shown files go first."""
+
+    max_output_mb: int = 200
+    """The largest output file, in megabytes, that is previewed or downloaded."""
+
+    previews: bool = True
+    """Draw output images in the detail pane (``P`` toggles it; the choice is remembered
+    here). Some terminals draw them badly."""
+
     keymap: dict[str, str] = field(default_factory=dict, hash=False)
     """Key remaps from the ``[keys]`` table: binding id -> comma-separated keys, passed to
     ``App.set_keymap`` (e.g. ``refresh = "f5,ctrl+r"``)."""
@@ -81,6 +99,11 @@ class Settings:
     templates: dict[str, Template] = field(default_factory=dict, hash=False)
     """Drafts to start a new task from, by name: ``[templates.NAME]`` tables with a
     ``model`` and ``params`` (read by :func:`~aireiter_tui.domain.drafts.parse_templates`)."""
+
+    commands: dict[str, RowCommand] = field(default_factory=dict, hash=False)
+    """Commands on rows, by name: ``[commands.NAME]`` tables with a ``run`` argument list,
+    an optional ``key``, ``description``, ``confirm`` and ``timeout`` (read by
+    :func:`~aireiter_tui.domain.row_commands.parse_commands`)."""
 
     budget_credits_per_day: float | None = None
     """Credits a UTC day's tasks may use: the status bar shows the share used, and a toast
@@ -99,6 +122,16 @@ class Settings:
     the ``[stuck_after]`` table (``"*"``: every model); without one, a model's own 95th
     percentile of durations decides (once it has 5 completed tasks)."""
 
+    columns: tuple[ColumnChoice, ...] | None = None
+    """The table's columns, in order, each with an optional width: ``columns = ["task",
+    "status", "model:14"]`` (ids in :data:`~aireiter_tui.domain.view.COLUMN_IDS`); the
+    column dialog (``c``) remembers its choice here. None: every column."""
+
+    views: tuple[View, ...] = ()
+    """Saved views, shown as tabs above the table: ``[[views]]`` tables with a ``name`` and
+    optional ``filter``, ``status``, ``sort`` (a column id, ``-`` first to reverse) and
+    ``columns`` (read by :func:`~aireiter_tui.domain.views.parse_views`); ``V`` adds one."""
+
     warnings: tuple[str, ...] = ()
     """Problems worth telling the user that do not stop the app (e.g. file permissions)."""
 
@@ -110,6 +143,8 @@ _PROFILE_KEYS: Final = sorted({*checks.CHECKERS, *_FILE_KEYS} - {"keymap"})
 # result): parser(the file's value or None when absent, the file's path for messages).
 _TABLES: Final[dict[str, Callable[[object, str], object]]] = {
     "templates": lambda value, origin: parse_templates({} if value is None else value, origin),
+    "commands": lambda value, origin: parse_commands({} if value is None else value, origin),
+    "views": parse_views,
 }
 _TOP_KEYS: Final = sorted({*_PROFILE_KEYS, "profile", "profiles", *_TABLES})
 

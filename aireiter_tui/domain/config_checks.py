@@ -11,11 +11,13 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, Final
 from urllib.parse import urlsplit
 
 from aireiter_tui.domain.errors import ConfigError
 from aireiter_tui.domain.secret import ApiKey
+from aireiter_tui.domain.views import ColumnChoice, parse_columns
 
 Checker = Callable[[Any], Any]
 
@@ -108,6 +110,20 @@ def stuck_after(value: Any) -> dict[str, float]:
     return {model: float(limit) for model, limit in value.items()}
 
 
+def columns(value: Any) -> tuple[ColumnChoice, ...]:
+    try:
+        return parse_columns(value)
+    except ValueError as error:
+        raise Invalid(str(error)) from None
+
+
+def folder(value: Any) -> Path:
+    path = Path(value.strip()).expanduser() if isinstance(value, str) and value.strip() else None
+    if path is None or not path.is_absolute():
+        raise Invalid('an absolute folder path such as "~/Pictures/aireiter"')
+    return path
+
+
 CHECKERS: Final[dict[str, Checker]] = {
     "base_url": url,
     "api_key": api_key,
@@ -118,12 +134,17 @@ CHECKERS: Final[dict[str, Checker]] = {
     "request_timeout": number(1, 300),
     "theme": text,
     "bell": boolean,
+    "download_dir": folder,
+    "cache_max_mb": integer(1, 1_000_000),
+    "max_output_mb": integer(1, 100_000),
+    "previews": boolean,
     "keymap": keymap,
     "allow_insecure_http": boolean,
     "budget_credits_per_day": budget,
     "budget_credits_per_month": budget,
     "notify": notify,
     "stuck_after": stuck_after,
+    "columns": columns,
 }
 _SECRET_KEYS: Final = {"api_key"}
 

@@ -22,6 +22,7 @@ import logging
 import random
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -42,6 +43,8 @@ _log = logging.getLogger(__name__)
 SAVE_INTERVAL: Final = 5.0
 #: How often the watchlist file is checked for changes made by other programs.
 WATCH_INTERVAL: Final = 1.0
+#: How many removals undo can bring back (the oldest go first): each keeps its rows.
+UNDO_DEPTH: Final = 50
 
 
 def _save_failure(error: Exception) -> str:
@@ -74,10 +77,12 @@ class Changes:
 
 @dataclass(frozen=True, slots=True)
 class Removal:
-    """One removal, as undo brings it back: the rows and when each began (scheduler)."""
+    """One removal, as undo brings it back: the rows, when each began (scheduler) and
+    where each was in the list (by key)."""
 
     rows: list[Row]
     started: dict[TaskRef, float]
+    positions: dict[str, int]
 
 
 class Monitor:
@@ -115,8 +120,8 @@ class Monitor:
         )
         self.loader = PartLoader(self.session, on_rows=self._track, keep_frozen=keep_frozen)
         self.poller: Poller | None = None
-        #: Removals that undo can bring back, the last one last.
-        self.removals: list[Removal] = []
+        #: Removals that undo can bring back, the last one last (at most UNDO_DEPTH).
+        self.removals: deque[Removal] = deque(maxlen=UNDO_DEPTH)
         self._changes = Changes()
         # Saves are written one at a time, on a thread, and the final one waits for it.
         self._store_lock = threading.Lock()
@@ -145,6 +150,8 @@ class Monitor:
     def remove(self, keys: Iterable[str]) -> list[Row]:
         """Stop watching these rows; :meth:`undo_remove` brings them back."""
         started = {}
+        keys = list(keys)
+        positions = self.session.positions(keys)
         rows = self.session.remove(keys)
         for row in rows:
             since = self.scheduler.started(row.ref)
@@ -152,9 +159,14 @@ class Monitor:
                 started[row.ref] = since
             self.scheduler.forget(row.ref)
         if rows:
-            self.removals.append(Removal(rows, started))
+            self.removals.append(Removal(rows, started, positions))
             self._changes.reordered = True
         return rows
+
+    @property
+    def undo_depth(self) -> int:
+        """How many removals :meth:`undo_remove` can still bring back."""
+        return len(self.removals)
 
     def undo_remove(self) -> list[Row]:
         """Bring back the last removal (again and again); returns its rows (none: nothing
@@ -162,7 +174,7 @@ class Monitor:
         if not self.removals:
             return []
         removal = self.removals.pop()
-        self.session.restore(removal.rows)
+        self.session.restore(removal.rows, removal.positions)
         self._track(removal.rows, removal.started)
         return removal.rows
 

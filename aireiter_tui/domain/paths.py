@@ -55,6 +55,11 @@ def data_dir(env: Mapping[str, str] = os.environ) -> Path:
     return _xdg_dir(env, "XDG_DATA_HOME", ".local/share") / APP_DIR
 
 
+def cache_dir(env: Mapping[str, str] = os.environ) -> Path:
+    """``$XDG_CACHE_HOME/aireiter-tui`` (``XDG_CACHE_HOME`` defaults to ``~/.cache``)."""
+    return _xdg_dir(env, "XDG_CACHE_HOME", ".cache") / APP_DIR
+
+
 def watchlist_path(env: Mapping[str, str] = os.environ) -> Path:
     """``$AIREITER_TUI_WATCHLIST``, else ``$XDG_DATA_HOME/aireiter-tui/watchlist.toml``."""
     explicit = _explicit(env, WATCHLIST_ENV)

@@ -4,12 +4,16 @@ Pure and synchronous: times are ``now`` (monotonic seconds) from the caller, ran
 injected ``random.Random``. The one wall-clock reading is the injectable ``wall_clock``: a
 ``created_at`` date's age can only be known against one.
 
-Complexity: scheduled tasks sit in a heap of ``(due_at, token, ref)``. A reschedule pushes
-a new item with a new token; items whose token is outdated are dropped when they reach
-the top (lazy invalidation), and the heap is rebuilt from its live items once stale ones
-outnumber them 3:1. ``due(now, limit)`` is O((k + s) log h) for k refs returned and s stale
-items dropped (h: heap size); a reschedule is O(log h) amortised; an idle tick is O(1).
-Terminal tasks never enter the heap: 10,000 tracked with 100 active keep h near 100.
+Complexity: scheduled tasks sit in heaps of ``(due_at, token, ref)``: those not yet due
+in one, those found due (by :meth:`due` or :meth:`due_count` at some ``now``) moved to a
+second, whose live items are counted as they come and go, so "how many are due" costs
+O(1) however many wait (the status bar asks several times a second while 100,000 tasks
+are due at once). A reschedule pushes a new item with a new token; items whose token is
+outdated are dropped when they reach a top (lazy invalidation), and the heaps are
+rebuilt from their live items once stale ones outnumber them 3:1. ``due(now, limit)`` is
+O((k + m + s) log h) for k refs returned, m items found due and s stale items dropped (h:
+heap size); a reschedule is O(log h) amortised; an idle tick is O(1). Terminal tasks
+never enter a heap: 10,000 tracked with 100 active keep h near 100.
 
 Errors: a 429 or a refused key holds ALL polling back (:class:`~aireiter_tui.domain.
 poll_gate.PollGate` says how long) without charging the task: it stays due behind the gate.
@@ -25,6 +29,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import math
 import random
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -51,6 +56,7 @@ class _Entry:
     since: float | None = None  # monotonic time the task started (or was first seen active)
     due_at: float | None = None  # None: not scheduled (terminal, or in flight)
     token: int = 0
+    ready: bool = False  # its live item is in the heap of due items (PollScheduler._ready)
     in_flight: bool = False
     requested: bool = False  # manual refresh not yet answered: due even when terminal
     errors: int = 0
@@ -85,7 +91,10 @@ class PollScheduler:
         self.gate = PollGate(rate_limit_default=rate_limit_default, backoff_max=backoff_max)
         self._wall_clock = wall_clock
         self._entries: dict[TaskRef, _Entry] = {}
-        self._heap: list[tuple[float, int, TaskRef]] = []
+        self._heap: list[tuple[float, int, TaskRef]] = []  # not yet found due
+        self._ready: list[tuple[float, int, TaskRef]] = []  # found due, not yet dispatched
+        self._ready_live = 0  # entries whose live item is in _ready
+        self._horizon = -math.inf  # items due up to here have been moved to _ready
         self._tokens = itertools.count(1)
         self._scheduled = self._in_flight = 0
         self._requested: dict[TaskRef, None] = {}  # insertion-ordered set
@@ -203,12 +212,13 @@ class PollScheduler:
             for _, ref in wanted[:limit]:
                 self._dispatch(self._entries[ref])
             return [ref for _, ref in wanted[:limit]]
+        self._promote(now)
         out: list[TaskRef] = []
-        heap = self._heap
-        while heap and (limit is None or len(out) < limit):
-            if not self._is_stale(heap[0]) and heap[0][0] > now:
-                break
-            item = heapq.heappop(heap)
+        ready = self._ready
+        while ready and (limit is None or len(out) < limit):
+            if not self._is_stale(ready[0]) and ready[0][0] > now:
+                break  # found due at a later ``now`` than this one (a clock set back)
+            item = heapq.heappop(ready)
             if not self._is_stale(item):
                 self._dispatch(self._entries[item[2]])
                 out.append(item[2])
@@ -290,10 +300,13 @@ class PollScheduler:
             times = [self._entries[r].due_at for r in self._requested]
             nxt = min((t for t in times if t is not None), default=None)
         else:
-            heap = self._heap
-            while heap and self._is_stale(heap[0]):
-                heapq.heappop(heap)
-            nxt = heap[0][0] if heap else None
+            tops = []
+            for heap in (self._ready, self._heap):
+                while heap and self._is_stale(heap[0]):
+                    heapq.heappop(heap)
+                if heap:
+                    tops.append(heap[0][0])
+            nxt = min(tops, default=None)
         return self.gate.hold(nxt)
 
     @property
@@ -302,13 +315,18 @@ class PollScheduler:
         return self.next_due_time() if self.gate.offline_since is not None else None
 
     def due_count(self, now: float) -> int:
-        """How many tasks are due at ``now`` and not yet taken (a walk over the heap)."""
+        """How many tasks are due at ``now`` and not yet taken (O(1) amortised, unless
+        ``now`` is earlier than a time asked before: then a walk over the heaps)."""
         if self.gate.closed(now):
             return 0
         if self.gate.paused:
             times = (self._entries[r].due_at for r in self._requested)
             return sum(1 for t in times if t is not None and t <= now)
-        return sum(1 for item in self._heap if item[0] <= now and not self._is_stale(item))
+        if now >= self._horizon:
+            self._promote(now)
+            return self._ready_live
+        items = itertools.chain(self._ready, self._heap)
+        return sum(1 for item in items if item[0] <= now and not self._is_stale(item))
 
     def state(self, now: float, *, workers: int | None = None) -> SchedulerState:
         """What polling is doing; ``workers``: the most queries sent at once (when all
@@ -340,17 +358,40 @@ class PollScheduler:
     def _schedule(self, ref: TaskRef, entry: _Entry, at: float) -> None:
         if entry.due_at is None:
             self._scheduled += 1
+        elif entry.ready:
+            self._ready_live -= 1  # its item there goes stale
         entry.due_at = at
         entry.token = next(self._tokens)
-        heapq.heappush(self._heap, (at, entry.token, ref))
-        if len(self._heap) > _COMPACT_MIN and len(self._heap) > 4 * self._scheduled:
-            self._heap = [item for item in self._heap if not self._is_stale(item)]
-            heapq.heapify(self._heap)
+        entry.ready = at <= self._horizon
+        if entry.ready:
+            self._ready_live += 1
+            heapq.heappush(self._ready, (at, entry.token, ref))
+        else:
+            heapq.heappush(self._heap, (at, entry.token, ref))
+        held = len(self._heap) + len(self._ready)
+        if held > _COMPACT_MIN and held > 4 * self._scheduled:
+            for heap in (self._heap, self._ready):
+                heap[:] = [item for item in heap if not self._is_stale(item)]
+                heapq.heapify(heap)
 
     def _unschedule(self, entry: _Entry) -> None:
         if entry.due_at is not None:
             self._scheduled -= 1
             entry.due_at = None
+            if entry.ready:
+                self._ready_live -= 1
+                entry.ready = False
+
+    def _promote(self, now: float) -> None:
+        """Move the items due at ``now`` to the heap of due items, counting them."""
+        self._horizon = max(self._horizon, now)
+        heap, ready, entries = self._heap, self._ready, self._entries
+        while heap and heap[0][0] <= now:
+            item = heapq.heappop(heap)
+            if not self._is_stale(item):
+                entries[item[2]].ready = True
+                self._ready_live += 1
+                heapq.heappush(ready, item)
 
     def _dispatch(self, entry: _Entry) -> None:
         self._unschedule(entry)

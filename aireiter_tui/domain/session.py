@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import islice
 from typing import Final
 
 from aireiter_tui.domain.errors import AIReiterError
@@ -334,13 +335,41 @@ class Session:
         self.dirty = self.dirty or bool(removed)
         return removed
 
-    def restore(self, rows: Sequence[Row]) -> None:
-        """Undo a removal: put the rows back (at the end of the list)."""
+    def positions(self, keys: Iterable[str]) -> dict[str, int]:
+        """Where these rows are in the list (by key; rows not watched are left out)."""
+        wanted = set(keys)
+        return {key: index for index, key in enumerate(self.rows) if key in wanted}
+
+    def restore(self, rows: Sequence[Row], positions: Mapping[str, int] | None = None) -> None:
+        """Undo a removal: put the rows back, each at its index in ``positions`` (as
+        :meth:`positions` gave them before the removal) when it has one, else at the end."""
+        back: list[tuple[int, str]] = []
         for row in rows:
             self._removed.discard(row.ref)
-            if row.ref.key not in self.rows:
+            key = row.ref.key
+            if key not in self.rows:
                 self._insert(row)
+                if positions is not None and key in positions:
+                    back.append((positions[key], key))
         self.dirty = self.dirty or bool(rows)
+        if back:
+            self._reinsert(sorted(back))
+
+    def _reinsert(self, placed: list[tuple[int, str]]) -> None:
+        """Move the rows of ``placed`` (index, key; by index) to those indexes, the others
+        keeping their order: one pass, however many come back."""
+        moved = {key for _, key in placed}
+        others = iter([key for key in self.rows if key not in moved])
+        order: list[str] = []
+        for index, key in placed:
+            order.extend(islice(others, max(0, index - len(order))))
+            order.append(key)
+        order.extend(others)
+        rows = self.rows
+        reordered = {key: rows[key] for key in order}
+        # The same dict, reordered in place: others hold on to it.
+        rows.clear()
+        rows.update(reordered)
 
     def set_label(self, key: str, label: str | None) -> bool:
         row = self.rows.get(key)

@@ -7,7 +7,7 @@ testable without a terminal and cheap at 10,000 rows (one pass to filter, one so
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -49,20 +49,38 @@ class StatusFilter(StrEnum):
 
 
 class SortKey(StrEnum):
-    """Columns the table can be sorted by, in the order the sort key cycles."""
+    """What the table can be sorted by: the order rows were added, or any column. Each
+    column's value is its id (in the config's ``columns`` and a view's ``sort``); they
+    come in the table's default column order."""
 
     ADDED = "added"
-    NAME = "name"
+    #: The Task column, sorted by what it shows first: the label, else the ID.
+    NAME = "task"
     MODEL = "model"
     STATUS = "status"
+    PROMPT = "prompt"
     CREATED = "created"
     TIME = "time"
     CREDITS = "credits"
     OUTPUTS = "outputs"
     CHECKED = "checked"
+    ETA = "eta"
 
     def next(self) -> SortKey:
         return _following(self)
+
+
+#: Every column's id, in the table's default order.
+COLUMN_IDS: Final = tuple(key.value for key in SortKey if key is not SortKey.ADDED)
+
+
+def next_sort(current: SortKey, shown: Sequence[SortKey]) -> SortKey:
+    """The sort after ``current`` when cycling through the ``shown`` columns, then back
+    to the added order (a column not shown is left for the first shown one)."""
+    if current in shown:
+        index = shown.index(current) + 1
+        return shown[index] if index < len(shown) else SortKey.ADDED
+    return shown[0] if shown else SortKey.ADDED
 
 
 class RowSource(Protocol):
@@ -162,6 +180,8 @@ def _sort_value(row: RowSource, key: SortKey, now: datetime) -> Any:
         return (row.label or row.ref.id).lower()
     if key is SortKey.MODEL:
         return (task.model or "") if task else ""
+    if key is SortKey.PROMPT:
+        return (task.prompt or "").lower() if task else ""
     if key is SortKey.STATUS:
         if task is None:
             return _UNFETCHED_ORDER
@@ -200,18 +220,31 @@ def run_seconds(row: RowSource, now: datetime) -> float:
     return (now - task.created_at).total_seconds()
 
 
+def eta_order(seconds: float | None) -> tuple[int, float]:
+    """How a row's time left sorts: estimates first, shortest first; then unfinished
+    rows without one (``math.inf``); then rows with none to give (``None``: finished)."""
+    if seconds is None:
+        return (2, 0.0)
+    if math.isinf(seconds) or math.isnan(seconds):
+        return (1, 0.0)
+    return (0, seconds)
+
+
 def compute_order(
     rows: Iterable[tuple[str, RowSource]],
     spec: ViewSpec,
     now: datetime,
     *,
     stuck: Callable[[str], bool] | None = None,
+    eta: Callable[[str], float | None] | None = None,
 ) -> list[str]:
     """Keys of the rows that pass ``spec``'s filters, in its sort order.
 
     ``rows`` must come in insertion (added) order; sorting is stable, so ties keep it.
     ``stuck``: whether the row with a key is stuck (asked only for the stuck filter;
-    None: none is).
+    None: none is). ``eta``: the row's seconds left, ``math.inf`` for an unfinished one
+    without an estimate, ``None`` for a finished one (asked only to sort by ETA; None:
+    no row has one).
     """
     needle = spec.text.lower()
     if spec.status is StatusFilter.STUCK and stuck is not None:
@@ -222,5 +255,9 @@ def compute_order(
     if spec.sort is SortKey.ADDED:
         keys = [key for key, _ in kept]
         return keys[::-1] if spec.reverse else keys
-    kept.sort(key=lambda item: _sort_value(item[1], spec.sort, now), reverse=spec.reverse)
+    if spec.sort is SortKey.ETA:
+        left = eta or (lambda key: None)
+        kept.sort(key=lambda item: eta_order(left(item[0])), reverse=spec.reverse)
+    else:
+        kept.sort(key=lambda item: _sort_value(item[1], spec.sort, now), reverse=spec.reverse)
     return [key for key, _ in kept]

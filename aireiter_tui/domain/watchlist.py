@@ -9,9 +9,10 @@ points to is replaced, in its own folder, as editors do), the file's mode is kep
 read-only file is not replaced, and anything but a regular file (a FIFO, a directory, a
 device) is never opened, let alone replaced.
 
-Next to the TOML the store keeps ``<name>.cache`` (see :mod:`.watchlist_cache`): the
-tasks' snapshots, and a copy of the whole list that spares parsing the TOML while the
-TOML is still the one it was written with.
+Next to the TOML the store keeps ``<name>.db`` (see :mod:`.snapshot_db`): the tasks'
+snapshots, and a copy of the whole list that spares parsing the TOML while the TOML is
+still the one it was written with. The ``<name>.cache`` of earlier versions is read once,
+moved into it and removed (see :mod:`.legacy_cache`).
 """
 
 from __future__ import annotations
@@ -26,8 +27,9 @@ from collections.abc import Collection, Iterator, Sequence
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
-from typing import Final
+from typing import Final, NamedTuple
 
+from aireiter_tui.domain.legacy_cache import read_legacy
 from aireiter_tui.domain.models import IdKind, TaskRef, validate_task_id
 from aireiter_tui.domain.paths import (
     NotRegularFile,
@@ -35,7 +37,14 @@ from aireiter_tui.domain.paths import (
     open_regular,
     replace_atomically,
 )
-from aireiter_tui.domain.watchlist_cache import CacheDamaged, SnapshotCache, attach, gc_paused
+from aireiter_tui.domain.snapshot_db import (
+    PART_SIZE,
+    MirrorDamaged,
+    Reader,
+    Snapshot,
+    SnapshotDB,
+    gc_paused,
+)
 from aireiter_tui.domain.watchlist_codec import (
     MAX_LABEL_LENGTH,
     Encoder,
@@ -105,6 +114,29 @@ def _reason(error: OSError) -> str:
 _Read = tuple[bytes, os.stat_result]
 
 
+class Part(NamedTuple):
+    """Entries of the watchlist as :meth:`WatchlistStore.load_parts` reads them."""
+
+    entries: list[WatchEntry]
+    last: bool
+    """No part follows."""
+    total: int
+    """How many entries the whole list holds."""
+
+
+def _attach(entries: Sequence[WatchEntry], snapshots: dict[TaskRef, Snapshot]) -> None:
+    """Give parsed entries the snapshots of an old cache (a TOML written by an even older
+    version may carry its own: the newer of the two wins)."""
+    for entry in entries:
+        found = snapshots.get(entry.ref)
+        if found is None:
+            continue
+        checked_at = found[1]
+        if entry.checked_at is not None and (checked_at is None or checked_at < entry.checked_at):
+            continue
+        entry.task, entry.checked_at, entry.history = found
+
+
 def _read_only(info: os.stat_result, path: Path) -> bool:
     # The write bits too, not only access(): root may write anything, yet a file whose
     # owner took every write bit away was meant to stay as it is.
@@ -117,7 +149,8 @@ class WatchlistStore:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.lock_path = path.with_name(path.name + ".lock")
-        self.cache_path = path.with_name(path.name + ".cache")
+        self.cache_path = path.with_name(path.name + ".db")
+        self.legacy_cache_path = path.with_name(path.name + ".cache")
         self.last_warnings: list[str] = []
         """Entries skipped or repaired by the last load (or save that had to re-read)."""
         self.last_merge = Merge()
@@ -129,7 +162,7 @@ class WatchlistStore:
         # Each ref's label in those bytes: the base of the next save's three-way merge
         # (the entries themselves may be the caller's, changed since).
         self._base: dict[TaskRef, str | None] | None = None
-        self._cache = SnapshotCache(self.cache_path)
+        self._db = SnapshotDB(self.cache_path)
         # What the file looked like when this store last read or wrote it (see
         # changed_on_disk): None when it did not exist.
         self._stamp: tuple[int, int, int] | None = None
@@ -146,17 +179,16 @@ class WatchlistStore:
             WatchlistError: the file is unreadable, not TOML, or its top level has the
                 wrong shape. The file is not touched.
         """
-        read = self._read()
-        if read is None:
-            self.last_warnings = []
-            return []
-        return self._load(read[0], _digest(read[0]))
+        with gc_paused():  # (some 100,000 objects, all kept)
+            return [entry for part in self.load_parts() for entry in part.entries]
 
-    def load_parts(self) -> Iterator[tuple[list[WatchEntry], bool]]:
-        """The same entries as :meth:`load`, in parts of up to ``PART_SIZE`` when the cache
-        allows it (it matches the TOML and has no journal), so that a caller can show the
-        first part before reading the rest. Otherwise in one part. Each part comes with
-        whether it is the last.
+    def load_parts(self) -> Iterator[Part]:
+        """The same entries as :meth:`load`, :data:`PART_SIZE` at a time, so that a caller
+        can show the first part before the rest is read, and read them on another thread.
+
+        From the database's copy of the list while it copies this TOML (the first part
+        then costs milliseconds); else the TOML is parsed whole first, and each part's
+        snapshots are read as it is handed out.
 
         Raises:
             WatchlistError: as :meth:`load`, at the first ``next()``.
@@ -167,32 +199,67 @@ class WatchlistStore:
             return
         data = read[0]
         digest = _digest(data)
-        found = self._cache.parts(digest)
+        self._migrate(data, digest)
+        reader = self._db.reader()
+        try:
+            yield from self._parts(data, digest, reader)
+        finally:
+            if reader is not None:
+                reader.close()
+
+    def _parts(self, data: bytes, digest: str, reader: Reader | None) -> Iterator[Part]:
         given: set[TaskRef] = set()
-        if found is not None:
-            header, parts = found
-            self.last_warnings = list(header.warnings)
+        found = reader.mirror(digest) if reader is not None else None
+        if reader is not None and found is not None:
+            total, self.last_warnings = found
             entries: list[WatchEntry] = []
             try:
-                for number, part in enumerate(parts, 1):
+                for part in reader.mirror_parts():
                     entries.extend(part)
                     given.update(entry.ref for entry in part)
-                    yield part, number == header.parts
-            except CacheDamaged:
-                pass  # the rest comes from the TOML, without snapshots
+                    yield Part(part, len(entries) >= total, total)
+            except MirrorDamaged:
+                pass  # the rest comes from the TOML
             else:
                 self._remember(digest, entries)
                 return
-        rest = [entry for entry in self._load(data, digest) if entry.ref not in given]
-        if rest:
-            yield rest, True
+        entries = self._load(data)
+        rest = [entry for entry in entries if entry.ref not in given]
+        total = len(given) + len(rest)
+        for at in range(0, len(rest), PART_SIZE):
+            part = rest[at : at + PART_SIZE]
+            if reader is not None:
+                reader.snapshots(part)
+            yield Part(part, at + PART_SIZE >= len(rest), total)
+        self._remember(digest, entries)
 
-    def _load(self, data: bytes, digest: str) -> list[WatchEntry]:
-        with gc_paused():
-            entries = self._decode(data, digest)
+    def _load(self, data: bytes) -> list[WatchEntry]:
+        entries, self.last_warnings = self._parse(data)
         if any("skipped" in warning for warning in self.last_warnings):
-            self._keep_copy(data, digest)
-        return list(entries)
+            self._keep_copy(data, _digest(data))
+        return entries
+
+    def _migrate(self, data: bytes, digest: str) -> None:
+        """Move the snapshots of an earlier version's cache into the database, once."""
+        legacy = self.legacy_cache_path
+        if not os.path.lexists(legacy):
+            return
+        try:
+            with self._locked():
+                if not os.path.lexists(legacy):
+                    return  # another process moved it meanwhile
+                snapshots = read_legacy(legacy)
+                if snapshots:
+                    entries, warnings = self._parse(data)
+                    _attach(entries, snapshots)
+                    # A list read with warnings is parsed again at the next start, so that
+                    # they are said again (and a skipped entry's file kept).
+                    self._db.update("" if warnings else digest, entries, [], rewrite=True)
+                legacy.unlink()
+        except Exception:
+            # (a lock that cannot be taken, a database that cannot be written, a TOML that
+            # cannot be read: the load says that one): the old file stays for a later start.
+            return
 
     def _keep_copy(self, data: bytes, digest: str) -> None:
         """Keep the file as read when entries had to be skipped: the next save drops them."""
@@ -237,9 +304,8 @@ class WatchlistStore:
         are dropped from ``entries`` too, and a label it changed is taken over where
         ``entries`` did not change it (see :attr:`last_merge`). Entries in ``removed``
         are dropped. Duplicate refs are ignored (the first one wins). The snapshots that
-        changed are appended to the cache's journal; with ``write_cache=True`` the cache
-        is instead rewritten whole when anything in it is out of date (about 0.2 s at
-        10,000 entries: the dashboard does it on quit).
+        changed are written to the database; ``write_cache=True`` (the dashboard's save on
+        quit) also writes when each task was last checked.
 
         Returns:
             The merged list that was written.
@@ -262,7 +328,7 @@ class WatchlistStore:
                     on_disk = self._known[1]
                 else:
                     base = self._base
-                    on_disk = self._decode(data, digest)
+                    on_disk = self._decode(data, digest, {entry.ref for entry in entries})
                     if base is not None:
                         entries = self.last_merge.rebase(entries, base, on_disk)
             merged: list[WatchEntry] = []
@@ -313,14 +379,25 @@ class WatchlistStore:
         self._stamp = info.st_mtime_ns, info.st_size, info.st_ino
         return data, info
 
-    def _decode(self, data: bytes, digest: str) -> list[WatchEntry]:
-        cached = self._cache.read()
-        if cached is not None and cached.header.digest == digest:
-            entries, self.last_warnings = cached.entries, list(cached.header.warnings)
-        else:
-            entries, self.last_warnings = self._parse(data)
-            if cached is not None:
-                attach(entries, cached.snapshots)
+    def _decode(self, data: bytes, digest: str, known: Collection[TaskRef]) -> list[WatchEntry]:
+        """The entries of ``data``, the file as another process left it, with their
+        snapshots, except for those in ``known`` (the caller has its own)."""
+        reader = self._db.reader()
+        try:
+            entries: list[WatchEntry] | None = None
+            found = reader.mirror(digest) if reader is not None else None
+            if reader is not None and found is not None:
+                with contextlib.suppress(MirrorDamaged):
+                    parts = reader.mirror_parts(snapshots=False)
+                    entries = [entry for part in parts for entry in part]
+                    self.last_warnings = found[1]
+            if entries is None:
+                entries, self.last_warnings = self._parse(data)
+            if reader is not None:
+                reader.snapshots([entry for entry in entries if entry.ref not in known])
+        finally:
+            if reader is not None:
+                reader.close()
         self._remember(digest, entries)
         return entries
 
@@ -389,7 +466,7 @@ class WatchlistStore:
             # A file that had to be written with replacement characters differs from the
             # entries: a base claiming its digest would bring the originals back.
             claimed = digest if cacheable else ""
-            self._cache.update(claimed, entries, self.last_warnings, rewrite=write_cache)
+            self._db.update(claimed, entries, self.last_warnings, rewrite=write_cache)
 
     def _sweep_temp_files(self, target: Path) -> None:
         """Remove temp files left by a process killed mid-save (we hold the lock)."""

@@ -3,7 +3,7 @@
 The TOML holds what the user owns: which tasks are watched, their labels and when they
 were added, one inline table per line (easy to read, to edit and to delete a line of).
 What the server last said (snapshots, status histories) lives in the snapshot cache
-beside it (:mod:`.watchlist_cache`), so the file stays about 90 bytes per task and
+beside it (:mod:`.snapshot_db`), so the file stays about 90 bytes per task and
 ``tomllib`` reads 10,000 of them in about 0.1 s. Files written by earlier versions, with
 a ``[tasks.snapshot]`` table under each task, are still read.
 
@@ -139,7 +139,7 @@ class FormatError(ValueError):
 HEADER: Final = (
     "# aireiter-tui watchlist: the tasks you watch, one per line.\n"
     "# Edit it freely: a running dashboard takes your changes in when it next saves.\n"
-    "# What the server last said about each task is kept in the .cache file beside it.\n"
+    "# What the server last said about each task is kept in the .db file beside it.\n"
     f"version = {FORMAT_VERSION}\n"
 )
 

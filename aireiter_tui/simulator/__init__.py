@@ -31,6 +31,13 @@ Public API::
     sim.request_headers                         # the last 100 requests' headers, no Authorization
     sim.latency_ms, sim.jitter_ms               # added to every API request (asyncio.sleep)
 
+    sim.output_urls(id) -> list[str]            # the task's output URLs (once completed)
+    sim.set_output_fault(name_or_url, OutputFault.EXPIRED, *, times=None, size=None,
+                         delay=None)            # 404/410/403, HTML, cut, slow, huge, ...
+    sim.serve_file(name, data, content_type) -> str   # serve these bytes; returns the URL
+    sim.outputs.log, sim.outputs.fetches        # every file request (headers, Range,
+                                                # status) and a Counter by file name
+
     with running_in_thread(sim) as base: ...    # its own loop on a background thread
 
 Behaviour choices where the API docs are silent:
@@ -50,7 +57,9 @@ Behaviour choices where the API docs are silent:
 - Query ``data`` carries ``out_task_id`` when the task has one; tasks known only by
   ``out_task_id`` have no ``task_id`` in either response.
 - Faults apply to authenticated, well-formed API requests; per-task rules match the ID
-  the request names. File downloads never fault and never wait.
+  the request names. Output files have faults of their own (:class:`OutputFault`, set
+  per file); they never wait for ``latency_ms``, need no key, and honour ``Range``
+  (``206`` with ``Content-Range``; ``416`` past the end).
 
 Determinism: every random draw comes from ``random.Random`` objects seeded from ``seed``
 (tasks, faults and latency jitter each have their own), and every time from ``clock``;
@@ -60,6 +69,7 @@ the same seed, clock and requests give the same response bytes.
 from __future__ import annotations
 
 from aireiter_tui.simulator.faults import Fault, FaultPlan
+from aireiter_tui.simulator.output_files import OutputFault
 from aireiter_tui.simulator.scenario import ManualClock
 from aireiter_tui.simulator.seeding import DEFAULT_STATUS_MIX
 from aireiter_tui.simulator.server import Simulator
@@ -70,6 +80,7 @@ __all__ = [
     "Fault",
     "FaultPlan",
     "ManualClock",
+    "OutputFault",
     "Simulator",
     "running_in_thread",
 ]

@@ -88,18 +88,47 @@ def _box(kind: bytes, payload: bytes) -> bytes:
     return struct.pack(">I", 8 + len(payload)) + kind + payload
 
 
-@lru_cache(maxsize=16)
-def make_mp4(seed: int, size: int = 4096) -> bytes:
-    """Bytes that start with a valid ISO-BMFF ``ftyp`` box, then ``free`` and ``mdat``.
+_IDENTITY_MATRIX: Final = struct.pack(">9I", 0x10000, 0, 0, 0, 0x10000, 0, 0, 0, 0x40000000)
 
-    Not a playable video (no ``moov``); enough for a client to sniff the type and for a
-    viewer to say it cannot play it.
+
+def _movie_header(duration: float, width: int, height: int) -> bytes:
+    """A ``moov`` with the movie header (duration) and one video track header (size)."""
+    timescale = 1000
+    length = round(duration * timescale)
+    mvhd = _box(
+        b"mvhd",
+        struct.pack(">B3xIIII", 0, 0, 0, timescale, length)
+        + struct.pack(">IH10x", 0x10000, 0x100)
+        + _IDENTITY_MATRIX
+        + bytes(24)
+        + struct.pack(">I", 2),
+    )
+    tkhd = _box(
+        b"tkhd",
+        struct.pack(">B3BIII4xI8x", 0, 0, 0, 3, 0, 0, 1, length)
+        + struct.pack(">hhH2x", 0, 0, 0)
+        + _IDENTITY_MATRIX
+        + struct.pack(">II", width << 16, height << 16),
+    )
+    return _box(b"moov", mvhd + _box(b"trak", tkhd))
+
+
+@lru_cache(maxsize=16)
+def make_mp4(
+    seed: int, size: int = 4096, duration: float = 5.0, width: int = 1280, height: int = 720
+) -> bytes:
+    """Bytes laid out as an ISO-BMFF file: ``ftyp``, a ``moov`` whose headers give the
+    duration and frame size, then ``free`` and ``mdat``.
+
+    Not a playable video (no sample tables); enough for a client to sniff the type, read
+    the duration and size, and for a viewer to say it cannot play it.
     """
     rng = random.Random(seed)
     ftyp = _box(b"ftyp", b"isom" + struct.pack(">I", 0x200) + b"isomiso2avc1mp41")
+    moov = _movie_header(duration, width, height)
     free = _box(b"free", b"aireiter-simulator")
-    payload = rng.randbytes(max(0, size - len(ftyp) - len(free) - 8))
-    return ftyp + free + _box(b"mdat", payload)
+    payload = rng.randbytes(max(0, size - len(ftyp) - len(moov) - len(free) - 8))
+    return ftyp + moov + free + _box(b"mdat", payload)
 
 
 def content_type_for(name: str) -> str:

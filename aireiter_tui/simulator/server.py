@@ -11,6 +11,7 @@ import zlib
 from collections import Counter, deque
 from collections.abc import Callable, Mapping
 from typing import Any, Final
+from urllib.parse import quote, unquote
 
 from aiohttp import web
 
@@ -23,6 +24,7 @@ from aireiter_tui.simulator.catalog import (
 )
 from aireiter_tui.simulator.faults import CONTENT_FAULTS, Fault, FaultPlan
 from aireiter_tui.simulator.media import content_type_for, make_mp4, make_png
+from aireiter_tui.simulator.output_files import OutputFault, OutputFiles
 from aireiter_tui.simulator.scenario import ManualClock, SimTask, TaskStore, iso_timestamp
 from aireiter_tui.simulator.seeding import DEFAULT_STATUS_MIX, TaskFactory
 
@@ -65,6 +67,8 @@ class Simulator:
         #: The headers of the latest API requests, oldest first, without Authorization (it
         #: was checked; no copy of a key is kept). Bounded: the benchmark sends millions.
         self.request_headers: deque[dict[str, str]] = deque(maxlen=REQUEST_HEADERS_KEPT)
+        #: The output file host: its request log (``.log``, ``.fetches``) and faults.
+        self.outputs = OutputFiles()
         self._runner: web.AppRunner | None = None
         self._base_url = ""
 
@@ -249,12 +253,46 @@ class Simulator:
 
     def clear_faults(self) -> None:
         self.faults.clear_faults()
+        self.outputs.clear()
+
+    def set_output_fault(
+        self,
+        name: str,
+        fault: OutputFault | str,
+        *,
+        times: int | None = None,
+        size: int | None = None,
+        delay: float | None = None,
+    ) -> None:
+        """Make the output file ``name`` (or the file of a ``/files/`` URL) misbehave; see
+        :class:`~.output_files.OutputFault`."""
+        if "/files/" in name:
+            name = unquote(name.partition("/files/")[2])
+        self.outputs.set_fault(name, fault, times=times, size=size, delay=delay)
+
+    def serve_file(self, name: str, data: bytes, content_type: str = "image/png") -> str:
+        """Serve ``data`` at ``/files/<name>`` as it is; return its URL (``name`` quoted,
+        so it may hold anything, ``../`` included)."""
+        self.outputs.extra[name] = (data, content_type)
+        return f"{self._base_url}/files/{quote(name, safe='')}"
+
+    def output_urls(self, ident: str) -> list[str]:
+        """The output URLs the task ``ident`` has (or will have) once completed.
+
+        Raises:
+            KeyError: no task has this ID.
+        """
+        task = self._store.find(ident)
+        if task is None:
+            raise KeyError(ident)
+        return [f"{self._base_url}/files/{name}" for name in task.outputs]
 
     def reset_counters(self) -> None:
         self.request_count = 0
         self.requests_by_task.clear()
         self.submits_by_out_task_id.clear()
         self.request_headers.clear()
+        self.outputs.reset_log()
 
     # -- handlers --------------------------------------------------------------------
 
@@ -360,6 +398,9 @@ class Simulator:
 
     async def _file(self, request: web.Request) -> web.StreamResponse:
         name = request.match_info["name"]
+        extra = self.outputs.extra.get(name)
+        if extra is not None:
+            return await self.outputs.serve(request, name, *extra)
         if not _FILE_NAME_RE.fullmatch(name):
             raise web.HTTPNotFound()
         entry = self._factory.files.get(name)
@@ -369,4 +410,4 @@ class Simulator:
             raise web.HTTPNotFound()
         width, height, seed = entry
         data = make_mp4(seed) if name.endswith(".mp4") else make_png(width, height, seed)
-        return web.Response(body=data, content_type=content_type_for(name))
+        return await self.outputs.serve(request, name, data, content_type_for(name))

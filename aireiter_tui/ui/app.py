@@ -21,7 +21,14 @@ from aireiter_tui.backend import Backend
 from aireiter_tui.domain.config import remember
 from aireiter_tui.domain.errors import ConfigError
 from aireiter_tui.domain.monitor import Monitor
-from aireiter_tui.ui.bindings import ACTIONS, keymap_problems, keys_of, usable_keymap
+from aireiter_tui.ui.bindings import (
+    ACTIONS,
+    command_keys,
+    display_keys,
+    keymap_problems,
+    keys_of,
+    usable_keymap,
+)
 from aireiter_tui.ui.main_screen import MainScreen
 
 
@@ -154,6 +161,14 @@ class AIReiterApp(App[None]):
             # The palette reads help as markup; keys can come from the user's config.
             shown = escape(f"{keys_of(action, keymap)} · {action.description}")
             yield SystemCommand(action.label, shown, self._palette(action.action))
+        bound, _ = command_keys(self.backend.settings.commands, keymap)
+        for command in self.backend.settings.commands.values():
+            keys = [display_keys(key) for key, each in bound.items() if each is command]
+            # Both come from the user's config: never read as markup.
+            where = f"{' / '.join(keys)} · " if keys else ""
+            about = f"{where}[commands.{command.name}] for the marked tasks or the selected one"
+            run = self._palette(f"run_command({command.name!r})")
+            yield SystemCommand(escape(command.title), escape(about), run)
 
     def _palette(self, action: str) -> Callable[[], object]:
         return lambda: self.main_screen.run_action(action)

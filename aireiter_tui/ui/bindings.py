@@ -11,6 +11,8 @@ from typing import Final
 
 from textual.binding import Binding, BindingType
 
+from aireiter_tui.domain.row_commands import RowCommand
+
 
 @dataclass(frozen=True, slots=True)
 class Action:
@@ -25,18 +27,69 @@ class Action:
     show: bool = True
 
 
+_ORDINALS: Final = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth")
+
 ACTIONS: Final[tuple[Action, ...]] = (
     Action("add", "a", "add_tasks", "Add", "Add task IDs to the watchlist", "Watchlist"),
-    Action("remove", "d,delete", "remove_task", "Remove", "Remove the selected task", "Watchlist"),
     Action(
-        "undo", "u", "undo_remove", "Undo", "Bring back the last removed tasks", "Watchlist", False
+        "remove",
+        "d,delete",
+        "remove_task",
+        "Remove",
+        "Remove the marked tasks, or the selected one (asks first)",
+        "Watchlist",
+    ),
+    Action(
+        "undo",
+        "u",
+        "undo_remove",
+        "Undo",
+        "Bring back the last removal (again: the one before, and so on)",
+        "Watchlist",
+        False,
+    ),
+    Action(
+        "mark",
+        "space",
+        "toggle_mark",
+        "Mark",
+        "Mark or unmark the selected task, then move down",
+        "Selection",
+        False,
+    ),
+    Action(
+        "mark_down",
+        "shift+down",
+        "extend_marks_down",
+        "Mark down",
+        "Mark from the selected task downwards (back over the run unmarks)",
+        "Selection",
+        False,
+    ),
+    Action(
+        "mark_up",
+        "shift+up",
+        "extend_marks_up",
+        "Mark up",
+        "Mark from the selected task upwards (back over the run unmarks)",
+        "Selection",
+        False,
+    ),
+    Action(
+        "mark_all",
+        "A",
+        "mark_all",
+        "Mark all",
+        "Mark every task in view (again: unmark them)",
+        "Selection",
+        False,
     ),
     Action(
         "label",
         "l",
         "edit_label",
         "Label",
-        "Set or clear the selected task's label",
+        "Set or clear the label of the marked tasks, or the selected one",
         "Watchlist",
         False,
     ),
@@ -45,7 +98,7 @@ ACTIONS: Final[tuple[Action, ...]] = (
         "t",
         "retry_task",
         "Retry",
-        "Retry the selected failed task: the same model and params, a new out_task_id",
+        "Retry the failed task (of the marked, the failed ones): same model and params",
         "Submit",
         False,
     ),
@@ -72,7 +125,7 @@ ACTIONS: Final[tuple[Action, ...]] = (
         "o",
         "open_output",
         "Open",
-        "Open the selected task's output in the browser",
+        "Open the output in the browser (of the marked tasks: all, asking above 5)",
         "Outputs",
     ),
     Action(
@@ -80,7 +133,7 @@ ACTIONS: Final[tuple[Action, ...]] = (
         "y",
         "copy_id",
         "Copy ID",
-        "Copy the selected task ID (again: show it to select by hand)",
+        "Copy the task ID, or the marked tasks' IDs (again: show it to select by hand)",
         "Outputs",
         False,
     ),
@@ -89,7 +142,7 @@ ACTIONS: Final[tuple[Action, ...]] = (
         "Y",
         "copy_url",
         "Copy URL",
-        "Copy the selected task's output URL (again: show it)",
+        "Copy the output URL, or the marked tasks' (again: show it)",
         "Outputs",
         False,
     ),
@@ -99,6 +152,60 @@ ACTIONS: Final[tuple[Action, ...]] = (
         "copy_json",
         "Copy JSON",
         "Copy the selected task's raw JSON (again: show it)",
+        "Outputs",
+        False,
+    ),
+    Action(
+        "download",
+        "w",
+        "download_outputs",
+        "Download",
+        "Download the outputs of the marked tasks, or of the selected one",
+        "Outputs",
+        False,
+    ),
+    Action(
+        "download_all",
+        "D",
+        "download_all_outputs",
+        "Download all",
+        "Download the outputs of every completed task in view (asks first past 10)",
+        "Outputs",
+        False,
+    ),
+    Action(
+        "open_local",
+        "O",
+        "open_local_output",
+        "Open file",
+        "Open the selected task's downloaded output (the one previewed first)",
+        "Outputs",
+        False,
+    ),
+    Action(
+        "preview_previous",
+        "left_square_bracket",
+        "preview_previous",
+        "Previous preview",
+        "Preview the previous output or input image",
+        "Outputs",
+        False,
+    ),
+    Action(
+        "preview_next",
+        "right_square_bracket",
+        "preview_next",
+        "Next preview",
+        "Preview the next output or input image",
+        "Outputs",
+        False,
+    ),
+    Action(
+        "toggle_previews",
+        "P",
+        "toggle_previews",
+        "Previews",
+        "Show or hide output previews in the detail pane (remembered)",
         "Outputs",
         False,
     ),
@@ -115,9 +222,66 @@ ACTIONS: Final[tuple[Action, ...]] = (
         "View",
         False,
     ),
-    Action("clear_filter", "escape", "clear_filter", "Clear", "Clear the filters", "View", False),
+    Action(
+        "clear_filter",
+        "escape",
+        "clear_filter",
+        "Clear",
+        "Clear the marks; when none, the filters",
+        "View",
+        False,
+    ),
     Action("sort", "s", "cycle_sort", "Sort", "Sort by the next column", "View"),
     Action("reverse", "S", "reverse_sort", "Reverse sort", "Reverse the sort order", "View", False),
+    Action(
+        "columns",
+        "c",
+        "columns",
+        "Columns",
+        "Choose the columns: shown or hidden, their order, their widths (remembered)",
+        "View",
+        False,
+    ),
+    *(
+        Action(
+            f"view_{number}",
+            str(number),
+            f"show_view({number})",
+            f"Tab {number}",
+            f"Show tab {number}: "
+            + ("All, every task" if number == 1 else f"the {_ORDINALS[number - 2]} saved view"),
+            "Views",
+            False,
+        )
+        for number in range(1, 10)
+    ),
+    Action(
+        "previous_view",
+        "less_than_sign",
+        "cycle_view(-1)",
+        "Previous tab",
+        "Show the saved view on the left",
+        "Views",
+        False,
+    ),
+    Action(
+        "next_view",
+        "greater_than_sign",
+        "cycle_view(1)",
+        "Next tab",
+        "Show the saved view on the right",
+        "Views",
+        False,
+    ),
+    Action(
+        "save_view",
+        "V",
+        "save_view",
+        "Save view",
+        "Save the filters, sort and columns as a new tab (asks a name; remembered)",
+        "Views",
+        False,
+    ),
     Action(
         "details", "v", "toggle_details", "Details", "Show or hide the detail pane", "View", False
     ),
@@ -131,7 +295,12 @@ ACTIONS: Final[tuple[Action, ...]] = (
         False,
     ),
     Action(
-        "refresh", "r", "refresh_selected", "Refresh", "Refresh the selected task now", "Refresh"
+        "refresh",
+        "r",
+        "refresh_selected",
+        "Refresh",
+        "Refresh the marked tasks, or the selected one, now",
+        "Refresh",
     ),
     Action(
         "refresh_all", "R", "refresh_all", "Refresh all", "Refresh every task now", "Refresh", False
@@ -164,6 +333,15 @@ ACTIONS: Final[tuple[Action, ...]] = (
         "View",
         False,
     ),
+    Action(
+        "export",
+        "E",
+        "export",
+        "Export",
+        "Export the view's tasks (its rows and columns) to CSV, JSON or JSON Lines",
+        "View",
+        False,
+    ),
     Action("help", "question_mark", "help", "Help", "Show all keys", "App"),
     Action("quit", "q", "app.quit", "Quit", "Quit (the watchlist is saved)", "App"),
 )
@@ -182,9 +360,16 @@ def display_keys(keys: str) -> str:
     names = {
         "slash": "/",
         "question_mark": "?",
+        "left_square_bracket": "[",
+        "right_square_bracket": "]",
         "delete": "Del",
         "enter": "Enter",
         "escape": "Esc",
+        "less_than_sign": "<",
+        "greater_than_sign": ">",
+        "space": "Space",
+        "shift+up": "shift+↑",
+        "shift+down": "shift+↓",
     }
     return " / ".join(names.get(key.strip(), key.strip()) for key in keys.split(","))
 
@@ -257,6 +442,42 @@ def keymap_problems(keymap: Mapping[str, str]) -> list[str]:
         if len(ids) > 1:
             problems.append(f"[keys]: {display_keys(key)} is bound to {' and '.join(ids)}.")
     return problems
+
+
+#: Keys Textual itself moves the focus with: a command there would never run.
+_FOCUS_KEYS: Final[Mapping[str, str]] = {
+    "tab": "the key that moves between the table and the detail pane",
+    "shift+tab": "the key that moves the focus back",
+}
+
+
+def command_keys(
+    commands: Mapping[str, RowCommand], keymap: Mapping[str, str]
+) -> tuple[dict[str, RowCommand], list[str]]:
+    """The keys of the ``[commands.NAME]`` tables that can be bound (key -> command), and
+    a sentence for each key refused: one the table or Textual keeps, one an action has
+    (under ``keymap``), or one an earlier command took. A refused command still runs
+    from the palette."""
+    taken: dict[str, str] = {**RESERVED_KEYS, **_FOCUS_KEYS}
+    usable = usable_keymap(keymap)
+    for action in ACTIONS:
+        for key in usable.get(action.id, action.keys).split(","):
+            taken.setdefault(key.strip(), f"the key of {action.label} ({action.id})")
+    bound: dict[str, RowCommand] = {}
+    problems = []
+    for command in commands.values():
+        for key in command.key.split(",") if command.key else []:
+            reason = taken.get(key)
+            if reason is None and key in bound:
+                reason = f"the key of [commands.{bound[key].name}]"
+            if reason is None:
+                bound[key] = command
+                continue
+            problems.append(
+                f'[commands.{command.name}] key = "{key}" is not bound: {display_keys(key)} is'
+                f" {reason}. Pick another key; meanwhile it runs from the palette (ctrl+p)."
+            )
+    return bound, problems
 
 
 #: The Footer's entries, most important first: when the terminal is too narrow for all of

@@ -14,28 +14,41 @@ from __future__ import annotations
 import random
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Final
+from pathlib import Path
+from typing import TYPE_CHECKING, Final, cast
 
 from textual.pilot import Pilot
 from textual.widgets import Input, TextArea
+from textual_image.widget import HalfcellImage
 
 from aireiter_tui.domain.errors import AIReiterError, NetworkError, RateLimitedError
 from aireiter_tui.domain.models import Task, TaskRef, TaskStatus
 from aireiter_tui.domain.poller import PollOutcome
+from aireiter_tui.domain.view import SortKey, StatusFilter
+from aireiter_tui.domain.views import ColumnChoice, View
 from aireiter_tui.ui.app import AIReiterApp
+from aireiter_tui.ui.widgets.preview import OutputPreview
 from aireiter_tui.ui.widgets.task_table import TaskTable
 from scenes.fixtures import (
     DEMO_BASE,
     MONOTONIC_NOW,
     NOW,
     SceneBackend,
+    SceneOutputs,
     demo_entries,
     find_key,
     hostile_entries,
 )
 
+if TYPE_CHECKING:
+    from aireiter_tui.domain.output_cache import OutputCache
+
 #: Seconds until the next refresh shown in the status bar of a live scene.
 NEXT_REFRESH: Final = 4.0
+
+# Previews in half-blocks: the same cells whatever terminal runs the tests or the gallery
+# (the app itself picks the terminal's best protocol).
+OutputPreview.image_type = HalfcellImage
 
 Setup = Callable[[AIReiterApp], None]
 Interact = Callable[[Pilot[None]], Awaitable[None]]
@@ -56,6 +69,7 @@ class Scene:
         connected: False gives the "no API key" state.
         fixture: ``"demo"``, ``"hostile"`` or ``"empty"``.
         gallery: Written to ``screenshots/`` (every scene is snapshot-tested).
+        views: The config's saved views (tabs above the table).
     """
 
     name: str
@@ -68,11 +82,14 @@ class Scene:
     connected: bool = True
     fixture: str = "demo"
     gallery: bool = False
+    views: tuple[View, ...] = ()
 
     def build(self) -> AIReiterApp:
         """A fresh app for this scene (every screenshot needs its own)."""
         entries = {"demo": demo_entries, "hostile": hostile_entries, "empty": list}[self.fixture]()
-        backend = SceneBackend.create(entries, connected=self.connected, theme=self.theme)
+        backend = SceneBackend.create(
+            entries, connected=self.connected, theme=self.theme, views=self.views
+        )
         return AIReiterApp(
             backend,
             wall_clock=lambda: NOW,
@@ -243,6 +260,80 @@ async def _filter_and_sort(pilot: Pilot[None]) -> None:
     await pilot.press("slash", *"banana", "enter", "s", "s", "s")
 
 
+#: Saved views for the tabs scene: a status, a sort, a text filter with its own columns.
+VIEWS: Final = (
+    View("Failed", status=StatusFilter.FAILED),
+    View("Running", status=StatusFilter.ACTIVE, sort=SortKey.TIME, reverse=True),
+    View(
+        "Bananas",
+        text="banana",
+        sort=SortKey.CREDITS,
+        reverse=True,
+        columns=tuple(ColumnChoice(ident) for ident in ("task", "model", "status", "credits")),
+    ),
+)
+
+
+def _single_image(task: Task) -> bool:
+    return task.status is TaskStatus.COMPLETED and [o.kind.value for o in task.outputs] == ["image"]
+
+
+def _preview(app: AIReiterApp) -> None:
+    app.backend.outputs = cast("OutputCache", SceneOutputs())
+    select(app, demo_key(_single_image))
+
+
+async def _preview_drawn(pilot: Pilot[None]) -> None:
+    """Wait for the picture (decoded on a thread), then scroll the zoomed pane to it."""
+    from aireiter_tui.ui.widgets.detail_pane import DetailPane
+
+    pane = pilot.app.query_one(DetailPane)
+    for _ in range(200):
+        await pilot.app.workers.wait_for_complete()
+        if pane.preview.drawn is not None:
+            break
+        await pilot.pause(0.01)
+    assert pane.preview.drawn is not None, "the preview was not drawn"
+    await pilot.pause()
+    pane.scroll_to_widget(pane.query_one("#detail-heading-outputs"), animate=False, top=True)
+    await pilot.pause()
+
+
+#: Where the download scene saves (shown in the dialog; nothing is written).
+SCENE_DOWNLOADS: Final = Path("/home/you/Downloads/aireiter")
+
+
+def _download_in_progress(app: AIReiterApp) -> None:
+    """Five outputs, frozen mid-way: saved, two streaming, one queued, one dead link."""
+    from aireiter_tui.domain.downloads import Progress, plan
+    from aireiter_tui.ui.screens.downloads import DownloadJob, DownloadsScreen
+
+    done = [
+        row
+        for row in app.monitor.session.rows.values()
+        if row.task is not None and row.task.status is TaskStatus.COMPLETED and row.task.outputs
+    ]
+    pairs = [(row.ref.id, [output.url for output in row.task.outputs]) for row in done if row.task]
+    items = plan(pairs, SCENE_DOWNLOADS)[:5]
+    job = DownloadJob(items, SCENE_DOWNLOADS, len({item.task_id for item in items}))
+    states = [
+        Progress(items[0], 28_311, 28_311, "done"),
+        Progress(items[1], 61_440, 141_022, "running"),
+        Progress(items[2], 16_384, 163_840, "running"),
+        Progress(items[3], 0, None, "queued"),
+        Progress(
+            items[4],
+            0,
+            None,
+            "failed",
+            "link expired: The link has expired or its file is gone (HTTP 404).",
+        ),
+    ]
+    for progress in states:
+        job.on_progress(progress)
+    app.push_screen(DownloadsScreen(job))
+
+
 SCENES: Final[tuple[Scene, ...]] = (
     Scene(
         "empty", "First start: nothing watched yet, and how to begin", fixture="empty", gallery=True
@@ -255,6 +346,12 @@ SCENES: Final[tuple[Scene, ...]] = (
         gallery=True,
     ),
     Scene("main-120x36", "The full table at 120x36, details below", setup=_full_table),
+    Scene(
+        "marked-rows",
+        "Five rows marked (space, shift+↓): ✓ before each, counted in the status bar",
+        press=("down", "space", "space", "down", "down", "shift+down", "shift+down"),
+        gallery=True,
+    ),
     Scene(
         "details-completed",
         "A completed task: split URL lists, two outputs, history",
@@ -347,6 +444,32 @@ SCENES: Final[tuple[Scene, ...]] = (
         gallery=True,
     ),
     Scene("insight-80x24", "Insight at 80x24", size=(80, 24), setup=_full_table, press=("i",)),
+    Scene(
+        "tabs",
+        "Saved views as tabs with their counts: the second, sorted by run time (3)",
+        views=VIEWS,
+        press=("3",),
+        gallery=True,
+    ),
+    Scene(
+        "column-dialog",
+        "The column dialog (c): ETA hidden, Credits moved up and widened, at once behind it",
+        press=("c", "end", "space", "up", "up", "up", "shift+up", "shift+up", "plus", "plus"),
+    ),
+    Scene(
+        "preview",
+        "A completed task's output drawn in the zoomed detail pane (z), [ ] switch to its inputs",
+        setup=_preview,
+        press=("z",),
+        interact=_preview_drawn,
+        gallery=True,
+    ),
+    Scene(
+        "download-in-progress",
+        "Downloading outputs (D): a bar per file and overall, a dead link said on its file",
+        setup=_download_in_progress,
+        gallery=True,
+    ),
 )
 BY_NAME: Final = {scene.name: scene for scene in SCENES}
 GALLERY: Final = tuple(scene for scene in SCENES if scene.gallery)

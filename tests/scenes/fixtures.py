@@ -9,21 +9,26 @@ from __future__ import annotations
 
 import json
 import tempfile
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
-from typing import Any, Final, cast
+from typing import TYPE_CHECKING, Any, Final, cast
 
 from aireiter_tui.api.client import AIReiterClient
 from aireiter_tui.backend import Backend
 from aireiter_tui.domain.config import Settings
 from aireiter_tui.domain.models import IdKind, Task, TaskRef, TaskStatus, parse_task
+from aireiter_tui.domain.views import View
 from aireiter_tui.domain.watchlist import WatchlistStore
 from aireiter_tui.domain.watchlist_codec import StatusChange, WatchEntry
 from aireiter_tui.simulator.scenario import REFERENCE_EPOCH, ManualClock, TaskStore, iso_timestamp
 from aireiter_tui.simulator.seeding import TaskFactory
+
+if TYPE_CHECKING:
+    from aireiter_tui.domain.output_cache import Fetched
 
 #: The frozen wall clock of every scene: the reference page's example date.
 NOW: Final = datetime.fromtimestamp(REFERENCE_EPOCH, tz=UTC)
@@ -68,11 +73,16 @@ class SceneBackend(Backend):
 
     @classmethod
     def create(
-        cls, entries: list[WatchEntry], *, connected: bool = True, theme: str = "textual-dark"
+        cls,
+        entries: list[WatchEntry],
+        *,
+        connected: bool = True,
+        theme: str = "textual-dark",
+        views: tuple[View, ...] = (),
     ) -> SceneBackend:
         tmp = tempfile.TemporaryDirectory(prefix="aireiter-scene-")
         store = WatchlistStore(Path(tmp.name) / "watchlist.toml")
-        settings = Settings(base_url="https://aireiter.com", theme=theme)
+        settings = Settings(base_url="https://aireiter.com", theme=theme, views=views)
         return cls(settings, store, entries=entries, connected=connected, tmp=tmp)
 
     @property
@@ -206,3 +216,34 @@ def hostile_entries() -> list[WatchEntry]:
     """Tasks whose every string is markup, escapes, bidi tricks or very long text."""
     labels = [f"{_ESCAPES} [i]label[/i]", None, None, "ラベル · تسمية"]
     return [entry_from(data, index, labels[index]) for index, data in enumerate(_hostile_data())]
+
+
+# --- output files ------------------------------------------------------------------------
+class SceneOutputs:
+    """Stands in for :class:`~aireiter_tui.domain.output_cache.OutputCache` with no socket:
+    every image URL is already cached, as a PNG made from a seed of its file name (16:9,
+    as the simulator makes them). Files live in a temporary folder of their own."""
+
+    def __init__(self) -> None:
+        self._tmp = tempfile.TemporaryDirectory(prefix="aireiter-scene-outputs-")
+        self._known: dict[str, Fetched] = {}
+
+    def cached(self, url: str) -> Fetched:
+        from aireiter_tui.domain.media_info import inspect
+        from aireiter_tui.domain.output_cache import Fetched
+        from aireiter_tui.domain.output_fetch import LinkState
+        from aireiter_tui.simulator.media import make_png
+
+        known = self._known.get(url)
+        if known is None:
+            name = url.rpartition("/")[2]
+            path = Path(self._tmp.name) / f"{zlib.crc32(name.encode())}.png"
+            path.write_bytes(make_png(320, 180, zlib.crc32(name.encode())))
+            known = self._known[url] = Fetched(url, LinkState.OK, path, inspect(path))
+        return known
+
+    async def fetch(self, url: str) -> Fetched:
+        return self.cached(url)
+
+    async def aclose(self) -> None:
+        self._tmp.cleanup()

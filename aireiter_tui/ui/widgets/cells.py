@@ -37,14 +37,15 @@ from aireiter_tui.ui.widgets.formatting import (
 
 #: Keys match :class:`~aireiter_tui.domain.view.SortKey` values, so a header click sorts.
 COLUMNS: Final = (
-    Column("name", "Task", 24, priority=0, grow_to=60),
+    Column("task", "Task", 24, priority=0, grow_to=60),
     Column("model", "Model", 14, priority=2, grow_to=32),
     Column("status", "Status", 15, priority=0),
     Column("prompt", "Prompt", 0, priority=1),
     Column("created", "Created", 9, priority=5),
     Column("time", "Time", 7, priority=3, justify="right"),
-    Column("credits", "Credits", 7, priority=4, justify="right"),
-    Column("outputs", "Out", 3, priority=4, justify="right"),
+    # Wide enough for the header and its sort arrow ("Credits ▲").
+    Column("credits", "Credits", 9, priority=4, justify="right"),
+    Column("outputs", "Out", 5, priority=4, justify="right"),
     Column("checked", "Checked", 9, priority=6, justify="right"),
     # The time left by the model's history (domain/insight.py): the first to go when narrow.
     Column("eta", "ETA", 6, priority=7, justify="right"),
@@ -113,7 +114,7 @@ def natural_widths(longest: Longest) -> dict[str, int]:
     name = longest.id
     if longest.label:
         name += min(longest.label, LABEL_CELLS) + len(NAME_SEPARATOR)
-    return {"name": name, "model": longest.model}
+    return {"task": name, "model": longest.model}
 
 
 def time_cell(row: Row, now: datetime) -> Text:

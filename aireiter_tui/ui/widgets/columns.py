@@ -1,10 +1,14 @@
-"""What the task table needs to know about a column, and about a cell that fits itself."""
+"""What the task table needs to know about a column, about a cell that fits itself, and
+which columns the config or the column dialog picked."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 from rich.text import Text
+
+from aireiter_tui.domain.views import ColumnChoice
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,3 +43,27 @@ class FitText(Text):
 
 #: The flexible column keeps at least this much room when others grow or stay.
 MIN_FLEXIBLE = 12
+
+
+def arrange(
+    catalogue: Sequence[Column], choices: Sequence[ColumnChoice] | None
+) -> list[tuple[int, Column]]:
+    """The columns ``choices`` pick from ``catalogue`` (None: all of them), in their
+    order, each with its index in the catalogue (where a row's cell for it is). A width
+    chosen is the column's width: it no longer fills the room left or grows to its cells."""
+    if choices is None:
+        return list(enumerate(catalogue))
+    index = {column.key: position for position, column in enumerate(catalogue)}
+    picked = []
+    for choice in choices:
+        position = index[choice.id]
+        column = catalogue[position]
+        if choice.width is not None:
+            column = replace(column, width=choice.width, grow_to=0)
+        picked.append((position, column))
+    return picked
+
+
+def default_choices(catalogue: Sequence[Column]) -> tuple[ColumnChoice, ...]:
+    """Every column of ``catalogue`` at its own width: what the dialog's reset brings."""
+    return tuple(ColumnChoice(column.key) for column in catalogue)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Final
+from pathlib import Path
+from typing import TYPE_CHECKING, Final
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -16,8 +17,10 @@ from textual.widgets import Static
 from aireiter_tui.domain.errors import AIReiterError, TaskNotFoundError
 from aireiter_tui.domain.models import Task, TaskRef, forgotten
 from aireiter_tui.domain.watchlist_codec import StatusChange, WatchEntry
+from aireiter_tui.ui.bindings import first_key
 from aireiter_tui.ui.widgets.detail_sections import (
     NO_SELECTION_MESSAGE,
+    OutputNote,
     error_section,
     history_section,
     input_section,
@@ -28,6 +31,10 @@ from aireiter_tui.ui.widgets.detail_sections import (
     summary_head,
     summary_tail,
 )
+from aireiter_tui.ui.widgets.preview import OutputPreview, PreviewItem
+
+if TYPE_CHECKING:
+    from aireiter_tui.backend import Backend
 
 #: Section id and heading, in display order. A failed task's error comes first: it is what
 #: the user came to read, and below the summary it fell out of a short pane.
@@ -35,6 +42,7 @@ SECTIONS: Final = (
     ("error", "Error"),
     ("summary", "Summary"),
     ("outputs", "Outputs"),
+    ("preview", "Preview"),
     ("input", "Input"),
     ("metadata", "Metadata"),
     ("history", "Status history"),
@@ -43,7 +51,6 @@ SECTIONS: Final = (
 #: Sections that depend on the task object alone, so they are rebuilt only when it changes.
 _TASK_SECTIONS: Final[tuple[tuple[str, Callable[[Task], Text | None]], ...]] = (
     ("error", error_section),
-    ("outputs", outputs_section),
     ("input", input_section),
     ("metadata", metadata_section),
     ("raw", raw_section),
@@ -56,6 +63,20 @@ SUMMARY_PARTS: Final = ("summary", "summary-clock", "summary-tail")
 #: How many tasks' built sections are kept: moving the cursor back and forth between
 #: recent tasks then costs neither rebuilding nor re-wrapping (Content caches its height).
 _CACHE_SIZE: Final = 8
+#: Outputs whose link state and local file are looked up (a stat each) for the pane.
+MAX_NOTED_OUTPUTS: Final = 50
+
+
+def _home_short(path: Path) -> str:
+    """``~/Downloads/aireiter/ID.png`` for a file under the home folder."""
+    try:
+        return f"~/{path.relative_to(Path.home())}"
+    except (ValueError, RuntimeError):  # not under it, or no home to be found
+        return str(path)
+
+
+#: Sections whose body is not a Static of their own: the preview is a widget.
+_OWN_BODY: Final = frozenset({"summary", "preview"})
 
 
 class DetailPane(VerticalScroll, can_focus=True):
@@ -107,8 +128,10 @@ class DetailPane(VerticalScroll, can_focus=True):
         id: str | None = None,
         classes: str | None = None,
         disabled: bool = False,
+        backend: Backend | None = None,
     ) -> None:
         super().__init__(name=name, id=id, classes=classes, disabled=disabled)
+        self._backend = backend
         self.render_count = 0
         """How many times :meth:`show` actually rebuilt something (for tests and tuning)."""
         self._shown_ref: TaskRef | None = None
@@ -123,8 +146,16 @@ class DetailPane(VerticalScroll, can_focus=True):
         }
         self._bodies = {
             key: Static(Text(), id=f"detail-body-{key}", classes="detail-body", markup=False)
-            for key in (*SUMMARY_PARTS, *(key for key, _title in SECTIONS if key != "summary"))
+            for key in (*SUMMARY_PARTS, *(key for key, _title in SECTIONS if key not in _OWN_BODY))
         }
+        self.preview = OutputPreview(id="detail-preview")
+        """The preview section's body: a task's output images, one at a time."""
+        self.previews = True
+        """Whether the preview section is shown (``P``; the ``previews`` setting)."""
+        self._entry: WatchEntry | None = None
+        self._outputs_key: tuple[object, ...] | None = None
+        #: Bumped when what is known of outputs changes (a fetch landed, a download ended).
+        self._outputs_version = 0
         self.section_renders: Counter[str] = Counter()
         """How many times each body (section or summary part) was given new text."""
         self._shown_task: Task | None = None
@@ -144,10 +175,13 @@ class DetailPane(VerticalScroll, can_focus=True):
             if key == "summary":
                 for part in SUMMARY_PARTS:
                     yield self._bodies[part]
+            elif key == "preview":
+                yield self.preview
             else:
                 yield self._bodies[key]
 
     def on_mount(self) -> None:
+        self.preview.keymap = self._backend.settings.keymap if self._backend else {}
         for key, _title in SECTIONS:
             self._set_section(key, None)
         for part in SUMMARY_PARTS[1:]:
@@ -197,6 +231,8 @@ class DetailPane(VerticalScroll, can_focus=True):
             self._render_task(task)
             changed = True
         changed = self._show_summary(entry, now, note, error, tuple(retried_as), eta) or changed
+        self._entry = entry
+        changed = self._show_outputs(entry) or changed
         history_key = self._history_signature(entry.ref, entry.history, now)
         if history_key != self._history_key:
             self._history_key = history_key
@@ -212,6 +248,9 @@ class DetailPane(VerticalScroll, can_focus=True):
         self._task_rendered = False
         self._head_key = self._clock_key = self._tail_key = self._clock_text = None
         self._history_key = None
+        self._entry = None
+        self._outputs_key = None
+        self.preview.forget()
         for key, _title in SECTIONS:
             self._set_section(key, None)
         for part in SUMMARY_PARTS[1:]:
@@ -285,6 +324,82 @@ class DetailPane(VerticalScroll, can_focus=True):
             changed = True
         return changed
 
+    # --- outputs: link states, local files, the preview --------------------------------
+    def _show_outputs(self, entry: WatchEntry) -> bool:
+        """Rebuild the outputs section and the preview if the task, the cache or what is
+        known of the outputs changed; say whether anything was rebuilt."""
+        task = entry.task
+        cache = self._backend.outputs if self._backend is not None else None
+        key = (entry.ref, id(task), id(cache), self._outputs_version, self.previews)
+        if key == self._outputs_key:
+            return False
+        self._outputs_key = key
+        if task is None:
+            self._set_section("outputs", None)
+        else:
+            keymap = self._backend.settings.keymap if self._backend else {}
+            notes = self._output_notes(entry.ref.id, task)
+            body = outputs_section(task, notes, open_key=first_key("open_local", keymap))
+            self._set_section("outputs", body)
+        # No cache and no folder for one (a pane on its own): nothing could be fetched.
+        backend = self._backend
+        can_fetch = cache is not None or (backend is not None and backend.cache_dir is not None)
+        wanted = self.previews and can_fetch
+        shown = wanted and self.preview.show(entry.ref.key, task, cache)
+        if not wanted:
+            self.preview.forget()
+        self._headings["preview"].display = shown
+        self.preview.display = shown
+        return True
+
+    def _output_notes(self, ident: str, task: Task) -> list[OutputNote]:
+        """Each output's dead link (as the cache remembers it) and local file, if any."""
+        backend = self._backend
+        if backend is None:
+            return []
+        from aireiter_tui.domain.downloads import plan, saved_path
+
+        outputs = task.outputs[:MAX_NOTED_OUTPUTS]
+        cache = backend.outputs
+        items = plan([(ident, [output.url for output in task.outputs])], backend.download_dir)
+        notes = []
+        for output, item in zip(outputs, items, strict=False):
+            fetched = cache.cached(output.url) if cache is not None else None
+            failed = fetched is not None and fetched.path is None
+            saved = saved_path(item)
+            notes.append(
+                OutputNote(
+                    state=fetched.state.value if failed and fetched else "",
+                    reason=fetched.reason if failed and fetched else "",
+                    saved=_home_short(saved) if saved is not None else "",
+                )
+            )
+        return notes
+
+    def outputs_changed(self) -> None:
+        """Look again at the shown task's link states and local files (after a fetch or
+        a download)."""
+        self._outputs_version += 1
+        if self._entry is not None and not self._shown_empty:
+            self._show_outputs(self._entry)
+            self.preview.reload()
+
+    def on_output_preview_landed(self, event: OutputPreview.Landed) -> None:
+        event.stop()
+        self.outputs_changed()
+
+    def step_preview(self, delta: int) -> bool:
+        """Preview the next (1) or previous (-1) output or input image; False when there
+        is nothing else to switch to."""
+        return self.previews and self.preview.display and self.preview.step(delta)
+
+    @property
+    def previewed(self) -> PreviewItem | None:
+        """The output or input image the preview shows, or ``None``."""
+        if not (self.previews and self.preview.display):
+            return None
+        return self.preview.current
+
     def _render_task(self, task: Task | None) -> None:
         self._shown_task = task
         self._task_rendered = True
@@ -311,6 +426,11 @@ class DetailPane(VerticalScroll, can_focus=True):
         return Content.from_rich_text(text, console=self.app.console)
 
     def _set_section(self, key: str, body: Text | Content | None) -> None:
+        if key == "preview":
+            # Its body is a widget of its own: emptied only (see _show_outputs).
+            self.preview.forget()
+            self._headings[key].display = self.preview.display = False
+            return
         self._headings[key].display = self._set_body(key, body)
 
     def _set_body(self, key: str, body: Text | Content | None) -> bool:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from itertools import islice
 from typing import Final
@@ -385,18 +386,53 @@ def _append_url_list(
     _append_urls(text, rows, len(urls) + omitted, indent, budget)
 
 
-def outputs_section(task: Task) -> Text | None:
-    """``1. image  https://…`` for each generated resource, then how many are not listed."""
+@dataclass(frozen=True, slots=True)
+class OutputNote:
+    """What is known of one output beyond its URL: a dead link, where it was saved."""
+
+    state: str = ""
+    """``link expired``, ``not reachable`` or ``refused``; ``""`` when fine or not known."""
+    reason: str = ""
+    """The sentence behind ``state``."""
+    saved: str = ""
+    """The local file it was downloaded to, or ``""``."""
+
+
+def outputs_section(
+    task: Task, notes: Sequence[OutputNote] = (), *, open_key: str = "O"
+) -> Text | None:
+    """``1. image  https://…`` for each generated resource, then how many are not listed.
+
+    ``notes`` (by output, in order) add a line under an output whose link is dead and
+    one naming the file it was downloaded to (``open_key`` opens it).
+    """
     if not task.outputs:
         return None
     text = Text()
     kept = min(len(task.outputs), MAX_OUTPUTS)
     width = len(str(kept))
-    rows = (
-        (f"{number:>{width}}. {output.kind.value:<5}  ", output.url)
-        for number, output in enumerate(islice(task.outputs, kept), 1)
-    )
-    _append_urls(text, rows, task.output_count, 0, MAX_SECTION_CHARS)
+    indent = " " * (width + 2)
+    limit = MAX_SECTION_CHARS
+    shown = 0
+    for number, output in enumerate(islice(task.outputs, kept), 1):
+        if len(text) >= limit:
+            break
+        _append_url(text, f"{number:>{width}}. {output.kind.value:<5}  ", output.url)
+        shown += 1
+        note = notes[number - 1] if number <= len(notes) else None
+        if note is None:
+            continue
+        if note.state:
+            text.append(f"{indent}✖ {note.state}", style=f"bold {STALE_STYLE}")
+            if note.reason:
+                text.append(f": {clean(note.reason, single_line=True)}", style=STALE_STYLE)
+            text.append("\n")
+        if note.saved:
+            text.append(f"{indent}✔ saved ", style=_NOTE_STYLE)
+            text.append_text(safe(note.saved, max_length=MAX_URL_LENGTH))
+            text.append(f"  ({open_key} opens it)\n", style=_NOTE_STYLE)
+    if task.output_count > shown:
+        text.append(f"… and {task.output_count - shown:,} more\n", style=_NOTE_STYLE)
     text.rstrip()
     return text
 

@@ -69,7 +69,9 @@ def state_line(
     ``width``, parts go whole, least useful first (the queries in flight, the program's
     name; shorter words for the credits and the next refresh; the server, the next
     refresh, the reason the banner gives in full): the state and the credits stay."""
-    symbol, style, words = _MODES.get(mode, ("●", "dim", mode))
+    # Any other mode is words said as they are (reading the watchlist: "reading 1,000 of
+    # 9,000…"), a state on its way to one of the above.
+    symbol, style, words = _MODES.get(mode, ("…", "dim", mode))
     name = Text("aireiter-tui ", style="bold")
     server = safe(where, max_length=60, style="dim")
     server.append("  ")
@@ -180,18 +182,36 @@ def insight_parts(summary: Summary | None) -> list[Text]:
     return parts
 
 
-def second_line(counts: Counts, summary: Summary | None, width: int | None) -> Text:
-    """The counts, then the :func:`insight_parts` that fit, most wanted first.
+def marked_part(marked: int, hidden: int = 0) -> Text:
+    """``✓ 3 marked (1 hidden)`` before the counts while rows are marked (``hidden``: by
+    the filter, so a bulk action leaves them alone); empty when none is."""
+    if not marked:
+        return Text()
+    words = f"✓ {marked:,} marked" + (f" ({hidden:,} hidden)" if hidden else "")
+    # The style on the words alone: a Text's own style would cover what is appended to it.
+    part = Text()
+    part.append(words, style="bold reverse")
+    part.append("  ")
+    return part
 
-    The counts keep their words before any insight part is shown (the words are what a
-    newcomer reads; the ETA and the rates are extras): only the statuses no task is in
-    give way to the parts, and a part that does not fit leaves room for a later one.
+
+def second_line(
+    counts: Counts, summary: Summary | None, width: int | None, *, marked: Text | None = None
+) -> Text:
+    """The marks (``marked``: :func:`marked_part`), the counts, then the
+    :func:`insight_parts` that fit, most wanted first.
+
+    The marks always show. The counts keep their words before any insight part is shown
+    (the words are what a newcomer reads; the ETA and the rates are extras): only the
+    statuses no task is in give way to the parts, and a part that does not fit leaves
+    room for a later one.
     """
     parts = insight_parts(summary)
-    everything = _join([counts_line(counts), *parts])
+    marks = marked or Text()
+    everything = _join([marks, counts_line(counts), *parts])
     if width is None or everything.cell_len <= width:
         return everything
-    line = counts_line(counts, width, zeros=False)
+    line = marks + counts_line(counts, max(0, width - marks.cell_len), zeros=False)
     for part in parts:
         if line.cell_len + part.cell_len <= width:
             line.append_text(part)
@@ -218,7 +238,7 @@ class StatusBar(Static):
     """
 
     _shown: Text | None = None
-    _given: tuple[str, Counts, SchedulerState | None, str, Summary | None] | None = None
+    _given: tuple[str, Counts, SchedulerState | None, str, Summary | None, int, int] | None = None
 
     def show(
         self,
@@ -228,15 +248,18 @@ class StatusBar(Static):
         state: SchedulerState | None,
         mode: str,
         summary: Summary | None = None,
+        marked: int = 0,
+        hidden: int = 0,
     ) -> None:
         """Render the bar. ``mode`` overrides ``state.mode`` (e.g. ``no-key``);
-        ``summary``: the ETA, budget and request figures after the counts."""
-        self._given = (where, counts, state, mode, summary)
+        ``summary``: the ETA, budget and request figures after the counts; ``marked``:
+        how many rows are marked, ``hidden`` of them by the filter."""
+        self._given = (where, counts, state, mode, summary, marked, hidden)
         # Not laid out yet (width 0): everything, the next call fits it.
         width = self.content_region.width or None
         line = state_line(where=where, credits=counts.credits, state=state, mode=mode, width=width)
         line.append("\n")
-        line.append_text(second_line(counts, summary, width))
+        line.append_text(second_line(counts, summary, width, marked=marked_part(marked, hidden)))
         if line != self._shown:
             self._shown = line
             # Two lines tall and as wide as the screen whatever they say: no layout pass.
@@ -245,5 +268,13 @@ class StatusBar(Static):
     def on_resize(self) -> None:
         # Fitted to the old width: fit it to the new one now, not at the next tick.
         if self._given is not None:
-            where, counts, state, mode, summary = self._given
-            self.show(where=where, counts=counts, state=state, mode=mode, summary=summary)
+            where, counts, state, mode, summary, marked, hidden = self._given
+            self.show(
+                where=where,
+                counts=counts,
+                state=state,
+                mode=mode,
+                summary=summary,
+                marked=marked,
+                hidden=hidden,
+            )

@@ -9,7 +9,7 @@ height, and the cost of an update follows the number of changed rows.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import ClassVar, Final
 
 from rich.segment import Segment
@@ -35,6 +35,9 @@ each line painted: it must be cheap)."""
 #: Characters of a cell kept per cell of its column before it is measured: one character
 #: fills a cell, or a base character and a few combining marks; the rest is never shown.
 _CHARS_PER_CELL: Final = 4
+#: Before a marked row's cells while any row is marked (unmarked rows get blanks): the
+#: mark reads without colour. Not the status column's ✔, which means completed.
+MARK_GLYPH: Final = "✓ "
 
 
 def _cell_text(cell: Text | str, width: int) -> Text:
@@ -87,6 +90,7 @@ class TaskTable(ScrollView, can_focus=True):
         "task-table--cursor",
         "task-table--sorted",
         "task-table--odd",
+        "task-table--marked",
     }
 
     DEFAULT_CSS = """
@@ -115,6 +119,9 @@ class TaskTable(ScrollView, can_focus=True):
     }
     TaskTable > .task-table--odd {
         background: $surface-lighten-1 20%;
+    }
+    TaskTable > .task-table--marked {
+        background: $accent 25%;
     }
     """
 
@@ -157,6 +164,7 @@ class TaskTable(ScrollView, can_focus=True):
         cells: CellProvider,
         *,
         natural: NaturalWidths | None = None,
+        marks: Collection[str] = frozenset(),
         name: str | None = None,
         id: str | None = None,
         classes: str | None = None,
@@ -173,6 +181,9 @@ class TaskTable(ScrollView, can_focus=True):
         self._layout_width: tuple[object, ...] = ()
         self.sorted_column: str | None = None
         self.sort_reverse = False
+        #: The marked row keys (drawn with :data:`MARK_GLYPH` and their own background).
+        self.marks = marks
+        self._gutter_shown = False
 
     # --- data -----------------------------------------------------------------------
     @property
@@ -204,6 +215,10 @@ class TaskTable(ScrollView, can_focus=True):
         self.refresh()
         self.post_message(self.CursorMoved(self, self.cursor_key))
 
+    def shows(self, key: str) -> bool:
+        """Whether the row with this key is in the order (not hidden by a filter)."""
+        return key in self._index
+
     def invalidate(self, keys: Iterable[str]) -> None:
         """Repaint these rows (their data changed); rows off screen cost nothing."""
         top = int(self.scroll_y)
@@ -217,6 +232,29 @@ class TaskTable(ScrollView, can_focus=True):
     def invalidate_all(self) -> None:
         self._cache.clear()
         self.refresh()
+
+    @property
+    def columns(self) -> Sequence[Column]:
+        """The columns shown when the terminal is wide enough, in order."""
+        return self._columns
+
+    def set_columns(self, columns: Sequence[Column]) -> None:
+        """Show these columns, in this order (the cell provider gives their cells)."""
+        self._columns = tuple(columns)
+        self._layout_width = ()
+        self.invalidate_all()
+
+    def marks_changed(self, keys: Iterable[str]) -> None:
+        """Repaint rows marked or unmarked; all of them when the first mark comes or the
+        last goes (the mark's gutter takes room from the columns, or gives it back)."""
+        if bool(self.marks) != self._gutter_shown:
+            self.invalidate_all()
+        else:
+            self.invalidate(keys)
+
+    def _gutter(self) -> int:
+        self._gutter_shown = bool(self.marks)
+        return len(MARK_GLYPH) if self._gutter_shown else 0
 
     def move_to_key(self, key: str) -> bool:
         index = self._index.get(key)
@@ -290,7 +328,7 @@ class TaskTable(ScrollView, can_focus=True):
                 self.action_select()
 
     def _column_at(self, x: int) -> str | None:
-        start = 0
+        start = self._gutter()
         for _, column, width in self._column_layout():
             if start <= x < start + width + 1:
                 return column.key
@@ -309,7 +347,7 @@ class TaskTable(ScrollView, can_focus=True):
         :data:`MIN_FLEXIBLE` cells, the columns with ``grow_to`` widen (in priority order)
         to show their widest cell whole (``natural``), and the flexible one takes the rest.
         """
-        width = self.scrollable_content_region.width
+        width = self.scrollable_content_region.width - self._gutter()
         natural = self._natural() if self._natural is not None else {}
         key = (width, self.sorted_column, tuple(natural.items()))
         if key == self._layout_width:
@@ -343,8 +381,17 @@ class TaskTable(ScrollView, can_focus=True):
         self._layout_width = key
         return self._layout
 
-    def _render_cells(self, cells: Sequence[Text | str], base: Style, sorted_style: Style) -> Strip:
+    def _render_cells(
+        self,
+        cells: Sequence[Text | str],
+        base: Style,
+        sorted_style: Style,
+        *,
+        marked: bool = False,
+    ) -> Strip:
         line = Text(no_wrap=True, overflow="ellipsis", end="")
+        if self._gutter():
+            line.append(MARK_GLYPH if marked else " " * len(MARK_GLYPH), style="bold")
         for index, column, width in self._column_layout():
             cell = cells[index] if index < len(cells) else ""
             text = _cell_text(cell.fit_cell(width) if isinstance(cell, FitText) else cell, width)
@@ -377,13 +424,16 @@ class TaskTable(ScrollView, can_focus=True):
         cached = self._cache.get(key)
         if cached is not None:
             return cached
+        marked = key in self.marks
         if index == self.cursor_row:
             base = self.rich_style + self.get_component_rich_style("task-table--cursor")
+        elif marked:
+            base = self.rich_style + self.get_component_rich_style("task-table--marked")
         elif index % 2:
             base = self.rich_style + self.get_component_rich_style("task-table--odd")
         else:
             base = self.rich_style
-        strip = self._render_cells(self._cells(key), base, Style())
+        strip = self._render_cells(self._cells(key), base, Style(), marked=marked)
         if index == self.cursor_row:
             # The cursor's colours win over the cells' own, or a green status on a light
             # cursor (nord, gruvbox) becomes unreadable.

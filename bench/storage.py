@@ -41,6 +41,7 @@ def make_entries(tasks: dict[TaskRef, Task]) -> list[WatchEntry]:
 class StorageFigures:
     first_save: float
     load_cached: float
+    read_replies: float
     load_hand_edited: float
     load_toml_only: float
     save_snapshots: float
@@ -86,6 +87,8 @@ def _one_run(entries: list[WatchEntry], path: Path, number: int) -> dict[str, fl
     took["load_cached"] = _timed(lambda: loaded.extend(_load_as_the_app(store)))
     assert len(loaded) == len(entries), "the cached load lost entries"
     _unfreeze()
+    # A loaded task reads its reply when the rest of it is first needed: all of them here.
+    took["read_replies"] = _timed(lambda: [entry.task and entry.task.raw for entry in loaded])
 
     tasks = {entry.ref: entry.task for entry in loaded if entry.task is not None}
     by_ref, now = {entry.ref: entry for entry in loaded}, datetime.now(UTC)
@@ -114,6 +117,8 @@ def watchlist_figures(entries: list[WatchEntry], folder: Path, repeats: int) -> 
 
     - first save: a new store writing the whole list (TOML, plus the snapshot cache);
     - load (cached): a new store (a new process) reading a file whose cache is valid;
+    - every reply read: what the loaded tasks' replies cost once each is needed (the
+      detail pane, an export), paid a task at a time instead of at load;
     - load after a hand edit: the TOML changed (one line added), so it is parsed and the
       snapshots are taken from the cache by task;
     - load (TOML only): no cache at all (deleted): IDs and labels only;

@@ -7,6 +7,7 @@ import math
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from hypothesis import given, settings
@@ -24,6 +25,7 @@ from aireiter_tui.domain.models import (
     TaskStatus,
     guess_output_kind,
     parse_task,
+    url_path,
     validate_task_id,
 )
 
@@ -315,3 +317,47 @@ def test_arbitrary_json_parses_or_refuses(value: Any) -> None:
 @settings(max_examples=300)
 def test_arbitrary_task_fields_parse(value: dict[str, Any]) -> None:
     parses_or_refuses(value)
+
+
+# --- the fast paths: the same answers as the general code ----------------------------------
+URL_LIKE = st.one_of(
+    st.text(max_size=40),
+    st.builds(
+        lambda scheme, host, path, tail: f"{scheme}{host}{path}{tail}",
+        st.sampled_from(["https://", "http://", "HTTP://", "x+y.z:", "1a://", "//", "", ":"]),
+        st.text(st.sampled_from("ab.:@[]1 "), max_size=8),
+        st.text(st.sampled_from("/ab.png?#%é\t"), max_size=12),
+        st.text(st.sampled_from("?#/.mp4=&"), max_size=6),
+    ),
+)
+
+
+@given(URL_LIKE)
+@settings(max_examples=500)
+def test_url_path_is_what_urlsplit_says(url: str) -> None:
+    try:
+        expected: str | None = urlsplit(url).path
+    except ValueError:
+        expected = None
+    try:
+        found: str | None = url_path(url)
+    except ValueError:
+        found = None
+    assert found == expected
+
+
+def _slow_problem(text: str) -> bool:
+    """Whether validate_task_id's character rules refuse ``text`` (written out again)."""
+    return any(ch.isspace() or ord(ch) < 0x20 or 0x7F <= ord(ch) <= 0x9F for ch in text)
+
+
+def test_a_task_id_passes_the_quick_check_only_where_the_full_rules_allow_it() -> None:
+    # isprintable() stands in for the whitespace and control rules: on every code point.
+    for code in range(0x110000):
+        char = chr(code)
+        ident = f"ab{char}cd"
+        if ident.isprintable() and " " not in ident:
+            assert not _slow_problem(ident), hex(code)
+        assert (validate_task_id(ident) is None) == (
+            not _slow_problem(ident) and char not in ",…"
+        ), hex(code)

@@ -169,15 +169,16 @@ def test_frequent_saves_write_only_the_snapshots_that_changed(tmp_path: Path) ->
     items = [entry(name) for name in ("a", "b", "c")]
     store.save(items)
     toml = path.read_bytes()
-    # A mark on every row that a write of that row would wipe out.
-    _cached(store, "UPDATE snapshots SET model = 'untouched'")
+    # A mark on every row that a write of that row would wipe out (in the failure's
+    # excerpt: the only column a loaded task does not take, so the checksum leaves it out).
+    _cached(store, "UPDATE snapshots SET failure = 'untouched'")
 
     items[1].record(parse_task({"task_id": "b", "status": "completed"}), T0)
     # A refresh that brings the same news in a new object is not worth a write.
     items[0].record(parse_task({"task_id": "a", "status": "pending"}), T0)
     store.save(items, write_cache=False)
     assert path.read_bytes() == toml  # the TOML holds no snapshots: untouched
-    rows = _cached(store, "SELECT key, status, model FROM snapshots ORDER BY key")
+    rows = _cached(store, "SELECT key, status, failure FROM snapshots ORDER BY key")
     assert rows == [
         ("task_id:a", "pending", "untouched"),
         ("task_id:b", "completed", None),

@@ -113,6 +113,10 @@ class PartLoader:
                         # Run the reader to its end: that is where the store records what
                         # it read (spares a round trip for the caller).
                         next(self._parts, None)
+                    if self._keep_frozen and part is not None:
+                        # At once, not when the loop adopts it: a collection meanwhile
+                        # would scan the part (and every part read ahead of the loop).
+                        gc.freeze()
             except WatchlistError as error:
                 self._error, part = error, None
             if part is not None:

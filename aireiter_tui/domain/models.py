@@ -8,11 +8,13 @@ anything else. It never raises ``KeyError``/``TypeError``/``AttributeError``.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from itertools import islice
-from typing import Final
+from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit
 
 from aireiter_tui.domain.errors import AIReiterError, TaskNotFoundError
@@ -96,6 +98,12 @@ class TaskRef:
         # Computed once: every refresh outcome looks its row up by it.
         object.__setattr__(self, "key", f"{self.kind.value}:{self.id}")
 
+    def __hash__(self) -> int:
+        # The key's hash, cached by the string: the generated hash built a tuple and
+        # called the enum's Python-level __hash__ for every lookup of every row (a
+        # load looks each ref up in five dictionaries). Equal refs have equal keys.
+        return hash(self.key)
+
     @classmethod
     def from_key(cls, key: str) -> TaskRef:
         kind, _, ident = key.partition(":")
@@ -112,10 +120,38 @@ _IMAGE_EXT: Final = {"png", "jpg", "jpeg", "webp", "gif", "bmp", "tif", "tiff", 
 _VIDEO_EXT: Final = {"mp4", "mov", "webm", "mkv", "avi", "m4v", "gifv"}
 
 
+#: Characters a URL scheme may hold after its first letter (as :func:`urlsplit` judges).
+_SCHEME_CHARS: Final = frozenset(
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-."
+)
+
+
+def url_path(url: str) -> str:
+    """``urlsplit(url).path``; raises ValueError where :func:`urlsplit` does.
+
+    A URL of printable ASCII without brackets (every output URL seen) is cut here
+    without building the whole split (:func:`urlsplit` took 6 µs an output, a third of
+    parsing a task): with nothing :func:`urlsplit` strips or checks, its path is what
+    follows the scheme and the ``//`` authority, up to the query or fragment. Any other
+    URL goes to :func:`urlsplit` itself.
+    """
+    if not (url.isascii() and url.isprintable()) or url[:1] == " " or "[" in url or "]" in url:
+        return urlsplit(url).path
+    colon = url.find(":")
+    if colon > 0 and url[0].isalpha() and _SCHEME_CHARS.issuperset(url[1:colon]):
+        url = url[colon + 1 :]
+    if url[:2] == "//":
+        ends = [at for at in (url.find(mark, 2) for mark in "/?#") if at >= 0]
+        url = url[min(ends) :] if ends else ""
+    for mark in "#?":
+        url = url.partition(mark)[0]
+    return url
+
+
 def guess_output_kind(url: str) -> OutputKind:
     """Guess image/video/other from the URL's path extension."""
     try:
-        path = urlsplit(url).path
+        path = url_path(url)
     except ValueError:
         return OutputKind.OTHER
     ext = path.rsplit(".", 1)[-1].lower() if "." in path.rsplit("/", 1)[-1] else ""
@@ -169,7 +205,16 @@ class TaskInput:
 
 @dataclass(frozen=True, slots=True)
 class Task:
-    """One AIReiter task as last seen."""
+    """One AIReiter task as last seen.
+
+    A task read back from the snapshot cache (:func:`deferred_task`) is built from the
+    cache's typed columns (status, times, credits, model, prompt, IDs, output count)
+    and keeps the reply as JSON text: the rest of it (input, outputs, failure,
+    metadata, warnings, ``raw``) is parsed by :func:`parse_task` the first time any of
+    it is read. Loading 100,000 tasks then parses none of them; the detail pane, an
+    export or a new answer's comparison parse the few they touch. Either way the task
+    is equal to ``parse_task`` of its reply.
+    """
 
     task_id: str | None
     status: TaskStatus
@@ -186,19 +231,53 @@ class Task:
     warnings: tuple[str, ...] = field(default=())
     outputs_omitted: int = 0
     """How many more outputs the response listed beyond the :data:`MAX_OUTPUTS` kept."""
+    # What the table, sort and counts read of every task, kept apart from ``input`` and
+    # ``outputs`` so that reading them never parses a deferred reply.
+    _model: str | None = field(default=None, init=False, repr=False, compare=False)
+    _prompt: str | None = field(default=None, init=False, repr=False, compare=False)
+    _output_count: int = field(default=0, init=False, repr=False, compare=False)
+    # The reply as JSON text while the fields above are not all read from it.
+    _reply: str | None = field(default=None, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        given = self.input
+        if given is not None:
+            object.__setattr__(self, "_model", given.model)
+            object.__setattr__(self, "_prompt", given.prompt)
+        object.__setattr__(self, "_output_count", len(self.outputs) + self.outputs_omitted)
+
+    def __getstate__(self) -> list[Any]:
+        return [getattr(self, name) for name in _PUBLIC_FIELDS]
+
+    def __setstate__(self, state: list[Any]) -> None:
+        # The public fields only, as an earlier version's pickle holds them (the pickled
+        # cache is migrated from those): the summary slots follow from them when read.
+        for name, value in zip(_PUBLIC_FIELDS, state, strict=False):
+            object.__setattr__(self, name, value)
+
+    if not TYPE_CHECKING:  # (mypy would take any attribute name as valid)
+
+        def __getattr__(self, name: str) -> Any:
+            # Reached only for a slot that was never set: the deferred part of a task
+            # from the cache, or (from an earlier version's pickle) the summary slots.
+            if name not in _DEFERRED:
+                raise AttributeError(name)
+            _fill(self)
+            return object.__getattribute__(self, name)
 
     @property
     def output_count(self) -> int:
         """How many outputs the response listed, kept or not."""
-        return len(self.outputs) + self.outputs_omitted
+        return self._output_count
 
     @property
     def model(self) -> str | None:
-        return self.input.model if self.input else None
+        return self._model
 
     @property
     def prompt(self) -> str | None:
-        return self.input.prompt if self.input else None
+        """The prompt, cut to :data:`MAX_TEXT_CHARS` (the params keep it whole)."""
+        return self._prompt
 
     @property
     def status_label(self) -> str:
@@ -206,6 +285,118 @@ class Task:
         if self.status is TaskStatus.UNKNOWN:
             return self.status_raw or "unknown"
         return self.status.value
+
+
+_PUBLIC_FIELDS: Final = tuple(name for name in Task.__dataclass_fields__ if name[0] != "_")
+#: Task fields a deferred task reads from its reply when first asked for one.
+_REPLY_FIELDS: Final = (
+    "task_id",
+    "out_task_id",
+    "status_raw",
+    "input",
+    "outputs",
+    "failure",
+    "metadata",
+    "raw",
+    "warnings",
+    "outputs_omitted",
+)
+_DEFERRED: Final = frozenset({*_REPLY_FIELDS, "_model", "_prompt", "_output_count", "_reply"})
+#: The reply's JSON read in one call into C (``json.loads`` adds three Python layers).
+_scan_json: Final[Callable[[str, int], tuple[JSON, int]]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
+_UNREADABLE: Final = "the cached reply could not be read; the next refresh brings it again"
+
+
+def read_reply(text: str) -> Task:
+    """The task in a reply's JSON text, as :func:`parse_task` reads it; never raises
+    (text that is not one JSON object gives an empty task with a warning)."""
+    try:
+        data, end = _scan_json(text, 0)
+        if end == len(text):
+            return parse_task(data)
+    except (ValueError, StopIteration, RecursionError, TaskParseError):
+        pass
+    return Task(None, TaskStatus.UNKNOWN, None, warnings=(_UNREADABLE,))
+
+
+def _fill(task: Task) -> None:
+    """Set every slot of ``task`` still unset, from its reply (or, for a task of an
+    earlier version's pickle, from its other fields)."""
+    try:
+        reply = object.__getattribute__(task, "_reply")
+    except AttributeError:
+        reply = None
+    if reply is not None:
+        full = read_reply(reply)
+        for name in _REPLY_FIELDS:
+            if not _is_set(task, name):
+                object.__setattr__(task, name, object.__getattribute__(full, name))
+        for name in ("_model", "_prompt"):
+            if not _is_set(task, name):
+                object.__setattr__(task, name, object.__getattribute__(full, name))
+        object.__setattr__(task, "_reply", None)
+        return
+    # Read past __getattr__: a field the pickle did not set raises AttributeError here
+    # (as any unset slot does) instead of coming back to this function.
+    given = object.__getattribute__(task, "input")
+    outputs = object.__getattribute__(task, "outputs")
+    omitted = object.__getattribute__(task, "outputs_omitted")
+    object.__setattr__(task, "_model", given.model if given else None)
+    object.__setattr__(task, "_prompt", given.prompt if given else None)
+    object.__setattr__(task, "_output_count", len(outputs) + omitted)
+    object.__setattr__(task, "_reply", None)
+
+
+def _is_set(task: Task, name: str) -> bool:
+    try:
+        object.__getattribute__(task, name)
+    except AttributeError:
+        return False
+    return True
+
+
+#: A summary value a deferred task does not have: read from the reply when asked for.
+NOT_KEPT: Final = object()
+
+
+def deferred_task(
+    reply: str,
+    status: TaskStatus,
+    created_at: datetime | None,
+    completed_at: datetime | None,
+    credits_used: float | None,
+    output_count: int,
+    model: str | object | None = NOT_KEPT,
+    prompt: str | object | None = NOT_KEPT,
+    task_id: str | object | None = NOT_KEPT,
+    out_task_id: str | object | None = NOT_KEPT,
+) -> Task:
+    """A task whose summary is given (as the snapshot cache's columns hold it, taken
+    from ``parse_task`` of ``reply``) and whose other fields are read from ``reply``
+    when first needed (see :class:`Task`). A text :data:`NOT_KEPT` (the column could
+    not hold it exactly) is read from the reply too."""
+    task = object.__new__(Task)
+    put = object.__setattr__
+    put(task, "status", status)
+    put(task, "created_at", created_at)
+    put(task, "completed_at", completed_at)
+    put(task, "credits_used", credits_used)
+    put(task, "_output_count", output_count)
+    # (The text filter reads the IDs of every row: they are kept like the summary.)
+    for name, text in (
+        ("_model", model),
+        ("_prompt", prompt),
+        ("task_id", task_id),
+        ("out_task_id", out_task_id),
+    ):
+        if text is not NOT_KEPT:
+            put(task, name, text)
+    put(task, "_reply", reply)
+    return task
+
+
+#: The statuses as the API spells them: looked up whole before any stripping or casing.
+_STATUSES: Final = {status.value: status for status in TaskStatus}
 
 
 def parse_status(value: JSON) -> tuple[TaskStatus, str | None]:
@@ -216,6 +407,9 @@ def parse_status(value: JSON) -> tuple[TaskStatus, str | None]:
     """
     if not isinstance(value, str):
         return TaskStatus.UNKNOWN, None if value is None else compact(value, 60)
+    exact = _STATUSES.get(value)
+    if exact is not None:
+        return exact, value
     if len(value) > MAX_NAME_CHARS:
         return TaskStatus.UNKNOWN, cap(value, MAX_NAME_CHARS)
     try:
@@ -228,8 +422,11 @@ def parse_status(value: JSON) -> tuple[TaskStatus, str | None]:
 def _url_list(value: str) -> tuple[tuple[str, ...], int] | None:
     """The kept URLs and the count of the rest, if ``value`` is a comma-joined URL list.
 
-    Judged by the kept parts only: a 2 MB list is not split whole to decide.
+    Judged by the kept parts only: a 2 MB list is not split whole to decide; and text
+    with no ``://`` nor ``data:`` anywhere (a prompt) is not split at all.
     """
+    if "://" not in value and "data:" not in value:
+        return None
     parts, omitted = split_url_list(value, MAX_URLS)
     if parts and all("://" in part or part.startswith("data:") for part in parts):
         return parts, omitted
@@ -391,6 +588,18 @@ def parse_task(data: JSON) -> Task:
 
 def validate_task_id(text: str) -> str | None:
     """Say why ``text`` is not a usable task ID, or return ``None``."""
+    # The usual ID passes on checks made in C: isprintable() rules out every control and
+    # every whitespace but " " (tests/test_models.py checks each code point), so the
+    # per-character loops below (60 µs for a 25-character ID) run only to find a reason.
+    if (
+        text.isprintable()
+        and 0 < len(text) <= MAX_ID_LENGTH
+        and " " not in text
+        and "," not in text
+        and "://" not in text
+        and "…" not in text
+    ):
+        return None
     if not text:
         return "the ID is empty"
     if len(text) > MAX_ID_LENGTH:

@@ -29,6 +29,7 @@ from datetime import UTC, datetime
 from typing import Final
 
 from aireiter_tui.domain.config import Settings
+from aireiter_tui.domain.gc_batches import BatchFreezer
 from aireiter_tui.domain.loading import PartLoader
 from aireiter_tui.domain.models import TaskRef
 from aireiter_tui.domain.poll_gate import SchedulerState
@@ -94,8 +95,9 @@ class Monitor:
         wall_clock: "now" for the task's timestamps (frozen in snapshot tests).
         monotonic: the scheduler's clock.
         rng: randomness for backoff jitter (seeded in tests).
-        keep_frozen: freeze the loaded watchlist out of the GC's scans (a long-lived
-            program that keeps it to the end; see :class:`PartLoader`).
+        keep_frozen: freeze the loaded watchlist, and each big batch of answers after it,
+            out of the GC's scans (a long-lived program that keeps them to the end; see
+            :class:`PartLoader` and :class:`BatchFreezer`).
     """
 
     def __init__(
@@ -111,6 +113,9 @@ class Monitor:
         self.settings = settings
         self.monotonic = monotonic
         self.session = Session(store, wall_clock)
+        # (answers checked before this are from an earlier run: see record; a timestamp,
+        # as a time read back from a file may lack its zone)
+        self._began = wall_clock().timestamp()
         self.scheduler = PollScheduler(
             interval=settings.poll_interval,
             slow_interval=settings.slow_poll_interval,
@@ -119,6 +124,8 @@ class Monitor:
             wall_clock=lambda: wall_clock().timestamp(),
         )
         self.loader = PartLoader(self.session, on_rows=self._track, keep_frozen=keep_frozen)
+        #: Freezes big batches of answers out of the GC's scans (``keep_frozen``).
+        self.freezer = BatchFreezer(enabled=keep_frozen)
         self.poller: Poller | None = None
         #: Removals that undo can bring back, the last one last (at most UNDO_DEPTH).
         self.removals: deque[Removal] = deque(maxlen=UNDO_DEPTH)
@@ -126,6 +133,7 @@ class Monitor:
         # Saves are written one at a time, on a thread, and the final one waits for it.
         self._store_lock = threading.Lock()
         self._saving = False
+        self._saved_once = False
         self._save_failures = 0
 
     # --- loading ------------------------------------------------------------------------
@@ -252,7 +260,15 @@ class Monitor:
     def record(self, outcome: PollOutcome) -> None:
         """Apply one query's outcome (the poller calls this; a script may too)."""
         self._changes.outcomes += 1
+        row = self.session.rows.get(outcome.ref.key)
+        # An answer replacing one of this run frees that one: only a task's first answer
+        # of the run adds to what is kept for good.
+        first = row is not None and (
+            row.entry.checked_at is None or row.entry.checked_at.timestamp() < self._began
+        )
         changed, transition = self.session.apply(outcome.ref, outcome.task, outcome.error)
+        if first and outcome.task is not None:
+            self.freezer.count()
         if changed:
             self._changes.updated.add(outcome.ref.key)
         if transition is not None:
@@ -261,6 +277,7 @@ class Monitor:
     def _track(self, rows: Sequence[Row], started: dict[TaskRef, float] | None = None) -> None:
         if not rows:
             return
+        self.freezer.count(len(rows))
         tasks = ((row.ref, row.entry.task) for row in rows)
         self.scheduler.track_many(
             (
@@ -288,6 +305,12 @@ class Monitor:
         if self._saving or not (force or session.dirty):
             return None
         self._saving = True
+        first, self._saved_once = not self._saved_once, True
+        if first:
+            # The store keeps what the first save builds for the next (each entry's line
+            # of the file: as long-lived as the entries), and the collections during the
+            # save would scan all that as it grows: frozen at the first of them.
+            self.freezer.count(len(session.rows))
         try:
             snapshot = session.snapshot()
             try:
@@ -301,6 +324,8 @@ class Monitor:
                     _log.exception("saving the watchlist failed")
                 return None
             self._save_failures = 0
+            if first:
+                self.freezer.count(len(snapshot.by_key))  # (what it built after a freeze)
             self._take_saved(snapshot, saved)
             return saved
         finally:
@@ -315,6 +340,7 @@ class Monitor:
     def close(self) -> str | None:
         """The final save, blocking (on quit): the whole list, the cache rewritten whole.
         Returns why it failed, or None."""
+        self.freezer.close()
         self.loader.finish()  # quitting at once: the whole list is saved, in its order
         session = self.session
         if session.store is None or session.save_blocked:

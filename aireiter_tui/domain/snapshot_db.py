@@ -5,27 +5,29 @@ beside it holds, per task, the server's last reply, when it was checked and its 
 history, so that a start shows every status before a single query. Losing it loses nothing
 the user owns: the tasks are queried again.
 
-Tables (the schema's version is ``PRAGMA user_version``; a file of another version, a newer
-program's, is neither read nor written):
+Tables (the schema's version is ``PRAGMA user_version``; a file of a newer program's version
+is neither read nor written, one of an earlier version is made again):
 
-- ``snapshots``: one row per task: typed columns for what the table shows and sorts on
-  (status, model, prompt excerpt, created and completed times, credits, output count, when
-  it was checked, the failure's message), so that a query or a script needs no parse; and
-  the reply itself as JSON text. A start rebuilds the task from the reply through
+- ``snapshots``: one row per task: typed columns for what the table shows, sorts and
+  filters on (status, model, prompt, the IDs, created and completed times, credits, output
+  count, when it was checked, the failure's message), so that a query or a script needs no
+  parse; and the reply itself as JSON text. A start builds each task from the columns and
+  leaves the reply unparsed until something reads the rest of the task (the detail pane,
+  an export, the next answer's comparison): it is then read by
   :func:`~aireiter_tui.domain.models.parse_task`, the same total parser the network's
-  answers go through (the ``Task`` the table, sort and insight read is the parsed object,
-  so the whole parse runs at load, on the loader's thread: about 30 µs a task).
+  answers go through (see :class:`~aireiter_tui.domain.models.Task`). Parsing every
+  reply at load cost 15 µs a task, two thirds of reading a row.
 - ``history``: the status changes, one row each.
 - ``watched``: a copy of the TOML's list (ID, label, when added, the submit's estimate and
   retry link, in order), with the digest of the TOML it copies in ``meta``. While the TOML
   still has that digest a start reads the list from here, a part at a time (the first
   part in milliseconds), instead of parsing the whole TOML before showing anything.
 
-Nothing read is trusted: every value's type is checked, times must be in range, a reply
-must be JSON and parse, and a row's checksum must hold (SQLite checks none: a flipped
-byte in an ID would otherwise come back as another ID, which the next save would write
-into the TOML). A snapshot that fails any of it is a miss for that task alone (it is
-queried again); a ``watched`` row that fails has the TOML parsed instead.
+Nothing read is trusted: every value's type is checked, times must be in range, and a
+row's checksum (over the columns a task is built from and the reply) must hold (SQLite
+checks none: a flipped byte in an ID would otherwise come back as another ID, which the
+next save would write into the TOML). A snapshot that fails any of it is a miss for that
+task alone (it is queried again); a ``watched`` row that fails has the TOML parsed instead.
 
 Writes run under the watchlist's lock, in one transaction each (WAL, so readers in other
 processes are never blocked and never see half a save): the rows that changed since this
@@ -52,12 +54,12 @@ from pathlib import Path
 from typing import Any, Final
 
 from aireiter_tui.domain.models import (
-    MAX_ID_LENGTH,
+    NOT_KEPT,
     IdKind,
     Task,
-    TaskParseError,
     TaskRef,
-    parse_task,
+    TaskStatus,
+    deferred_task,
     validate_task_id,
 )
 from aireiter_tui.domain.watchlist_codec import (
@@ -67,14 +69,18 @@ from aireiter_tui.domain.watchlist_codec import (
     visible_state,
 )
 
-SCHEMA_VERSION: Final = 1
+#: 2: the checksum covers the columns a loaded task is built from, ``prompt`` holds the
+#: whole prompt (as ``Task.prompt`` has it) and the IDs have columns. A file of version 1
+#: is made again.
+SCHEMA_VERSION: Final = 2
 #: Entries per part when the list is read from the database.
 PART_SIZE: Final = 1000
 #: How long a writer waits for another process's transaction before giving up this save.
 _BUSY_SECONDS: Final = 10.0
 #: Keys per ``IN (...)`` list (SQLite's limit on parameters was 999 before 3.32).
 _IN_CHUNK: Final = 500
-_PROMPT_EXCERPT: Final = 200
+#: The failure's message in its column is for scripts (a task's own is read from the reply).
+_FAILURE_EXCERPT: Final = 200
 
 _SCHEMA: Final = f"""
 CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;
@@ -93,6 +99,8 @@ CREATE TABLE snapshots (
     status TEXT,
     model TEXT,
     prompt TEXT,
+    task_id TEXT,
+    out_task_id TEXT,
     created_at INTEGER,
     completed_at INTEGER,
     credits REAL,
@@ -175,22 +183,10 @@ def _time_or_none(value: object) -> datetime | None:
     return None if value is None else _time(value)
 
 
-def _valid_id(ident: str) -> bool:
-    # validate_task_id looks at each character in Python (60 µs for a 25-character ID);
-    # isprintable() rules out every whitespace but " " and every control in C first.
-    if (
-        ident.isprintable()
-        and 0 < len(ident) <= MAX_ID_LENGTH
-        and " " not in ident
-        and "," not in ident
-        and "://" not in ident
-        and "…" not in ident
-    ):
-        return True
-    return validate_task_id(ident) is None
-
-
 _KINDS: Final = {kind.value: kind for kind in IdKind}
+#: The statuses a ``status`` column names as themselves (any other label is UNKNOWN's:
+#: its raw text).
+_KNOWN: Final = {status.value: status for status in TaskStatus if status is not TaskStatus.UNKNOWN}
 
 
 def _ref(value: object) -> TaskRef:
@@ -198,7 +194,7 @@ def _ref(value: object) -> TaskRef:
         raise _Bad
     kind, _, ident = value.partition(":")
     known = _KINDS.get(kind)
-    if known is None or not _valid_id(ident):
+    if known is None or validate_task_id(ident) is not None:
         raise _Bad
     return TaskRef(known, ident)
 
@@ -226,14 +222,16 @@ def _is_int_or_none(value: object) -> bool:
 
 
 def _checksum(*parts: object) -> int:
-    text = "\x1f".join("\x00" if part is None else str(part) for part in parts)
+    # (a list, not a generator: joined 200,000 times in a 100,000-task load)
+    text = "\x1f".join(["\x00" if part is None else str(part) for part in parts])
     return zlib.crc32(text.encode("utf-8", "surrogatepass"))
 
 
 # --- rows ----------------------------------------------------------------------------------
 _WATCHED_COLUMNS: Final = "key, position, label, added_at, estimated_credits, retry_of, checksum"
 _SNAPSHOT_COLUMNS: Final = (
-    "status, model, prompt, created_at, completed_at, credits, outputs, checked_at, failure, "
+    "status, model, prompt, task_id, out_task_id, created_at, completed_at, credits, outputs, "
+    "checked_at, failure, "
     "reply, checksum"
 )
 _UPSERT_WATCHED: Final = (
@@ -243,7 +241,7 @@ _UPSERT_WATCHED: Final = (
     "retry_of = excluded.retry_of, checksum = excluded.checksum"
 )
 _UPSERT_SNAPSHOT: Final = (
-    f"INSERT INTO snapshots (key, {_SNAPSHOT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    f"INSERT INTO snapshots (key, {_SNAPSHOT_COLUMNS}) VALUES ({', '.join('?' * 14)}) "
     "ON CONFLICT (key) DO UPDATE SET "
     + ", ".join(f"{name} = excluded.{name}" for name in _SNAPSHOT_COLUMNS.split(", "))
 )
@@ -314,20 +312,55 @@ def _reply_text(task: Task) -> str | None:
 
 def _snapshot_row(entry: WatchEntry, task: Task, reply: str) -> tuple[Any, ...]:
     key = entry.ref.key
+    status = _storable(task.status_label)
+    given = (task.model, task.prompt, task.task_id, task.out_task_id)
+    texts = tuple(_optional_text(text) for text in given)
+    # A lone surrogate cannot be stored: such a column is not the task's own text.
+    changed = sum(1 << bit for bit, text in enumerate(texts) if text != given[bit])
+    created = _micros_or_none(task.created_at)
+    completed = _micros_or_none(task.completed_at)
+    credits = task.credits_used
+    outputs = task.output_count
     return (
         key,
-        _storable(task.status_label),
-        _optional_text(task.model),
-        _optional_text(task.prompt, _PROMPT_EXCERPT),
-        _micros_or_none(task.created_at),
-        _micros_or_none(task.completed_at),
-        task.credits_used,
-        task.output_count,
+        status,
+        *texts,
+        created,
+        completed,
+        credits,
+        outputs,
         _micros_or_none(entry.checked_at),
-        _optional_text(task.failure.message if task.failure else None, _PROMPT_EXCERPT),
+        _optional_text(task.failure.message if task.failure else None, _FAILURE_EXCERPT),
         reply,
-        _checksum(key, reply),
+        _row_checksum(key, reply, status, texts, created, completed, credits, outputs, changed)
+        | changed << 32,
     )
+
+
+def _row_checksum(
+    key: str,
+    reply: str,
+    status: str,
+    texts: Sequence[str | None],
+    created: int | None,
+    completed: int | None,
+    credits: float | None,
+    outputs: int,
+    changed: int,
+) -> int:
+    """The CRC-32 of what a loaded task is built from (the columns it takes as they are,
+    the reply the rest is read from later, and which texts were changed to be stored:
+    those bits, one per text column, are kept above the CRC in the ``checksum`` column)."""
+    # (+ 0.0: SQLite stores -0.0 as 0.0; the two are equal, and must check alike)
+    credits = None if credits is None else credits + 0.0
+    return _checksum(
+        key, reply, status, *texts, created, completed, repr(credits), outputs, changed
+    )
+
+
+#: The text columns a task takes (model, prompt, task_id, out_task_id): one bit each in a
+#: row's ``changed``.
+_TEXTS: Final = 4
 
 
 def _history(rows: Iterable[Sequence[Any]]) -> list[StatusChange]:
@@ -341,18 +374,26 @@ def _history(rows: Iterable[Sequence[Any]]) -> list[StatusChange]:
 
 def _snapshot(key: str, values: Sequence[Any], history: list[Sequence[Any]]) -> Snapshot:
     """A task's snapshot from its ``snapshots`` row (``values``: the columns after the
-    key) and its ``history`` rows, read through :func:`parse_task`.
+    key) and its ``history`` rows.
+
+    The task is built from the typed columns, its reply left as text to be parsed when
+    first needed (see :func:`~aireiter_tui.domain.models.deferred_task`): the checksum
+    covers every column the task takes and the reply, so a row that passes it is what
+    this program wrote, from ``parse_task`` of that same reply. (A reply that is not a
+    task cannot pass it; if one ever did, reading it gives a task with a warning.)
 
     Raises:
-        _Bad: a value of the wrong type, a checksum that fails, a reply that is not JSON
-            or not a task, or one that says another status than the row.
+        _Bad: a value of the wrong type or range, or a checksum that fails.
     """
-    status, model, prompt, created, completed, credits, outputs, checked, failure = values[:9]
-    reply, checksum = values[9:]
+    status, model, prompt, task_id, out_task_id = values[:5]
+    created, completed, credits, outputs, checked, failure, reply, checksum = values[5:]
+    texts: tuple[Any, ...] = (model, prompt, task_id, out_task_id)
     if not (
         type(status) is str
         and _is_text_or_none(model)
         and _is_text_or_none(prompt)
+        and _is_text_or_none(task_id)
+        and _is_text_or_none(out_task_id)
         and _is_int_or_none(created)
         and _is_int_or_none(completed)
         and (credits is None or type(credits) is float)
@@ -363,15 +404,30 @@ def _snapshot(key: str, values: Sequence[Any], history: list[Sequence[Any]]) -> 
         and type(checksum) is int
     ):
         raise _Bad
-    if checksum != _checksum(key, reply):
+    changed = checksum >> 32
+    if not 0 <= changed < 1 << _TEXTS or checksum & 0xFFFFFFFF != (
+        _row_checksum(key, reply, status, texts, created, completed, credits, outputs, changed)
+    ):
         raise _Bad
-    try:
-        task = parse_task(json.loads(reply))
-    except (ValueError, TaskParseError, RecursionError):
-        raise _Bad from None
-    if _storable(task.status_label) != status:
+    if outputs < 0 or (credits is not None and not math.isfinite(credits)):
         raise _Bad
+    if changed:
+        texts = tuple(NOT_KEPT if changed >> bit & 1 else text for bit, text in enumerate(texts))
+    task = deferred_task(
+        reply,
+        _KNOWN.get(status, TaskStatus.UNKNOWN),
+        _time_or_none(created),
+        _time_or_none(completed),
+        credits,
+        outputs,
+        *texts,
+    )
     return task, _time_or_none(checked), _history(history)
+
+
+class _Outdated(sqlite3.DatabaseError):
+    """The file is an earlier version's cache: it is made again (its snapshots are only
+    news the next queries bring back)."""
 
 
 class MirrorDamaged(Exception):
@@ -381,6 +437,8 @@ class MirrorDamaged(Exception):
 def _damaged(error: sqlite3.Error) -> bool:
     """Whether ``error`` says the file is not a usable database of ours (then it is made
     again), rather than busy, locked, read-only or out of space (then it is left as is)."""
+    if isinstance(error, _Outdated):
+        return True
     code = getattr(error, "sqlite_errorcode", None)
     if code in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB):
         return True
@@ -456,7 +514,10 @@ class Reader:
             first, after = rows[0][1], rows[-1][1]
             if type(first) is not int or type(after) is not int:
                 raise MirrorDamaged
-            history = self._history_between(first, after) if snapshots else {}
+            try:
+                history = self._history_between(first, after) if snapshots else {}
+            except sqlite3.Error:
+                raise MirrorDamaged from None
             part = []
             with gc_paused():
                 for row in rows:
@@ -617,6 +678,8 @@ class SnapshotDB:
             (version,) = connection.execute("PRAGMA user_version").fetchone()
             if version == 0:
                 self._create(connection)
+            elif version < SCHEMA_VERSION:
+                raise _Outdated(f"a cache of schema version {version}")
             elif version != SCHEMA_VERSION:
                 connection.close()
                 return None

@@ -25,9 +25,9 @@ import stat
 import tomllib
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Final, NamedTuple
+from typing import Any, Final, NamedTuple
 
 from aireiter_tui.domain.legacy_cache import read_legacy
 from aireiter_tui.domain.models import IdKind, TaskRef, validate_task_id
@@ -56,6 +56,107 @@ from aireiter_tui.domain.watchlist_codec import (
 )
 
 _SEPARATORS: Final = re.compile(r"[\s,;]+")
+
+
+# --- the TOML as this program writes it, read without tomllib --------------------------------
+# tomllib is pure Python: 10,000 lines cost 0.1 s and 1,000,000 some 10 s. The file as the
+# encoder writes it (and as a hand edit in the same form leaves it) is read here with one
+# regular expression per line; anything else (another spacing, a comment after a value,
+# an escape in a string) is read by tomllib whole, which also says what is wrong.
+_WS: Final = r"[ \t]*"
+#: A TOML basic string without escapes: anything but quotes, backslashes and controls
+#: other than tab (which TOML forbids there unescaped).
+_STR: Final = r'"([^"\\\x00-\x08\x0a-\x1f\x7f]*)"'
+_DATETIME: Final = r"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d{1,6}))?Z"
+_NUMBER: Final = r"([+-]?(?:0|[1-9][0-9]{0,17})(?:\.[0-9]{1,20})?(?:[eE][+-]?[0-9]{1,3})?)"
+
+
+def _pair(key: str, value: str) -> str:
+    return f"(?:{_WS},{_WS}{key}{_WS}={_WS}{value})?"
+
+
+_ENTRY_LINE: Final = re.compile(
+    f"{_WS}\\{{{_WS}id{_WS}={_WS}{_STR}"
+    + _pair("kind", _STR)
+    + _pair("label", _STR)
+    + _pair("added_at", _DATETIME)
+    + _pair("estimated_credits", _NUMBER)
+    + _pair("retry_of", _STR)
+    + f"{_WS}\\}}{_WS}(,?){_WS}"
+)
+_SKIPPED_LINE: Final = re.compile(f"{_WS}(?:#[^\\x00-\\x08\\x0a-\\x1f\\x7f]*)?")
+_VERSION_LINE: Final = re.compile(f"version{_WS}={_WS}([+-]?(?:0|[1-9][0-9]{{0,17}})){_WS}")
+_TASKS_OPEN: Final = re.compile(f"tasks{_WS}={_WS}\\[{_WS}")
+_TASKS_CLOSE: Final = re.compile(f"{_WS}\\]{_WS}")
+
+
+def _plain_entry(match: re.Match[str]) -> dict[str, Any]:
+    """The table of one entry line (as tomllib reads it).
+
+    Raises:
+        ValueError: a date that does not exist (tomllib refuses it too).
+    """
+    ident, kind, label, *when, estimate, retry_of, _comma = match.groups()
+    item: dict[str, Any] = {"id": ident}
+    if kind is not None:
+        item["kind"] = kind
+    if label is not None:
+        item["label"] = label
+    if when[0] is not None:
+        year, month, day, hour, minute, second, fraction = when
+        item["added_at"] = datetime(
+            int(year),
+            int(month),
+            int(day),
+            int(hour),
+            int(minute),
+            int(second),
+            int((fraction or "").ljust(6, "0")),
+            tzinfo=UTC,
+        )
+    if estimate is not None:
+        plain_int = not any(mark in estimate for mark in ".eE")
+        item["estimated_credits"] = int(estimate) if plain_int else float(estimate)
+    if retry_of is not None:
+        item["retry_of"] = retry_of
+    return item
+
+
+def read_plain_toml(text: str) -> dict[str, Any] | None:
+    """The document ``tomllib.loads(text)`` returns, if ``text`` is a watchlist in the
+    form the encoder writes (comments and blank lines anywhere, ``version = N``, then
+    ``tasks = [`` with one inline table per line); None for anything else."""
+    if "\r" in text:
+        return None  # (TOML allows CRLF; the encoder never writes it)
+    document: dict[str, Any] = {}
+    tasks: list[dict[str, Any]] | None = None
+    inside = closed = False
+    comma = True  # whether the entry line before had its comma
+    try:
+        for line in text.split("\n"):
+            if _SKIPPED_LINE.fullmatch(line):
+                continue
+            if inside:
+                entry = _ENTRY_LINE.fullmatch(line)
+                if entry is not None and comma and tasks is not None:
+                    tasks.append(_plain_entry(entry))
+                    comma = entry.group(entry.re.groups) == ","
+                elif _TASKS_CLOSE.fullmatch(line):
+                    inside, closed = False, True
+                else:
+                    return None
+            elif (version := _VERSION_LINE.fullmatch(line)) and "version" not in document:
+                if tasks is not None:
+                    return None  # (a key after the array is fine TOML, never written here)
+                document["version"] = int(version.group(1))
+            elif _TASKS_OPEN.fullmatch(line) and tasks is None:
+                tasks, inside = [], True
+                document["tasks"] = tasks
+            else:
+                return None
+    except ValueError:
+        return None
+    return document if not inside and (tasks is None or closed) else None
 
 
 class WatchlistError(Exception):
@@ -404,7 +505,10 @@ class WatchlistStore:
     def _parse(self, data: bytes) -> tuple[list[WatchEntry], list[str]]:
         try:
             with gc_paused():
-                document = tomllib.loads(data.decode("utf-8"))
+                text = data.decode("utf-8")
+                document = read_plain_toml(text)
+                if document is None:
+                    document = tomllib.loads(text)
         except UnicodeDecodeError:
             raise WatchlistError(f"{self.path}: is not UTF-8 text") from None
         except tomllib.TOMLDecodeError as error:

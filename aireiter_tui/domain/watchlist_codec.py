@@ -45,7 +45,7 @@ FORMAT_VERSION: Final = 1
 MAX_LABEL_LENGTH: Final = 500
 
 
-@dataclass
+@dataclass(slots=True)
 class StatusChange:
     """The status a task was first seen with, or changed to, and when."""
 
@@ -53,9 +53,12 @@ class StatusChange:
     at: datetime
 
 
-@dataclass
+@dataclass(slots=True)
 class WatchEntry:
-    """One watched task: how it is addressed, what we last saw, and its status history."""
+    """One watched task: how it is addressed, what we last saw, and its status history.
+
+    Slotted: 100,000 of them stay for the whole run (a ``__dict__`` each was some 15 MB).
+    """
 
     ref: TaskRef
     label: str | None
@@ -72,8 +75,19 @@ class WatchEntry:
     """The watched task this one was submitted to retry."""
 
     def copy(self) -> WatchEntry:
-        """A copy a save may read on another thread: every field, the history list new."""
-        return replace(self, history=list(self.history))
+        """A copy to change while a save reads this one on another thread: every field,
+        the history list new."""
+        # Positional, not dataclasses.replace (several times slower): one per answer.
+        return WatchEntry(
+            self.ref,
+            self.label,
+            self.added_at,
+            self.task,
+            self.checked_at,
+            list(self.history),
+            self.estimated_credits,
+            self.retry_of,
+        )
 
     def record(self, task: Task, at: datetime) -> bool:
         """Store a fresh snapshot; return whether anything shown about the task changed."""
@@ -153,9 +167,13 @@ def _line(entry: WatchEntry) -> str:
     if entry.retry_of is not None:
         submitted += f", retry_of = {toml_str(entry.retry_of.key)}"
     return (
-        f"  {{id = {toml_str(entry.ref.id)}, kind = {toml_str(entry.ref.kind.value)}{label}, "
+        f"  {{id = {toml_str(entry.ref.id)}, kind = {_KINDS[entry.ref.kind]}{label}, "
         f"added_at = {toml_time(entry.added_at)}{submitted}}},\n"
     )
+
+
+#: Each kind as a TOML string, made once (not once per line of 100,000).
+_KINDS: Final = {kind: toml_str(kind.value) for kind in IdKind}
 
 
 #: What an entry's line is made of: a line is written again only when one of them changes.
@@ -170,19 +188,21 @@ class Encoder:
     """Turns entries into TOML text, remembering each entry's line between saves."""
 
     def __init__(self) -> None:
-        self._lines: dict[TaskRef, tuple[_LineKey, str]] = {}
+        # By the ref's key: a str caches its hash, a TaskRef's is a Python call.
+        self._lines: dict[str, tuple[_LineKey, str]] = {}
 
     def encode(self, entries: Iterable[WatchEntry]) -> str:
         """Return the TOML document for ``entries``."""
         parts = [HEADER, "tasks = [\n"]
-        memo: dict[TaskRef, tuple[_LineKey, str]] = {}
+        memo: dict[str, tuple[_LineKey, str]] = {}
         known = self._lines
         for entry in entries:
-            line = known.get(entry.ref)
+            ref = entry.ref.key
+            line = known.get(ref)
             key = _line_key(entry)
             if line is None or line[0] != key:
                 line = (key, _line(entry))
-            memo[entry.ref] = line
+            memo[ref] = line
             parts.append(line[1])
         parts.append("]\n")
         self._lines = memo

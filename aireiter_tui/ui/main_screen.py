@@ -13,7 +13,7 @@ import asyncio
 import copy
 import math
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, ClassVar
@@ -39,7 +39,7 @@ from aireiter_tui.domain.monitor import Monitor
 from aireiter_tui.domain.sanitize import url_refusal, url_warning, visible
 from aireiter_tui.domain.selection import Marks
 from aireiter_tui.domain.session import Row, Transition
-from aireiter_tui.domain.view import SortKey, ViewSpec, compute_order, next_sort
+from aireiter_tui.domain.view import LiveOrder, SortKey, ViewSpec, next_sort
 from aireiter_tui.domain.views import ColumnChoice, View
 from aireiter_tui.ui.bindings import (
     ACTIONS,
@@ -80,6 +80,9 @@ if TYPE_CHECKING:
 WIDE_LAYOUT = 150
 #: How often the monitor's changes are applied to the screen (coalescing bursts).
 FLUSH_INTERVAL = 0.25
+#: How old (seconds) an order sorted by time or ETA, or filtered to stuck tasks, may grow
+#: before a batch computes it again whole: between, a batch only moves its own rows.
+VOLATILE_REFRESH = 5.0
 #: Finished tasks are announced at most this often (see notices.finished_notices).
 ANNOUNCE_INTERVAL = 2.0
 
@@ -197,6 +200,8 @@ class MainScreen(Screen[None]):
         self.live = live
         self._on_loaded = on_loaded
         self.spec = ViewSpec()
+        #: The rows ``spec`` shows, in its order (the table shows this very object).
+        self._order = LiveOrder()
         self.details_visible = True
         #: Whether connecting has been tried (the status bar says "connecting" before).
         self.connect_done = False
@@ -319,20 +324,30 @@ class MainScreen(Screen[None]):
         full = rebuild or changes.reordered
         self.insight.take(self.monitor.session.rows, changes.updated, full=full)
         self.query_one(ViewTabs).take(self.monitor.session.rows, changes.updated, full=full)
-        if rebuild or changes.reordered:
+        if rebuild:
             self.rebuild_view()
-        elif changes.updated:
-            self.repaint_rows(changes.updated)
+        elif changes.updated or changes.reordered:
+            self.update_view(changes.updated, reordered=changes.reordered)
         else:
             self.refresh_chrome()
 
-    def repaint_rows(self, keys: Iterable[str]) -> None:
-        # Only insertion order is independent of the rows' data (a label renames too).
-        if self.spec.is_filtered or self.spec.sort is not SortKey.ADDED:
-            self.rebuild_view()
-        else:
-            self.query_one(TaskTable).invalidate(keys)
-            self.refresh_chrome()
+    def update_view(self, keys: Collection[str], *, reordered: bool = False) -> None:
+        """Move the rows with these keys (their data changed) to their place in the order,
+        and take in the rows added or removed (``reordered``): O(changed · log rows),
+        never a sort of every row (see :class:`LiveOrder`)."""
+        order = self._order
+        stale = (self.wall_clock() - order.now).total_seconds() >= VOLATILE_REFRESH
+        if order.volatile and stale:
+            self.rebuild_view()  # a running task's time or ETA moved by itself meanwhile
+            return
+        if reordered:
+            self._retries = None  # rows came or went: the detail pane's links are read again
+            if self.marks:
+                self.marks.keep_only(self.monitor.session.rows)  # a removed task's mark too
+        table = self.query_one(TaskTable)
+        table.change_order(lambda: order.apply(keys, reordered=reordered), keys)
+        self._show_emptiness()
+        self.refresh_chrome()
 
     def _announce_pending(self) -> None:
         transitions, self._transitions = self._transitions, []
@@ -371,8 +386,9 @@ class MainScreen(Screen[None]):
         if self.marks:
             self.marks.keep_only(session.rows)  # a removed task's mark goes with it
         now, figures = self.wall_clock(), self.insight.figures
-        order = compute_order(
-            session.rows.items(),
+        current = table.cursor_key  # (read before the order changes under the table)
+        self._order.rebuild(
+            session.rows,
             self.spec,
             now,
             stuck=lambda key: figures.stuck(key, now),
@@ -380,8 +396,14 @@ class MainScreen(Screen[None]):
         )
         table.sorted_column = None if self.spec.sort is SortKey.ADDED else self.spec.sort.value
         table.sort_reverse = self.spec.reverse
-        table.set_order(order)
-        empty = self.query_one("#empty", Static)
+        table.set_order(self._order, keep_key=current)
+        self._show_emptiness()
+        self.refresh_chrome()
+
+    def _show_emptiness(self) -> None:
+        """The table, or instead of it why it is empty."""
+        session, order = self.monitor.session, self._order
+        table, empty = self.query_one(TaskTable), self.query_one("#empty", Static)
         if not order:
             if session.rows:
                 empty.update(f"No task matches {self.spec.describe()}.\nPress Escape to clear it.")
@@ -391,7 +413,6 @@ class MainScreen(Screen[None]):
                 empty.update(UNREADABLE_STATE if session.save_blocked else EMPTY_STATE)
         table.display = bool(order)
         empty.display = not order
-        self.refresh_chrome()
 
     def refresh_chrome(self) -> None:
         """Status bar, banner and detail pane (cheap; runs every second and per flush)."""

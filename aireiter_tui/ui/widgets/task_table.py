@@ -9,7 +9,7 @@ height, and the cost of an update follows the number of changed rows.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence, Set
 from typing import ClassVar, Final
 
 from rich.segment import Segment
@@ -23,6 +23,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from aireiter_tui.domain.view import LiveOrder
 from aireiter_tui.ui.widgets.columns import MIN_FLEXIBLE, Column, FitText
 
 CellProvider = Callable[[str], Sequence[Text]]
@@ -174,8 +175,10 @@ class TaskTable(ScrollView, can_focus=True):
         self._columns = tuple(columns)
         self._cells = cells
         self._natural = natural
-        self._order: list[str] = []
-        self._index: dict[str, int] = {}
+        self._order: Sequence[str] = []
+        #: Where a key is in the order (None: not in it).
+        nowhere: dict[str, int] = {}
+        self._position: Callable[[str], int | None] = nowhere.get
         self._cache: dict[str, Strip] = {}
         self._layout: list[tuple[int, Column, int]] = []
         self._layout_width: tuple[object, ...] = ()
@@ -200,34 +203,70 @@ class TaskTable(ScrollView, can_focus=True):
             return None
         return self._order[min(self.cursor_row, len(self._order) - 1)]
 
-    def set_order(self, order: list[str], *, keep_key: str | None = None) -> None:
-        """Show these row keys in this order, keeping the cursor on the same task."""
+    def set_order(self, order: Sequence[str], *, keep_key: str | None = None) -> None:
+        """Show these row keys in this order, keeping the cursor on the same task. A
+        :class:`LiveOrder` is shown as it is and as it changes (see :meth:`change_order`);
+        any other sequence is indexed here."""
         current = keep_key if keep_key is not None else self.cursor_key
         self._order = order
-        self._index = {key: index for index, key in enumerate(order)}
+        if isinstance(order, LiveOrder):
+            self._position = order.index_of
+        else:
+            self._position = {key: index for index, key in enumerate(order)}.get
         self._cache.clear()
         self.virtual_size = Size(self.size.width, len(order) + 1)
-        target = self._index.get(current, None) if current is not None else None
-        if target is None:
-            target = min(self.cursor_row, max(0, len(order) - 1))
-        self.set_reactive(TaskTable.cursor_row, target)
-        self._scroll_to_cursor()
+        self._place_cursor(current)
         self.refresh()
         self.post_message(self.CursorMoved(self, self.cursor_key))
 
+    def change_order(self, change: Callable[[], object], changed: Iterable[str]) -> None:
+        """Let ``change`` move rows of the shown :class:`LiveOrder` in place (``changed``:
+        the rows whose data changed), keeping the cursor on the same task. Only what
+        shows is painted again: the changed rows, or the whole screen when rows came,
+        went or moved on it."""
+        current = self.cursor_key
+        before = (self.cursor_row, len(self._order), self._window())
+        change()
+        self._place_cursor(current)
+        if (self.cursor_row, len(self._order), self._window()) == before:
+            self.invalidate(changed)
+            return
+        self._cache.clear()
+        if len(self._order) != before[1]:
+            self.virtual_size = Size(self.size.width, len(self._order) + 1)
+        self.refresh()
+        if self.cursor_key != current:
+            self.post_message(self.CursorMoved(self, self.cursor_key))
+
+    def _window(self) -> list[str]:
+        """The keys of the rows on screen, top to bottom."""
+        top = int(self.scroll_y)
+        bottom = min(len(self._order), top + self.scrollable_content_region.height)
+        return [self._order[index] for index in range(top, bottom)]
+
+    def _place_cursor(self, key: str | None) -> None:
+        """The cursor on the row with ``key`` (where it was when that row is gone)."""
+        target = self._position(key) if key is not None else None
+        if target is None:
+            target = min(self.cursor_row, max(0, len(self._order) - 1))
+        self.set_reactive(TaskTable.cursor_row, target)
+        self._scroll_to_cursor()
+
     def shows(self, key: str) -> bool:
         """Whether the row with this key is in the order (not hidden by a filter)."""
-        return key in self._index
+        return self._position(key) is not None
 
     def invalidate(self, keys: Iterable[str]) -> None:
         """Repaint these rows (their data changed); rows off screen cost nothing."""
-        top = int(self.scroll_y)
-        height = self.scrollable_content_region.height
-        for key in keys:
-            self._cache.pop(key, None)
-            index = self._index.get(key)
-            if index is not None and top <= index < top + height:
-                self.refresh_line(index - top + 1)
+        keys = keys if isinstance(keys, Set) else set(keys)
+        cache = self._cache  # (at most a few hundred strips: cheaper to walk than the keys)
+        for key in [key for key in cache if key in keys]:
+            del cache[key]
+        # The rows on screen are looked up among the keys, not each key in the order
+        # (a batch of a thousand answers holds a few rows on screen, if any).
+        for line, key in enumerate(self._window(), 1):
+            if key in keys:
+                self.refresh_line(line)
 
     def invalidate_all(self) -> None:
         self._cache.clear()
@@ -257,7 +296,7 @@ class TaskTable(ScrollView, can_focus=True):
         return len(MARK_GLYPH) if self._gutter_shown else 0
 
     def move_to_key(self, key: str) -> bool:
-        index = self._index.get(key)
+        index = self._position(key)
         if index is None:
             return False
         self.cursor_row = index

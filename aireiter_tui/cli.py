@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import os
 import signal
 import sys
+import threading
 import traceback
 from collections.abc import Sequence
 from dataclasses import replace
@@ -311,6 +313,13 @@ def _silence_stdout() -> None:
 
 
 def _dashboard(args: argparse.Namespace, settings: Settings, config: Path) -> int:
+    # textual-image asks the terminal what it can draw when imported, waiting up to 0.2 s
+    # for terminals that do not answer; it must happen before Textual takes the terminal,
+    # and on a thread it overlaps the app's own imports instead of adding to them.
+    probe = threading.Thread(
+        target=importlib.import_module, args=("textual_image.widget",), daemon=True
+    )
+    probe.start()
     from aireiter_tui.backend import Backend
     from aireiter_tui.domain.paths import cache_dir
     from aireiter_tui.ui.app import AIReiterApp
@@ -326,6 +335,7 @@ def _dashboard(args: argparse.Namespace, settings: Settings, config: Path) -> in
             settings, store, config_path=config, simulator=simulator, cache_dir=cache_dir()
         )
         app = AIReiterApp(backend)
+        probe.join()
         app.run()
     except Exception as error:  # raised past Textual: building the app, its driver
         traceback.print_exception(error)

@@ -23,7 +23,6 @@ from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, Final
 
-import textual_image.widget
 from PIL import Image as PILImage
 from PIL import UnidentifiedImageError
 from rich.text import Text
@@ -128,6 +127,20 @@ def decode(path: Path, width: int | None, height: int | None) -> PILImage.Image:
         raise PictureProblem(f"the image cannot be drawn ({kind} image data)") from None
 
 
+def best_image_type() -> type[Widget]:
+    """textual-image's widget for the terminal's best protocol.
+
+    Importing it asks the terminal what it can draw (a Sixel and a Kitty query, up to
+    0.1 s each when the terminal does not answer), which works only before Textual takes
+    the terminal: the dashboard's start imports it on a thread meanwhile
+    (``aireiter_tui.cli._dashboard``), so here it is already loaded.
+    """
+    import textual_image.widget
+
+    image: type[Widget] = textual_image.widget.Image
+    return image
+
+
 class OutputPreview(Vertical):
     """A task's outputs and input images, one at a time (``[`` and ``]`` switch).
 
@@ -153,9 +166,10 @@ class OutputPreview(Vertical):
     }
     """
 
-    #: The widget that draws pictures: the terminal's best protocol. Tests and the
-    #: snapshot scenes use half-blocks, which draw the same cells on any terminal.
-    image_type: ClassVar[type[Widget]] = textual_image.widget.Image
+    #: The widget that draws pictures; None: the terminal's best protocol (see
+    #: :func:`best_image_type`). Tests and the snapshot scenes use half-blocks, which
+    #: draw the same cells on any terminal.
+    image_type: ClassVar[type[Widget] | None] = None
 
     class Landed(Message):
         """A fetch for the preview finished: the outputs' link states may have changed."""
@@ -176,7 +190,8 @@ class OutputPreview(Vertical):
         self._caption = Static(id="preview-caption", markup=False)
         self._message = Static(id="preview-message", markup=False)
         # textual_image's constructors take the image first; its types are not exported.
-        self._picture: Widget = self.image_type(None, classes="preview-image")  # type: ignore[arg-type]
+        image_type = self.image_type or best_image_type()
+        self._picture: Widget = image_type(None, classes="preview-image")  # type: ignore[arg-type]
         self._items: tuple[PreviewItem, ...] = ()
         self._index = 0
         self._key: tuple[object, ...] | None = None

@@ -12,11 +12,13 @@ of :attr:`PartLoader.total`). Scripts read everything at once with :meth:`finish
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import os
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Final
 
 from aireiter_tui.domain.session import Row, Session
@@ -24,7 +26,9 @@ from aireiter_tui.domain.snapshot_db import gc_paused
 from aireiter_tui.domain.watchlist import Part, WatchlistError
 
 #: A watchlist file up to this size has its first part read at once by :meth:`start`
-#: (parsing it takes some 15 ms); a larger one is read on a thread from the first part on.
+#: (parsing it takes some 15 ms); a larger one too when the database's copy of it is
+#: current (its first part then costs milliseconds), else it is read on a thread from the
+#: first part on.
 QUICK_FILE_BYTES: Final = 128 * 1024
 
 
@@ -74,10 +78,14 @@ class PartLoader:
             return []
         self._parts = store.load_parts()
         try:
-            small = os.stat(store.path).st_size <= QUICK_FILE_BYTES
+            listed = os.stat(store.path)
         except OSError:
-            small = True  # missing (nothing to read), or unreadable (said at once)
-        return self.step() if small else []
+            quick = True  # missing (nothing to read), or unreadable (said at once)
+        else:
+            quick = listed.st_size <= QUICK_FILE_BYTES or _copy_is_current(
+                store.cache_path, listed.st_mtime_ns
+            )
+        return self.step() if quick else []
 
     def step(self) -> list[Row]:
         """Read the next part here; returns its new rows (none once ``done``)."""
@@ -153,3 +161,14 @@ class PartLoader:
         else:
             self.problems = list(store.last_warnings) if store is not None else []
         self.done = True
+
+
+def _copy_is_current(database: Path, listed_ns: int) -> bool:
+    """Whether the database (or its write-ahead log) was written since the watchlist
+    file: every save writes the file, then its copy, so the copy is of this file (a hand
+    edit since makes the file the newer)."""
+    for suffix in ("", "-wal"):
+        with contextlib.suppress(OSError):
+            if os.stat(f"{database}{suffix}").st_mtime_ns >= listed_ns:
+                return True
+    return False

@@ -323,6 +323,8 @@ class WatchlistStore:
                 pass  # the rest comes from the TOML
             else:
                 self._remember(digest, entries)
+                with contextlib.suppress(UnicodeDecodeError):
+                    self._encoder.prime(data.decode("utf-8"), entries)
                 return
         entries = self._load(data)
         rest = [entry for entry in entries if entry.ref not in given]

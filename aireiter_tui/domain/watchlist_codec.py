@@ -191,6 +191,32 @@ class Encoder:
         # By the ref's key: a str caches its hash, a TaskRef's is a Python call.
         self._lines: dict[str, tuple[_LineKey, str]] = {}
 
+    def prime(self, text: str, entries: Sequence[WatchEntry]) -> None:
+        """Take the lines of ``text``, a document this class wrote for ``entries`` (a
+        file whose digest the snapshot cache vouches for), as their entries' lines: the
+        first save after a start then encodes only the entries that changed.
+
+        Anything not laid out as written here (a hand edit that kept the digest claim:
+        the cache's migration vouches for the file as it found it) is left unprimed, so
+        that its lines are written again in this form."""
+        opening = HEADER + "tasks = [\n"
+        if not text.startswith(opening) or not text.endswith("},\n]\n"):
+            return
+        lines = text[len(opening) : -len("]\n")].split("\n")
+        lines.pop()  # (after the last line's newline)
+        if len(lines) != len(entries):
+            return
+        memo: dict[str, tuple[_LineKey, str]] = {}
+        for entry, line in zip(entries, lines, strict=True):
+            # The shape each written line has; a cheap check, not a parse: the cache's
+            # digest already says the text is what the entries were written as.
+            if not (line.startswith('  {id = "') and line.endswith("},")):
+                return
+            if ", added_at = " not in line:
+                return
+            memo[entry.ref.key] = (_line_key(entry), line + "\n")
+        self._lines = memo
+
     def encode(self, entries: Iterable[WatchEntry]) -> str:
         """Return the TOML document for ``entries``."""
         parts = [HEADER, "tasks = [\n"]

@@ -36,6 +36,7 @@ from aireiter_tui.domain.insight import (
 )
 from aireiter_tui.domain.models import TaskRef, TaskStatus
 from aireiter_tui.domain.monitor import Monitor
+from aireiter_tui.domain.retry_links import RetryLinks
 from aireiter_tui.domain.sanitize import url_refusal, url_warning, visible
 from aireiter_tui.domain.selection import Marks
 from aireiter_tui.domain.session import Row, Transition
@@ -483,7 +484,7 @@ class MainScreen(Screen[None]):
         if row is not None:
             if self._retries is None:
                 self._retries = self._retry_index()
-            retried_as = self._retries.get(row.ref, [])
+            retried_as = list(self._retries.get(row.ref, ()))
         pane.show(
             row.entry if row else None,
             now=self.wall_clock(),
@@ -507,16 +508,15 @@ class MainScreen(Screen[None]):
         # The median of what the model's finished tasks that ran this long still took.
         return f"≈{format_duration(estimate.seconds)} left"
 
-    #: The watched retries of each task, for the detail pane's links: built on demand
-    #: after a rebuild of the view (rows added or removed), not on every flush.
+    #: The watched retries of each task, for the detail pane's links: brought up to date
+    #: on demand after a rebuild of the view (rows added or removed), not on every flush.
     _retries: dict[TaskRef, list[TaskRef]] | None = None
+    _retry_links: RetryLinks | None = None
 
     def _retry_index(self) -> dict[TaskRef, list[TaskRef]]:
-        index: dict[TaskRef, list[TaskRef]] = {}
-        for row in self.monitor.session.rows.values():
-            if row.entry.retry_of is not None:
-                index.setdefault(row.entry.retry_of, []).append(row.ref)
-        return index
+        if self._retry_links is None:
+            self._retry_links = RetryLinks()
+        return self._retry_links.update(self.monitor.session.rows)
 
     def selected_row(self) -> Row | None:
         key = self.query_one(TaskTable).cursor_key

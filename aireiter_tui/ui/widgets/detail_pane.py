@@ -156,6 +156,10 @@ class DetailPane(VerticalScroll, can_focus=True):
         self._outputs_key: tuple[object, ...] | None = None
         #: Bumped when what is known of outputs changes (a fetch landed, a download ended).
         self._outputs_version = 0
+        #: Whether outputs' local files are looked for: from the frame after the first
+        #: shown outputs on, since the lookup imports the download module (and httpx),
+        #: which the dashboard's first frame should not wait for.
+        self._files_looked_for = False
         self.section_renders: Counter[str] = Counter()
         """How many times each body (section or summary part) was given new text."""
         self._shown_task: Task | None = None
@@ -357,16 +361,13 @@ class DetailPane(VerticalScroll, can_focus=True):
         backend = self._backend
         if backend is None:
             return []
-        from aireiter_tui.domain.downloads import plan, saved_path
-
         outputs = task.outputs[:MAX_NOTED_OUTPUTS]
         cache = backend.outputs
-        items = plan([(ident, [output.url for output in task.outputs])], backend.download_dir)
+        saved_paths = self._saved_paths(ident, task, backend)
         notes = []
-        for output, item in zip(outputs, items, strict=False):
+        for output, saved in zip(outputs, saved_paths, strict=False):
             fetched = cache.cached(output.url) if cache is not None else None
             failed = fetched is not None and fetched.path is None
-            saved = saved_path(item)
             notes.append(
                 OutputNote(
                     state=fetched.state.value if failed and fetched else "",
@@ -375,6 +376,25 @@ class DetailPane(VerticalScroll, can_focus=True):
                 )
             )
         return notes
+
+    def _saved_paths(self, ident: str, task: Task, backend: Backend) -> list[Path | None]:
+        """Where each output was saved, if it was; all ``None`` until files are looked
+        for (the frame after the first shown outputs)."""
+        if not self._files_looked_for:
+            self.call_after_refresh(self._look_for_files)
+            return [None] * len(task.outputs)
+        from aireiter_tui.domain.downloads import plan, saved_path
+
+        items = plan([(ident, [output.url for output in task.outputs])], backend.download_dir)
+        return [saved_path(item) for item in items]
+
+    def _look_for_files(self) -> None:
+        if self._files_looked_for:
+            return
+        self._files_looked_for = True
+        self._outputs_version += 1
+        if self._entry is not None and not self._shown_empty:
+            self._show_outputs(self._entry)
 
     def outputs_changed(self) -> None:
         """Look again at the shown task's link states and local files (after a fetch or

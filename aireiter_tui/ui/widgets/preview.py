@@ -23,8 +23,6 @@ from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, Final
 
-from PIL import Image as PILImage
-from PIL import UnidentifiedImageError
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
@@ -38,6 +36,8 @@ from aireiter_tui.ui.bindings import first_key
 from aireiter_tui.ui.widgets.formatting import STALE_STYLE
 
 if TYPE_CHECKING:
+    from PIL import Image as PILImage
+
     from aireiter_tui.domain.output_cache import Fetched, OutputCache
 
 #: The longest side a picture is decoded to: wider than a detail pane drawn with Kitty
@@ -110,6 +110,11 @@ def decode(path: Path, width: int | None, height: int | None) -> PILImage.Image:
     Raises:
         PictureProblem: the file is too big, damaged or not one of the known formats.
     """
+    # Pillow is imported here, off the loop, by the first decode: the dashboard's first
+    # frame does not wait for it.
+    from PIL import Image as PILImage
+    from PIL import UnidentifiedImageError
+
     limit = PILImage.MAX_IMAGE_PIXELS
     if width and height and limit and width * height > limit:
         raise PictureProblem(f"too large to draw ({width} x {height} pixels)")
@@ -189,9 +194,9 @@ class OutputPreview(Vertical):
         super().__init__(name=name, id=id, classes=classes, disabled=disabled)
         self._caption = Static(id="preview-caption", markup=False)
         self._message = Static(id="preview-message", markup=False)
-        # textual_image's constructors take the image first; its types are not exported.
-        image_type = self.image_type or best_image_type()
-        self._picture: Widget = image_type(None, classes="preview-image")  # type: ignore[arg-type]
+        #: The picture's widget, made and mounted by the first picture drawn: textual-image
+        #: (and Pillow under it) is not imported before the dashboard's first frame.
+        self._picture: Widget | None = None
         self._items: tuple[PreviewItem, ...] = ()
         self._index = 0
         self._key: tuple[object, ...] | None = None
@@ -209,10 +214,8 @@ class OutputPreview(Vertical):
     def compose(self) -> ComposeResult:
         yield self._caption
         yield self._message
-        yield self._picture
 
     def on_mount(self) -> None:
-        self._picture.display = False
         self._message.display = False
 
     @property
@@ -343,13 +346,13 @@ class OutputPreview(Vertical):
         info = fetched.info
         assert info is not None
         described = info.describe()
-        if isinstance(picture, PILImage.Image):
+        if not isinstance(picture, PictureProblem | OSError):
             self._pictures[item.url] = (picture, described)
             while len(self._pictures) > _KEPT_PICTURES:
                 self._pictures.popitem(last=False)
         if generation != self._generation:
             return
-        if isinstance(picture, PILImage.Image):
+        if not isinstance(picture, PictureProblem | OSError):
             self._draw(item, picture, described)
         elif isinstance(picture, PictureProblem):
             self._caption.update(self._caption_text(item, described))
@@ -375,7 +378,13 @@ class OutputPreview(Vertical):
     def _draw(self, item: PreviewItem, picture: PILImage.Image, described: str) -> None:
         self._caption.update(self._caption_text(item, described))
         self._say(None)
-        self._picture.image = picture  # type: ignore[attr-defined]
+        if self._picture is None:
+            # textual_image's constructors take the image first; its types are not exported.
+            image_type = self.image_type or best_image_type()
+            self._picture = image_type(picture, classes="preview-image")  # type: ignore[arg-type]
+            self.mount(self._picture)
+        else:
+            self._picture.image = picture  # type: ignore[attr-defined]
         self._picture.display = True
         self.drawn = item.url
 
@@ -403,7 +412,8 @@ class OutputPreview(Vertical):
             self._message.display = False
             self._message.update("")
         else:
-            self._picture.display = False
+            if self._picture is not None:
+                self._picture.display = False
             self._message.update(text)
             self._message.display = True
 

@@ -32,7 +32,7 @@ import contextlib
 import json
 import math
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -237,6 +237,13 @@ def _credits(value: Any) -> float | None:
     return number if math.isfinite(number) and number >= 0 else None
 
 
+def retries_in(records: Mapping[str, JournalRecord], ref: TaskRef) -> list[JournalRecord]:
+    """The submits among ``records`` (a journal's, read once) recorded as a retry of
+    ``ref`` and not refused, oldest first."""
+    found = [r for r in records.values() if r.retry_of == ref and r.state != REJECTED]
+    return sorted(found, key=lambda record: record.at)
+
+
 class SubmitJournal:
     """The out_task_ids submitted from this watchlist (see the module docstring).
 
@@ -295,12 +302,7 @@ class SubmitJournal:
 
     def retries_of(self, ref: TaskRef) -> list[JournalRecord]:
         """Every submit recorded as a retry of ``ref`` and not refused, oldest first."""
-        found = [
-            record
-            for record in self.records().values()
-            if record.retry_of == ref and record.state != REJECTED
-        ]
-        return sorted(found, key=lambda record: record.at)
+        return retries_in(self.records(), ref)
 
     def write(self, record: JournalRecord) -> None:
         """Append ``record`` durably (it is on disk when this returns).

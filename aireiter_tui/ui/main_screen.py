@@ -71,7 +71,7 @@ from aireiter_tui.ui.widgets.view_tabs import ViewTabs
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from aireiter_tui.domain.submitting import Submitter
+    from aireiter_tui.domain.submitting import JournalRecord, Submitter
     from aireiter_tui.ui.screens.add_tasks import AddTasksResult
     from aireiter_tui.ui.screens.downloads import DownloadJob
     from aireiter_tui.ui.screens.export import ExportRequest
@@ -788,28 +788,35 @@ class MainScreen(Screen[None]):
             return
         self._retry_many(failed, skipped, guard)
 
+    async def _journal_records(self, guard: Submitter) -> dict[str, JournalRecord] | None:
+        """The submit journal's records, read off the event loop (file locks); None, with
+        a toast, when it cannot be read."""
+        journal = guard.journal
+        try:
+            return await asyncio.to_thread(journal.records)
+        except OSError as error:
+            self.notify(f"Not retried: {journal.problem(error)}.", severity="error", markup=False)
+            return None
+
     @work(exclusive=True, group="submit-dialog", exit_on_error=False)
     async def _retry_many(self, rows: list[Row], skipped: str, guard: Submitter) -> None:
         """Retry failed ``rows`` after one question; those retried before, or whose
         model and params are unknown, are left out and counted."""
         from aireiter_tui.domain.drafts import Draft, NotRetryable, ids_in_use, retry_draft
         from aireiter_tui.domain.models import IdKind
-        from aireiter_tui.domain.submitting import REJECTED, SubmitError, SubmitUnknown, watch
+        from aireiter_tui.domain.submitting import SubmitError, SubmitUnknown, retries_in, watch
         from aireiter_tui.domain.watchlist_codec import retries_of
         from aireiter_tui.ui.screens.confirm import ConfirmScreen
 
-        journal = guard.journal
-        try:  # file locks: off the event loop
-            records = await asyncio.to_thread(journal.records)
-        except OSError as error:
-            self.notify(f"Not retried: {journal.problem(error)}.", severity="error", markup=False)
+        records = await self._journal_records(guard)
+        if records is None:
             return
         entries = [other.entry for other in self.monitor.session.rows.values()]
         taken = set(records) | ids_in_use(entries)
         drafts: list[tuple[Row, Draft]] = []
         retried_before = unknown = 0
         for row in rows:
-            earlier = [r for r in records.values() if r.retry_of == row.ref and r.state != REJECTED]
+            earlier = retries_in(records, row.ref)
             unresolved = [record for record in earlier if not record.resolved]
             if not unresolved and (earlier or retries_of(entries, row.ref)):
                 retried_before += 1  # a second retry is a choice made one task at a time
@@ -877,15 +884,12 @@ class MainScreen(Screen[None]):
     @work(exclusive=True, group="submit-dialog", exit_on_error=False)
     async def _open_retry(self, row: Row, guard: Submitter) -> None:
         from aireiter_tui.domain.drafts import NotRetryable, ids_in_use, retry_draft
-        from aireiter_tui.domain.submitting import REJECTED
+        from aireiter_tui.domain.submitting import retries_in
         from aireiter_tui.domain.watchlist_codec import retries_of
         from aireiter_tui.ui.screens.submit import SubmitMode, SubmitScreen
 
-        journal = guard.journal
-        try:  # file locks: off the event loop
-            records = await asyncio.to_thread(journal.records)
-        except OSError as error:
-            self.notify(f"Not retried: {journal.problem(error)}.", severity="error", markup=False)
+        records = await self._journal_records(guard)
+        if records is None:
             return
         try:
             draft = retry_draft(
@@ -897,10 +901,7 @@ class MainScreen(Screen[None]):
         except NotRetryable as problem:
             self.notify(f"Not retried: {problem}", markup=False)
             return
-        earlier = sorted(
-            (r for r in records.values() if r.retry_of == row.ref and r.state != REJECTED),
-            key=lambda record: record.at,
-        )
+        earlier = retries_in(records, row.ref)
         unresolved = [record for record in earlier if not record.resolved]
         note = None
         if unresolved:

@@ -13,6 +13,8 @@
   every task read, peak RSS), applying answers that change 1 % of the rows, and key ->
   painted while the active 1 % is polled (a simulator in a child process, 50 ms per
   request, knows the active tasks; the finished ones are never queried).
+- **1,000,000 watched** (:mod:`bench.million`): a hand-written list of IDs read by a
+  fresh app: first frame, first rows, progress shown, key -> painted while it is read.
 
 Each figure is the median of several runs, shown with its spread (see
 :mod:`bench.report`).
@@ -46,7 +48,7 @@ from aireiter_tui.domain.secret import ApiKey
 from aireiter_tui.domain.watchlist import WatchlistStore
 from aireiter_tui.domain.watchlist_codec import WatchEntry
 from aireiter_tui.simulator import Simulator, running_in_thread
-from bench import hostile, startup, ui
+from bench import hostile, million, startup, ui
 from bench.report import Figure, Target, fine_ms, machine, ms, percentile, secs, table
 from bench.server import Served
 from bench.ui import make_app, stop_polling
@@ -302,11 +304,19 @@ class ScalePlan:
     key_seconds: float = 8.0
     cpu_rows: int = 10_000  # the domain's and the app's CPU-per-query runs
     first_pass_rows: int = 100_000  # the app's first pass over every task, timed whole
+    million_rows: int = 1_000_000  # the hand-written list of IDs (bench.million)
 
 
 FULL = ScalePlan()
-QUICK = ScalePlan(rows=10_000, repeats=2, key_seconds=2.0, cpu_rows=2_000, first_pass_rows=10_000)
-PARTS = ("cpu", "first-pass", "start-up", "apply", "keys")
+QUICK = ScalePlan(
+    rows=10_000,
+    repeats=2,
+    key_seconds=2.0,
+    cpu_rows=2_000,
+    first_pass_rows=10_000,
+    million_rows=100_000,
+)
+PARTS = ("cpu", "first-pass", "start-up", "apply", "keys", "million")
 
 
 def _n(count: int) -> str:
@@ -535,6 +545,8 @@ def figures(
         out += cpu_figures(plan, log, profile)
     if "first-pass" in parts:
         out += first_pass_figures(plan, folder, log, profile)
+    if "million" in parts:
+        out += million.figures(plan.million_rows, plan.repeats, folder, log)
     if not {"start-up", "apply", "keys"} & set(parts):
         return out
     with scene(plan, folder, log) as where:

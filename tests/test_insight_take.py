@@ -45,3 +45,30 @@ def test_the_figures_take_in_rows_added_at_the_end_without_a_set_of_every_key() 
     watch.take(_NoKeySet(session.rows), (), full=True)  # nothing new
     assert watch.figures.outlook(NOW).active == 1
     assert set(watch.figures.keys()) == set(session.rows.keys())
+
+
+class _NoWalk(dict[str, Row]):
+    """Rows that refuse to be walked (at 1,000,000 rows, a walk per part read)."""
+
+    def keys(self) -> KeysView[str]:  # type: ignore[override]
+        raise AssertionError("every key was walked")
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        raise AssertionError("every key was walked")
+
+
+def test_rows_added_at_the_end_come_from_the_append_log_without_a_walk() -> None:
+    session = Session(None, lambda: NOW)
+    session.add([ref(f"t{number}") for number in range(30)])
+    watch = InsightWatch(Settings())
+    watch.take(session.rows, (), full=True, log=session.appended)
+    session.add([ref("late")])
+    task = parse_task({"task_id": "late", "status": "processing", "created_at": NOW.isoformat()})
+    session.apply(ref("late"), task, None)
+    watch.take(_NoWalk(session.rows), (), full=True, log=session.appended)
+    assert watch.figures.outlook(NOW).active == 1
+    # A removal: the log starts again, and the figures compare the rows once.
+    session.remove([ref("late").key, ref("t3").key])
+    watch.take(session.rows, (), full=True, log=session.appended)
+    assert watch.figures.outlook(NOW).active == 0
+    assert set(watch.figures.keys()) == set(session.rows.keys())

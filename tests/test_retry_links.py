@@ -8,7 +8,7 @@ from watchlist_fixtures import T0
 
 from aireiter_tui.domain.models import IdKind, TaskRef
 from aireiter_tui.domain.retry_links import RetryLinks
-from aireiter_tui.domain.session import Row
+from aireiter_tui.domain.session import Row, Session
 from aireiter_tui.domain.watchlist_codec import WatchEntry
 
 
@@ -79,3 +79,23 @@ def test_rows_put_back_between_others_are_linked_in_the_list_order() -> None:
     rows.clear()
     rows.update({made[0].ref.key: made[0], made[1].ref.key: made[1], **back})
     assert links.update(rows) == {ref("t1"): [ref("r1"), ref("r2")]} == full(rows)
+
+
+def test_rows_a_session_added_come_from_its_append_log_without_a_walk() -> None:
+    session = Session(None, lambda: T0)
+    session.add([ref(f"t{n}") for n in range(20)])
+    links = RetryLinks()
+    links.update(session.rows, session.appended)
+    (retry,) = session.add([ref("r1")])
+    retry.entry.retry_of = ref("t3")
+
+    class NoWalk(dict[str, Row]):
+        def __iter__(self):  # type: ignore[no-untyped-def]
+            raise AssertionError("every key was walked")
+
+    assert links.update(NoWalk(session.rows), session.appended) == {ref("t3"): [ref("r1")]}
+    positions = session.positions([ref("t3").key])
+    removed = session.remove([ref("t3").key])
+    assert links.update(session.rows, session.appended) == full(session.rows)
+    session.restore(removed, positions)  # (put back where it was: the log starts again)
+    assert links.update(session.rows, session.appended) == full(session.rows)

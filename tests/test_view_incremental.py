@@ -160,25 +160,38 @@ def _eta(session: Session):  # type: ignore[no-untyped-def]
     rows=st.integers(0, 12),
     batches=st.lists(st.lists(edits, max_size=8), max_size=6),
     typed=st.lists(st.sampled_from(("", "o", "0", "G")), max_size=6),
+    logged=st.booleans(),
 )
 def test_batches_applied_one_by_one_give_the_order_computed_from_scratch(
-    bulk: int, spec: ViewSpec, rows: int, batches: list[list[tuple[object, ...]]], typed: list[str]
+    bulk: int,
+    spec: ViewSpec,
+    rows: int,
+    batches: list[list[tuple[object, ...]]],
+    typed: list[str],
+    logged: bool,
 ) -> None:
     """Both ways of placing a batch's rows: a bisection each, or one sort (big batches);
-    after each batch, a character may be typed into the text filter (or deleted: "")."""
+    after each batch, a character may be typed into the text filter (or deleted: "").
+    ``logged``: the rows added at the end are read from the session's append log."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(view, "_BULK", bulk)
-        _check_batches(spec, rows, batches, typed)
+        _check_batches(spec, rows, batches, typed, logged=logged)
 
 
 def _check_batches(
-    spec: ViewSpec, rows: int, batches: list[list[tuple[object, ...]]], typed: list[str]
+    spec: ViewSpec,
+    rows: int,
+    batches: list[list[tuple[object, ...]]],
+    typed: list[str],
+    *,
+    logged: bool = False,
 ) -> None:
     edited = _Batches(rows)
     session = edited.session
     stuck, eta = _stuck(session), _eta(session)
+    log = session.appended if logged else None
     order = LiveOrder()
-    order.rebuild(session.rows, spec, NOW, stuck=stuck, eta=eta)
+    order.rebuild(session.rows, spec, NOW, stuck=stuck, eta=eta, log=log)
     for batch in batches:
         for edit in batch:
             edited.edit(edit)
@@ -187,7 +200,7 @@ def _check_batches(
         if typed:
             char = typed.pop()
             spec = replace(spec, text=spec.text + char if char else spec.text[:-1])
-            order.rebuild(session.rows, spec, NOW, stuck=stuck, eta=eta)
+            order.rebuild(session.rows, spec, NOW, stuck=stuck, eta=eta, log=log)
         expected = compute_order(session.rows.items(), spec, NOW, stuck=stuck, eta=eta)
         assert list(order) == expected
         assert [order[i] for i in range(len(order))] == expected

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import pytest
 from watchlist_fixtures import T0, entry, ids
 
+from aireiter_tui.domain import watchlist
 from aireiter_tui.domain.models import parse_task
 from aireiter_tui.domain.snapshot_db import PART_SIZE
-from aireiter_tui.domain.watchlist import WatchlistStore
+from aireiter_tui.domain.watchlist import WatchlistError, WatchlistStore
 from aireiter_tui.domain.watchlist_codec import WatchEntry
 
 
@@ -82,3 +86,66 @@ def test_no_file_gives_no_parts(tmp_path: Path) -> None:
     store = WatchlistStore(tmp_path / "none.toml")
     assert list(store.load_parts()) == []
     assert store.last_warnings == []
+
+
+def _script_written(path: Path, count: int, *, odd_line: int | None = None) -> list[str]:
+    """A list of IDs in the ``[[tasks]]`` form a script writes (no cache beside it);
+    ``odd_line``: that task's ID line carries a comment (tomllib reads it, the line
+    reader does not)."""
+    names = [f"s{number}" for number in range(count)]
+    lines = ["version = 1"]
+    for number, name in enumerate(names):
+        comment = " # by hand" if number == odd_line else ""
+        lines += ["", "[[tasks]]", f'id = "{name}"{comment}']
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return names
+
+
+def test_a_script_written_list_is_handed_out_while_its_text_is_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "w.toml"
+    names = _script_written(path, 3 * PART_SIZE + 10)
+    pulled: list[object] = []
+    reader = watchlist.plain_toml
+
+    def counting(text: str) -> Iterator[tuple[str, Any]]:
+        for item in reader(text):
+            pulled.append(item)
+            yield item
+
+    monkeypatch.setattr(watchlist, "plain_toml", counting)
+    parts = WatchlistStore(path).load_parts()
+    first = next(parts)
+    # Handed out after one part and one entry of the next were read, not the whole text.
+    assert len(first.entries) == PART_SIZE and len(pulled) <= PART_SIZE + 2
+    assert (first.last, first.total) == (False, len(names))
+    rest = list(parts)
+    assert [(len(part.entries), part.last) for part in rest] == [
+        (PART_SIZE, False),
+        (PART_SIZE, False),
+        (10, True),
+    ]
+    assert rest[-1].total == len(names)
+    assert ids([e for part in (first, *rest) for e in part.entries]) == names
+
+
+def test_a_line_the_reader_leaves_to_tomllib_gives_the_rest_once_each(tmp_path: Path) -> None:
+    path = tmp_path / "w.toml"
+    names = _script_written(path, 2 * PART_SIZE + 500, odd_line=PART_SIZE + 700)
+    store = WatchlistStore(path)
+    parts = list(store.load_parts())
+    assert len(parts[0].entries) == PART_SIZE  # streamed before the odd line
+    assert ids([e for part in parts for e in part.entries]) == names
+    assert parts[-1].last and sum(len(part.entries) for part in parts) == len(names)
+
+
+def test_a_list_broken_after_its_first_parts_says_so_after_them(tmp_path: Path) -> None:
+    path = tmp_path / "w.toml"
+    _script_written(path, 2 * PART_SIZE + 500)
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write('[[tasks]]\nid = "s0"\nid = "twice"\n')  # a key twice: not TOML
+    parts = WatchlistStore(path).load_parts()
+    assert len(next(parts).entries) == PART_SIZE
+    with pytest.raises(WatchlistError, match="not valid TOML"):
+        list(parts)

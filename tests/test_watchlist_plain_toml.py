@@ -17,7 +17,7 @@ from watchlist_fixtures import T0
 from aireiter_tui.domain import watchlist
 from aireiter_tui.domain.models import IdKind, TaskRef
 from aireiter_tui.domain.watchlist import WatchlistStore, read_plain_toml
-from aireiter_tui.domain.watchlist_codec import Encoder, WatchEntry
+from aireiter_tui.domain.watchlist_codec import Encoder, WatchEntry, toml_str, toml_time
 
 IDS = st.text(
     st.characters(
@@ -141,7 +141,8 @@ def test_a_broken_file_is_left_to_tomllib(text: str) -> None:
         'tasks = [ # mine\n  {id = "a"},\n]\n',  # a comment after a value
         'tasks = [\n  {id = "a\\u0041"},\n]\n',  # an escape
         "tasks = [\n  {id = 'a'},\n]\n",  # a literal string
-        '[[tasks]]\nid = "a"\n',  # tables
+        '[[tasks]]\nid = "a" # mine\n',  # tables, a comment after a value
+        '[[tasks]]\n"id" = "a"\n',  # tables, a quoted key
         'tasks = [\r\n  {id = "a"},\r\n]\r\n',
     ],
 )
@@ -170,3 +171,67 @@ def test_a_hand_added_line_in_the_written_form_is_read_without_tomllib(
     assert [entry.ref.id for entry in loaded] == ["t0", "t1", "t2", "by_hand"]
     assert loaded[-1].label == "mine"
     assert loaded[-1].added_at == datetime(2026, 1, 1, tzinfo=UTC) + timedelta(milliseconds=500)
+
+
+def _tables(entries: list[WatchEntry], *, version: bool = True) -> str:
+    """The list in the ``[[tasks]]`` form a script writes: a table per task."""
+    lines = ["version = 1", ""] if version else []
+    for item in entries:
+        lines += ["[[tasks]]", f"id = {toml_str(item.ref.id)}"]
+        if item.ref.kind is not IdKind.TASK_ID:
+            lines.append(f"kind = {toml_str(item.ref.kind.value)}")
+        if item.label is not None:
+            lines.append(f"label = {toml_str(item.label)}")
+        lines.append(f"added_at = {toml_time(item.added_at)}")
+        if item.estimated_credits is not None:
+            lines.append(f"estimated_credits = {item.estimated_credits!r}")
+        if item.retry_of is not None:
+            lines.append(f"retry_of = {toml_str(item.retry_of.key)}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+@given(st.lists(ENTRIES, max_size=8), st.booleans())
+@settings(max_examples=300)
+def test_the_tables_form_is_read_as_tomllib_reads_it(
+    entries: list[WatchEntry], version: bool
+) -> None:
+    text = _tables(entries, version=version)
+    found = _same_as_tomllib(text)
+    strings = [e.ref.id for e in entries] + [e.label for e in entries if e.label is not None]
+    strings += [e.retry_of.key for e in entries if e.retry_of is not None]
+    if all(_plain(value) for value in strings):
+        assert found is not None  # a script's plain form never needs tomllib
+
+
+@given(st.lists(ENTRIES, min_size=1, max_size=4), EDITS)
+@settings(max_examples=1000)
+def test_a_hand_edited_tables_form_is_read_as_tomllib_reads_it_or_left_to_tomllib(
+    entries: list[WatchEntry], edits: list[tuple[int, int, str]]
+) -> None:
+    text = _tables(entries)
+    for at, cut, insert in edits:
+        at %= len(text) + 1
+        text = text[:at] + insert + text[at + cut :]
+    try:
+        expected: dict[str, Any] | None = tomllib.loads(text)
+    except tomllib.TOMLDecodeError:
+        expected = None
+    found = read_plain_toml(text)
+    if found is not None:
+        assert expected is not None, "read a file tomllib refuses"
+        _same_as_tomllib(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '[[tasks]]\nid = "a"\nid = "b"\n',  # a key twice
+        'tasks = [\n  {id = "a"},\n]\n[[tasks]]\nid = "b"\n',  # both forms
+        '[[tasks]]\nid = "a"\nadded_at = 2026-02-30T00:00:00Z\n',  # no such day
+    ],
+)
+def test_a_broken_tables_form_is_left_to_tomllib(text: str) -> None:
+    with pytest.raises(tomllib.TOMLDecodeError):
+        tomllib.loads(text)
+    assert read_plain_toml(text) is None

@@ -36,6 +36,7 @@ from aireiter_tui.domain.models import TaskStatus
 from aireiter_tui.domain.poll_gate import RequestTally
 from aireiter_tui.domain.sanitize import clean
 from aireiter_tui.domain.session import Row, credits_problem, ended_at
+from aireiter_tui.domain.view import AppendLog
 from aireiter_tui.domain.watchlist_codec import WatchEntry
 
 #: Fewer finished tasks of a model than this give no estimate: a median of two is luck.
@@ -692,15 +693,30 @@ class InsightWatch:
         # The keys of the rows taken in, in list order: rows added at the end (a part of
         # the list read, an add) are found by comparing it with the rows in C, no set.
         self._keys: list[str] = []
+        # Where the rows' append log was at the last batch (None: compare).
+        self._mark: tuple[int, int] | None = None
 
-    def take(self, rows: Mapping[str, Row], updated: Iterable[str], *, full: bool) -> None:
+    def take(
+        self,
+        rows: Mapping[str, Row],
+        updated: Iterable[str],
+        *,
+        full: bool,
+        log: AppendLog | None = None,
+    ) -> None:
         """Take in a change batch: the ``updated`` rows, and with ``full`` (rows added or
         removed) the rows new to the figures and those gone. The monitor names every row
-        whose status, times or credits changed in ``updated``."""
+        whose status, times or credits changed in ``updated``. ``log``: the rows' append
+        log, if they keep one (then rows added at the end are found without a walk)."""
         figures = self.figures
-        if full:
+        appended = log.since(self._mark) if log is not None else None
+        self._mark = log.mark() if log is not None else None
+        if full or appended:
             keys = self._keys
-            if len(rows) >= len(keys) and all(map(eq, keys, rows.keys())):
+            if appended is not None:
+                added = appended
+                keys.extend(added)
+            elif len(rows) >= len(keys) and all(map(eq, keys, rows.keys())):
                 # Only added at the end: 2 ms at 100,000 rows, a set of them all 13 ms.
                 added = list(islice(rows.keys(), len(keys), None))
                 keys.extend(added)

@@ -15,6 +15,7 @@ from operator import eq
 
 from aireiter_tui.domain.models import TaskRef
 from aireiter_tui.domain.session import Row
+from aireiter_tui.domain.view import AppendLog
 
 
 class RetryLinks:
@@ -24,11 +25,22 @@ class RetryLinks:
         self._links: dict[TaskRef, list[TaskRef]] = {}
         # The keys of the rows taken in, in list order.
         self._keys: list[str] = []
+        # Where the rows' append log was at the last update (None: compare).
+        self._mark: tuple[int, int] | None = None
 
-    def update(self, rows: Mapping[str, Row]) -> dict[TaskRef, list[TaskRef]]:
+    def update(
+        self, rows: Mapping[str, Row], log: AppendLog | None = None
+    ) -> dict[TaskRef, list[TaskRef]]:
         """The links for ``rows`` (the session's rows, in list order): reads only the rows
-        added or removed since the last call, unless the others changed order."""
+        added or removed since the last call, unless the others changed order. ``log``:
+        the rows' append log, if they keep one (rows added at the end, as a long list is
+        read, are then found without comparing every key)."""
         keys, links = self._keys, self._links
+        appended = log.since(self._mark) if log is not None else None
+        self._mark = log.mark() if log is not None else None
+        if appended is not None:
+            self._take(rows, appended)
+            return links
         if len(rows) < len(keys) or not all(map(eq, keys, rows)):
             gone = set(keys).difference(rows)
             kept = [key for key in keys if key not in gone] if gone else keys
@@ -42,9 +54,14 @@ class RetryLinks:
                 else:
                     del links[target]
             self._keys = keys = kept
-        for key, row in islice(rows.items(), len(keys), None):
-            entry = row.entry
+        self._take(rows, list(islice(rows, len(keys), None)))
+        return links
+
+    def _take(self, rows: Mapping[str, Row], added: list[str]) -> None:
+        """Take in the rows ``added`` at the end."""
+        links = self._links
+        for key in added:
+            entry = rows[key].entry
             if entry.retry_of is not None:
                 links.setdefault(entry.retry_of, []).append(entry.ref)
-            keys.append(key)
-        return links
+        self._keys.extend(added)

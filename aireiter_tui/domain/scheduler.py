@@ -166,8 +166,15 @@ class PollScheduler:
             entry.token = next(tokens)
             fresh.append((now, entry.token, ref))
         self._scheduled += len(fresh)
-        self._heap.extend(fresh)
-        heapq.heapify(self._heap)
+        heap = self._heap
+        if len(fresh) * max(1, len(heap).bit_length()) < len(heap):
+            # A part of a long list joining many due already: pushed one by one (k log n),
+            # not a heapify of them all per part (quadratic over a list read in parts).
+            for item in fresh:
+                heapq.heappush(heap, item)
+        else:
+            heap.extend(fresh)
+            heapq.heapify(heap)
 
     def started(self, ref: TaskRef) -> float | None:
         """When the task began (or was first seen active), on this scheduler's clock."""

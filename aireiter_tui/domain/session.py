@@ -14,6 +14,7 @@ from typing import Final
 
 from aireiter_tui.domain.errors import AIReiterError
 from aireiter_tui.domain.models import Task, TaskRef, TaskStatus, forgotten
+from aireiter_tui.domain.view import AppendLog
 from aireiter_tui.domain.watchlist import WatchlistError, WatchlistStore
 from aireiter_tui.domain.watchlist_codec import StatusChange, WatchEntry
 
@@ -125,6 +126,10 @@ class Snapshot:
 
     by_key: Mapping[str, WatchEntry]
     removed: frozenset[TaskRef]
+    #: The keys of the rows whose entries answers replaced since the last snapshot, when
+    #: nothing else changed (no row came, went, moved or was relabelled: the file's lines
+    #: are those of the last save); None when anything else did.
+    touched: frozenset[str] | None = None
 
     @property
     def entries(self) -> list[WatchEntry]:
@@ -246,6 +251,12 @@ class Session:
         # of this table, not of any entry (100,000 rows: under a millisecond, and no
         # second entry kept per row).
         self._entries: dict[str, WatchEntry] = {}
+        # The rows answers changed since the last snapshot, or None once anything else
+        # changed (see Snapshot.touched): a save of answers alone is then a write of
+        # their snapshots, not of the whole list (at 100,000 rows: ~0.45 s of CPU each).
+        self._touched: set[str] | None = None
+        #: The keys of rows added at the end of ``rows`` (see AppendLog).
+        self.appended = AppendLog()
         self._counts = Counts(by_status={status: 0 for status in TaskStatus})
         self._ids, self._labels, self._models = _Lengths(), _Lengths(), _Lengths()
         #: Why the watchlist cannot be saved (a file we could not read is never overwritten).
@@ -256,7 +267,9 @@ class Session:
         """What a save writes; marks the session clean (a failed write calls
         :meth:`save_failed`). No entry is copied (see :class:`Snapshot`)."""
         self.dirty = False
-        return Snapshot(self._entries.copy(), frozenset(self._removed))
+        touched = None if self._touched is None else frozenset(self._touched)
+        self._touched = set()
+        return Snapshot(self._entries.copy(), frozenset(self._removed), touched)
 
     def write(self, snapshot: Snapshot, *, write_cache: bool = True) -> Saved:
         """Write ``snapshot`` (blocking). Safe on a worker thread: it reads only the
@@ -270,6 +283,11 @@ class Session:
         """
         if self.store is None or self.save_blocked:
             return Saved()
+        if snapshot.touched is not None and not write_cache:
+            by_key = snapshot.by_key
+            touched = [by_key[key] for key in snapshot.touched if key in by_key]
+            if self.store.save_snapshots(touched):
+                return Saved()
         merged = self.store.save(snapshot.entries, snapshot.removed, write_cache=write_cache)
         known = snapshot.by_key
         merge = self.store.last_merge
@@ -279,6 +297,7 @@ class Session:
     def save_failed(self) -> None:
         """A write failed: everything stays to be saved next time."""
         self.dirty = True
+        self._touched = None
 
     def take_saved(
         self, snapshot: Snapshot, saved: Saved
@@ -369,6 +388,8 @@ class Session:
             order.append(key)
         order.extend(others)
         rows = self.rows
+        self._touched = None
+        self.appended.reshaped()
         reordered = {key: rows[key] for key in order}
         # The same dict, reordered in place: others hold on to it.
         rows.clear()
@@ -384,6 +405,7 @@ class Session:
         return True
 
     def _relabel(self, row: Row, label: str | None) -> None:
+        self._touched = None
         self._labels.add(len(row.entry.label or ""), -1)
         entry = row.entry.copy()
         entry.label = label
@@ -419,6 +441,8 @@ class Session:
         entry = row.entry.copy()
         changed = entry.record(task, self.now()) or had_error
         self._replace(row, entry)
+        if self._touched is not None:
+            self._touched.add(ref.key)
         self._tally(row, +1, credits=not same_credits, names=False)
         self.dirty = True
         transition = None
@@ -450,12 +474,16 @@ class Session:
         for key in keys:
             row = self.rows.pop(key, None)
             if row is not None:
+                self._touched = None
+                self.appended.reshaped()
                 del self._entries[key]
                 self._tally(row, -1)
                 dropped.append(row)
         return dropped
 
     def _insert(self, row: Row) -> Row:
+        self._touched = None
+        self.appended.added(row.ref.key)
         self.rows[row.ref.key] = row
         self._entries[row.ref.key] = row.entry
         self._tally(row, +1)

@@ -302,6 +302,39 @@ _Entry = tuple[Any, int, str]
 _BULK: Final = 64
 
 
+class AppendLog:
+    """The keys of the rows added at the end of a mapping of rows, in order, since rows
+    were last removed or moved there. A follower of the rows (:class:`LiveOrder`, the
+    insight figures) takes in the rows added since its :meth:`mark` without comparing
+    every key it knows with the rows (a part of a 1,000,000-task list read cost 20 ms of
+    comparisons per follower)."""
+
+    __slots__ = ("_epoch", "_keys")
+
+    def __init__(self) -> None:
+        self._epoch = 0
+        self._keys: list[str] = []
+
+    def mark(self) -> tuple[int, int]:
+        """Where the log is now."""
+        return self._epoch, len(self._keys)
+
+    def since(self, mark: tuple[int, int] | None) -> list[str] | None:
+        """The keys added at the end since ``mark``, or None when rows were removed or
+        moved since (or there is no mark): the follower must compare then."""
+        if mark is None or mark[0] != self._epoch:
+            return None
+        return self._keys[mark[1] :]
+
+    def added(self, key: str) -> None:
+        self._keys.append(key)
+
+    def reshaped(self) -> None:
+        """Rows were removed or moved: every follower compares once more."""
+        self._epoch += 1
+        self._keys = []
+
+
 class LiveOrder(Sequence[str]):
     """The order :func:`compute_order` gives, kept up to date as rows change, come and go.
 
@@ -335,6 +368,9 @@ class LiveOrder(Sequence[str]):
         #: Every row's added number (shown or not): the insertion order, for ties.
         self._added: dict[str, int] = {}
         self._next_added = 0
+        # The rows' append log, if they keep one, and where ``_added`` is in it.
+        self._log: AppendLog | None = None
+        self._mark: tuple[int, int] | None = None
 
     # --- the order ------------------------------------------------------------------------
     @property
@@ -353,12 +389,14 @@ class LiveOrder(Sequence[str]):
         *,
         stuck: Callable[[str], bool] | None = None,
         eta: Callable[[str], float | None] | None = None,
+        log: AppendLog | None = None,
     ) -> None:
         """Compute the order of ``rows`` (in insertion order, watched as they change:
         the same mapping is read again by :meth:`apply`) from scratch; ``stuck`` and
-        ``eta`` as for :func:`compute_order`. A longer text filter (typing into the
-        filter box) only drops rows from the order shown."""
-        narrower = self._narrows(rows, spec)
+        ``eta`` as for :func:`compute_order`; ``log``: the rows' :class:`AppendLog`, if
+        they keep one. A longer text filter (typing into the filter box) only drops rows
+        from the order shown."""
+        narrower = self._narrows(rows, spec) and log is self._log
         self._rows, self.spec, self.now = rows, spec, now
         self._stuck, self._eta = stuck, eta
         self._value = self._valuer()
@@ -370,6 +408,8 @@ class LiveOrder(Sequence[str]):
             self._placed = dict(zip(map(itemgetter(2), kept), kept, strict=True))
             return
         self._negate = spec.reverse and spec.sort is not SortKey.ADDED
+        self._log = log
+        self._mark = None if log is None else log.mark()
         # (zip and itemgetter: the dictionaries are built in C, at 100,000 rows 5x faster.)
         self._added = dict(zip(rows, range(len(rows)), strict=True))
         self._next_added = len(self._added)
@@ -428,7 +468,12 @@ class LiveOrder(Sequence[str]):
         if reordered or any(key not in added and key in rows for key in updated):
             known = len(added)
             gone: set[str] = set()
-            if len(rows) >= known and all(map(eq, islice(rows, known), added)):
+            appended = self._log.since(self._mark) if self._log is not None else None
+            if self._log is not None:
+                self._mark = self._log.mark()
+            if appended is not None:
+                tail = appended  # (rows only added at the end since the last batch)
+            elif len(rows) >= known and all(map(eq, islice(rows, known), added)):
                 # Rows only added at the end (a part of the list read, an add): one pass
                 # in C over the keys, no set of them all.
                 tail = list(islice(rows, known, None))
@@ -437,7 +482,9 @@ class LiveOrder(Sequence[str]):
                 new = rows.keys() - added.keys()
                 tail = list(islice(rows, len(rows) - len(new), None))
                 if not new.issuperset(tail):
-                    self.rebuild(rows, self.spec, self.now, stuck=self._stuck, eta=self._eta)
+                    self.rebuild(
+                        rows, self.spec, self.now, stuck=self._stuck, eta=self._eta, log=self._log
+                    )
                     return
             for number, key in enumerate(tail, self._next_added):
                 added[key] = number

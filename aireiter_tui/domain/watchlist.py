@@ -47,6 +47,7 @@ from aireiter_tui.domain.snapshot_db import (
 )
 from aireiter_tui.domain.watchlist_codec import (
     MAX_LABEL_LENGTH,
+    Decoder,
     Encoder,
     FormatError,
     Merge,
@@ -90,6 +91,29 @@ _TASKS_OPEN: Final = re.compile(f"tasks{_WS}={_WS}\\[{_WS}")
 _TASKS_CLOSE: Final = re.compile(f"{_WS}\\]{_WS}")
 
 
+def _when(groups: Sequence[str | None]) -> datetime:
+    """The time of a ``_DATETIME`` match's groups.
+
+    Raises:
+        ValueError: a date that does not exist (tomllib refuses it too).
+    """
+    year, month, day, hour, minute, second, fraction = groups
+    return datetime(
+        int(year or 0),
+        int(month or 0),
+        int(day or 0),
+        int(hour or 0),
+        int(minute or 0),
+        int(second or 0),
+        int((fraction or "").ljust(6, "0")),
+        tzinfo=UTC,
+    )
+
+
+def _number(text: str) -> int | float:
+    return int(text) if not any(mark in text for mark in ".eE") else float(text)
+
+
 def _plain_entry(match: re.Match[str]) -> dict[str, Any]:
     """The table of one entry line (as tomllib reads it).
 
@@ -103,60 +127,112 @@ def _plain_entry(match: re.Match[str]) -> dict[str, Any]:
     if label is not None:
         item["label"] = label
     if when[0] is not None:
-        year, month, day, hour, minute, second, fraction = when
-        item["added_at"] = datetime(
-            int(year),
-            int(month),
-            int(day),
-            int(hour),
-            int(minute),
-            int(second),
-            int((fraction or "").ljust(6, "0")),
-            tzinfo=UTC,
-        )
+        item["added_at"] = _when(when)
     if estimate is not None:
-        plain_int = not any(mark in estimate for mark in ".eE")
-        item["estimated_credits"] = int(estimate) if plain_int else float(estimate)
+        item["estimated_credits"] = _number(estimate)
     if retry_of is not None:
         item["retry_of"] = retry_of
     return item
 
 
-def read_plain_toml(text: str) -> dict[str, Any] | None:
-    """The document ``tomllib.loads(text)`` returns, if ``text`` is a watchlist in the
-    form the encoder writes (comments and blank lines anywhere, ``version = N``, then
-    ``tasks = [`` with one inline table per line); None for anything else."""
+#: The ``[[tasks]]`` form a script may write: a table per task, a key per line.
+_TABLE_OPEN: Final = re.compile(f"{_WS}\\[\\[{_WS}tasks{_WS}\\]\\]{_WS}")
+_TABLE_KEYS: Final = {
+    "id": re.compile(f"{_WS}id{_WS}={_WS}{_STR}{_WS}"),
+    "kind": re.compile(f"{_WS}kind{_WS}={_WS}{_STR}{_WS}"),
+    "label": re.compile(f"{_WS}label{_WS}={_WS}{_STR}{_WS}"),
+    "retry_of": re.compile(f"{_WS}retry_of{_WS}={_WS}{_STR}{_WS}"),
+    "added_at": re.compile(f"{_WS}added_at{_WS}={_WS}{_DATETIME}{_WS}"),
+    "estimated_credits": re.compile(f"{_WS}estimated_credits{_WS}={_WS}{_NUMBER}{_WS}"),
+}
+_TABLE_KEY: Final = re.compile(f"{_WS}([A-Za-z_]+){_WS}=")
+
+
+class NotPlain(Exception):
+    """The text is not in a form :func:`plain_toml` reads (tomllib reads it, or says
+    what is wrong with it)."""
+
+
+def plain_toml(text: str) -> Iterator[tuple[str, Any]]:
+    """The watchlist ``text`` read a line at a time, as tomllib reads it, when it is in a
+    form the encoder writes (``tasks = [`` with one inline table per line) or a script
+    would (a ``[[tasks]]`` table per task, a ``key = value`` per line), with comments and
+    blank lines anywhere and ``version = N`` first: yields ``("version", N)``, then
+    ``("array", None)`` where ``tasks = [`` opens, and ``("task", table)`` for each
+    task, in order, as it goes (a long list is shown while it is read).
+
+    Raises:
+        NotPlain: at the first line it does not read (what was yielded is what tomllib
+            reads for those lines).
+    """
     if "\r" in text:
-        return None  # (TOML allows CRLF; the encoder never writes it)
-    document: dict[str, Any] = {}
-    tasks: list[dict[str, Any]] | None = None
-    inside = closed = False
+        raise NotPlain  # (TOML allows CRLF; the encoder never writes it)
+    form = ""  # "" before any task, "array" inside tasks = [...], "closed", "tables"
     comma = True  # whether the entry line before had its comma
+    table: dict[str, Any] | None = None
     try:
         for line in text.split("\n"):
             if _SKIPPED_LINE.fullmatch(line):
                 continue
-            if inside:
+            if form == "array":
                 entry = _ENTRY_LINE.fullmatch(line)
-                if entry is not None and comma and tasks is not None:
-                    tasks.append(_plain_entry(entry))
+                if entry is not None and comma:
+                    yield "task", _plain_entry(entry)
                     comma = entry.group(entry.re.groups) == ","
                 elif _TASKS_CLOSE.fullmatch(line):
-                    inside, closed = False, True
+                    form = "closed"
                 else:
-                    return None
-            elif (version := _VERSION_LINE.fullmatch(line)) and "version" not in document:
-                if tasks is not None:
-                    return None  # (a key after the array is fine TOML, never written here)
-                document["version"] = int(version.group(1))
-            elif _TASKS_OPEN.fullmatch(line) and tasks is None:
-                tasks, inside = [], True
-                document["tasks"] = tasks
+                    raise NotPlain
+            elif form == "tables" and (key := _TABLE_KEY.match(line)) is not None:
+                assert table is not None
+                name = key.group(1)
+                pattern = _TABLE_KEYS.get(name)
+                value = pattern.fullmatch(line) if pattern is not None else None
+                if value is None or name in table:
+                    raise NotPlain  # (another key or value type, or a key twice)
+                if name == "added_at":
+                    table[name] = _when(value.groups())
+                elif name == "estimated_credits":
+                    table[name] = _number(value.group(1))
+                else:
+                    table[name] = value.group(1)
+            elif _TABLE_OPEN.fullmatch(line) and form in ("", "tables"):
+                if table is not None:
+                    yield "task", table
+                table, form = {}, "tables"
+            elif form == "" and (version := _VERSION_LINE.fullmatch(line)):
+                form = "version"
+                yield "version", int(version.group(1))
+            elif form in ("", "version") and _TASKS_OPEN.fullmatch(line):
+                form = "array"
+                yield "array", None
+            elif form == "version" and _TABLE_OPEN.fullmatch(line):
+                table, form = {}, "tables"
             else:
-                return None
+                raise NotPlain
     except ValueError:
+        raise NotPlain from None
+    if form == "array":
+        raise NotPlain  # never closed
+    if table is not None:
+        yield "task", table
+
+
+def read_plain_toml(text: str) -> dict[str, Any] | None:
+    """The document ``tomllib.loads(text)`` returns, if ``text`` is in a form
+    :func:`plain_toml` reads; None for anything else."""
+    document: dict[str, Any] = {}
+    try:
+        for kind, value in plain_toml(text):
+            if kind == "version":
+                document["version"] = value
+            elif kind == "array":
+                document["tasks"] = []
+            else:
+                document.setdefault("tasks", []).append(value)
+    except NotPlain:
         return None
-    return document if not inside and (tasks is None or closed) else None
+    return document
 
 
 class WatchlistError(Exception):
@@ -222,7 +298,8 @@ class Part(NamedTuple):
     last: bool
     """No part follows."""
     total: int
-    """How many entries the whole list holds."""
+    """How many entries the whole list holds (while a list is read from its text, an
+    estimate until the last part)."""
 
 
 def _attach(entries: Sequence[WatchEntry], snapshots: dict[TaskRef, Snapshot]) -> None:
@@ -326,6 +403,24 @@ class WatchlistStore:
                 with contextlib.suppress(UnicodeDecodeError):
                     self._encoder.prime(data.decode("utf-8"), entries)
                 return
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            pass  # (said by _load)
+        else:
+            decoded: list[WatchEntry] = []
+            try:
+                for part, last, total in self._stream(text, given, decoded):
+                    if reader is not None:
+                        reader.snapshots(part)
+                    yield Part(part, last, total)
+            except NotPlain:
+                pass  # the rest is read by tomllib, whole (the parts shown stay)
+            else:
+                if any("skipped" in warning for warning in self.last_warnings):
+                    self._keep_copy(data, digest)
+                self._remember(digest, decoded)
+                return
         entries = self._load(data)
         rest = [entry for entry in entries if entry.ref not in given]
         total = len(given) + len(rest)
@@ -335,6 +430,49 @@ class WatchlistStore:
                 reader.snapshots(part)
             yield Part(part, at + PART_SIZE >= len(rest), total)
         self._remember(digest, entries)
+
+    def _stream(
+        self, text: str, given: set[TaskRef], decoded: list[WatchEntry]
+    ) -> Iterator[tuple[list[WatchEntry], bool, int]]:
+        """The entries of ``text`` (in a form :func:`plain_toml` reads) as they are read,
+        :data:`PART_SIZE` at a time: ``(entries, last, total)``, ``total`` an estimate
+        until the last part. Those of ``given`` are left out (and added to it as they are
+        handed out); ``decoded`` gets every entry, in order.
+
+        Raises:
+            NotPlain: at the first line that needs tomllib.
+            WatchlistError: another format version.
+        """
+        decoder = Decoder()
+        # (a count in C over the text, for "reading N of M": a table or a line per task)
+        estimate = max(text.count("[[tasks]]"), text.count("{"))
+        read = 0
+        part: list[WatchEntry] = []
+        full: list[WatchEntry] | None = None  # handed out once another entry follows
+        for kind, value in plain_toml(text):
+            if kind == "version":
+                try:
+                    decoder.version(value)
+                except FormatError as error:
+                    raise WatchlistError(f"{self.path}: {error}") from None
+            if kind != "task" or (entry := decoder.take(value)) is None:
+                continue
+            decoded.append(entry)
+            if entry.ref in given:
+                continue
+            if full is not None:
+                read += len(full)
+                given.update(item.ref for item in full)
+                yield full, False, max(estimate, read + 1)
+                full = None
+            part.append(entry)
+            if len(part) == PART_SIZE:
+                full, part = part, []
+        self.last_warnings = decoder.warnings
+        last = full if full is not None else part
+        if last:
+            given.update(item.ref for item in last)
+            yield last, True, read + len(last)
 
     def _load(self, data: bytes) -> list[WatchEntry]:
         entries, self.last_warnings = self._parse(data)
@@ -446,6 +584,21 @@ class WatchlistStore:
                     merged.append(entry)
             self._write(merged, digest, None if found is None else found[1], write_cache)
         return merged
+
+    def save_snapshots(self, entries: Sequence[WatchEntry]) -> bool:
+        """Write the snapshots of ``entries`` (answers changed them; the list's lines are
+        those this store last wrote or read) and nothing else: no read of the file, no
+        merge, no TOML. Returns False, having written nothing, when that is not enough:
+        the file changed since (another process, an editor) or the database is not the
+        one this store knows; :meth:`save` is then needed.
+
+        Raises:
+            WatchlistError: the lock could not be taken.
+        """
+        with self._locked():
+            if self._known is None or _stamp(self.path) != self._stamp:
+                return False
+            return self._db.update_snapshots(entries)
 
     def _remember(self, digest: str, entries: list[WatchEntry]) -> None:
         self._known = (digest, entries)

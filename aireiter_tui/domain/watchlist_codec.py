@@ -403,6 +403,38 @@ class Merge:
         return kept
 
 
+class Decoder:
+    """Reads a parsed document's tasks into entries one at a time, as a reader hands
+    them over (a long list is shown while it is read): bad entries are skipped with a
+    warning (:attr:`warnings`), a task listed twice is taken once (the first)."""
+
+    def __init__(self) -> None:
+        self.warnings: list[str] = []
+        self._seen: set[TaskRef] = set()
+        self._index = 0
+
+    @staticmethod
+    def version(value: Any) -> None:
+        """Check the document's ``version``.
+
+        Raises:
+            FormatError: not an integer, or another format version.
+        """
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise FormatError(f'"version" must be an integer, got {json.dumps(value, default=str)}')
+        if value != FORMAT_VERSION:
+            raise FormatError(f"it has format version {value}; this program reads version 1")
+
+    def take(self, item: Any) -> WatchEntry | None:
+        """The entry of the next task's table, or None (skipped, or listed before)."""
+        entry = _entry(self._index, item, self.warnings)
+        self._index += 1
+        if entry is None or entry.ref in self._seen:
+            return None
+        self._seen.add(entry.ref)
+        return entry
+
+
 def decode(document: Any) -> tuple[list[WatchEntry], list[str]]:
     """Read a parsed document into entries; bad entries are skipped with a warning.
 
@@ -411,20 +443,10 @@ def decode(document: Any) -> tuple[list[WatchEntry], list[str]]:
     """
     if not isinstance(document, dict):
         raise FormatError("the top level is not a table")
-    version = document.get("version", FORMAT_VERSION)
-    if not isinstance(version, int) or isinstance(version, bool):
-        raise FormatError(f'"version" must be an integer, got {json.dumps(version, default=str)}')
-    if version != FORMAT_VERSION:
-        raise FormatError(f"it has format version {version}; this program reads version 1")
+    decoder = Decoder()
+    decoder.version(document.get("version", FORMAT_VERSION))
     tasks = document.get("tasks", [])
     if not isinstance(tasks, list):
         raise FormatError('"tasks" must be an array of [[tasks]] tables')
-    warnings: list[str] = []
-    entries: list[WatchEntry] = []
-    seen: set[TaskRef] = set()
-    for index, item in enumerate(tasks):
-        entry = _entry(index, item, warnings)
-        if entry is not None and entry.ref not in seen:
-            seen.add(entry.ref)
-            entries.append(entry)
-    return entries, warnings
+    entries = [entry for item in tasks if (entry := decoder.take(item)) is not None]
+    return entries, decoder.warnings

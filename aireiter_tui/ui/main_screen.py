@@ -292,15 +292,16 @@ class MainScreen(Screen[None]):
             if self._shutting_down():
                 return
             self._loaded()
-            self.apply_changes(rebuild=True)
+            self.apply_changes()  # (each part was taken in as it came: no walk of them all)
         # After the frame: the client's imports hold the loop for ~0.15 s.
         self.call_after_refresh(self._on_loaded)
 
     def _part_read(self, rows: list[Row]) -> None:
-        # The first rows are painted at once; later parts wait for the next flush (a
-        # rebuild per part would walk every row read so far, part after part).
-        if rows and len(self.monitor.session.rows) == len(rows) and not self._shutting_down():
-            self.apply_changes(rebuild=True)
+        # Each part is taken in as it comes (a part of rows at a time: the flush timer
+        # would find ten parts at once on a long list, and hold the keys that long); the
+        # first is painted whole.
+        if rows and not self._shutting_down():
+            self.apply_changes(rebuild=len(self.monitor.session.rows) == len(rows))
 
     def _loaded(self) -> None:
         self.problems.extend(self.monitor.loader.problems)
@@ -323,7 +324,8 @@ class MainScreen(Screen[None]):
             )
         self._transitions.extend(changes.transitions)
         full = rebuild or changes.reordered
-        self.insight.take(self.monitor.session.rows, changes.updated, full=full)
+        session = self.monitor.session
+        self.insight.take(session.rows, changes.updated, full=full, log=session.appended)
         self.query_one(ViewTabs).take(self.monitor.session.rows, changes.updated, full=full)
         if rebuild:
             self.rebuild_view()
@@ -394,6 +396,7 @@ class MainScreen(Screen[None]):
             now,
             stuck=lambda key: figures.stuck(key, now),
             eta=lambda key: _seconds_left(figures.estimate(key, now)),
+            log=session.appended,
         )
         table.sorted_column = None if self.spec.sort is SortKey.ADDED else self.spec.sort.value
         table.sort_reverse = self.spec.reverse
@@ -516,7 +519,8 @@ class MainScreen(Screen[None]):
     def _retry_index(self) -> dict[TaskRef, list[TaskRef]]:
         if self._retry_links is None:
             self._retry_links = RetryLinks()
-        return self._retry_links.update(self.monitor.session.rows)
+        session = self.monitor.session
+        return self._retry_links.update(session.rows, session.appended)
 
     def selected_row(self) -> Row | None:
         key = self.query_one(TaskTable).cursor_key

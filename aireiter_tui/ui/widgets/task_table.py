@@ -22,6 +22,7 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
+from textual.timer import Timer
 
 from aireiter_tui.domain.view import LiveOrder
 from aireiter_tui.ui.widgets.columns import MIN_FLEXIBLE, Column, FitText
@@ -39,6 +40,8 @@ _CHARS_PER_CELL: Final = 4
 #: Before a marked row's cells while any row is marked (unmarked rows get blanks): the
 #: mark reads without colour. Not the status column's ✔, which means completed.
 MARK_GLYPH: Final = "✓ "
+#: Seconds within which the scrollbar follows rows added below the screen.
+RESIZE_DELAY: Final = 0.5
 
 
 def _cell_text(cell: Text | str, width: int) -> Text:
@@ -180,6 +183,7 @@ class TaskTable(ScrollView, can_focus=True):
         nowhere: dict[str, int] = {}
         self._position: Callable[[str], int | None] = nowhere.get
         self._cache: dict[str, Strip] = {}
+        self._resize_timer: Timer | None = None
         self._layout: list[tuple[int, Column, int]] = []
         self._layout_width: tuple[object, ...] = ()
         self.sorted_column: str | None = None
@@ -225,15 +229,21 @@ class TaskTable(ScrollView, can_focus=True):
         shows is painted again: the changed rows, or the whole screen when rows came,
         went or moved on it."""
         current = self.cursor_key
-        before = (self.cursor_row, len(self._order), self._window())
+        before = (self.cursor_row, self._window())
+        length = len(self._order)
         change()
         self._place_cursor(current)
-        if (self.cursor_row, len(self._order), self._window()) == before:
+        if (self.cursor_row, self._window()) == before:
+            # The rows on screen stay (rows came or went below them, say, as a long list
+            # is read): only the changed ones are painted again, and the scrollbar
+            # follows within RESIZE_DELAY (a new height lays the screen out again and
+            # paints it whole: part after part, that held the keys).
+            if len(self._order) != length and self._resize_timer is None:
+                self._resize_timer = self.set_timer(RESIZE_DELAY, self._fit_height)
             self.invalidate(changed)
             return
+        self._fit_height()
         self._cache.clear()
-        if len(self._order) != before[1]:
-            self.virtual_size = Size(self.size.width, len(self._order) + 1)
         self.refresh()
         if self.cursor_key != current:
             self.post_message(self.CursorMoved(self, self.cursor_key))
@@ -314,7 +324,18 @@ class TaskTable(ScrollView, can_focus=True):
         self.refresh()
         self.post_message(self.CursorMoved(self, self.cursor_key))
 
+    def _fit_height(self) -> None:
+        """The scrollable height to the order's (a row per task, and the header)."""
+        if self._resize_timer is not None:
+            self._resize_timer.stop()
+            self._resize_timer = None
+        height = len(self._order) + 1
+        if self.virtual_size.height != height:
+            self.virtual_size = Size(self.size.width, height)
+
     def _scroll_to_cursor(self) -> None:
+        if self.cursor_row + 2 > self.virtual_size.height:
+            self._fit_height()  # (rows below a height not fitted yet must be reached)
         visible = max(1, self.scrollable_content_region.height - 1)
         top = int(self.scroll_y)
         # force: right after set_order the scrollbar still reflects the old order (none

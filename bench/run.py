@@ -295,7 +295,9 @@ def _ui(plan: Plan, path: Path, entries: list[WatchEntry], out: list[Figure]) ->
                 for rebuild, flush in zip(figures.rebuild, figures.flush, strict=True)
             ],
             lambda factor: f"{factor:.1f}x",
-            Target(10, ">= 10x", at_least=True, inclusive=True),
+            # Not judged any more (it was >= 10x): a quicker rebuild made it fall while both
+            # got quicker. That an apply reads only its own rows is judged at 100,000 rows
+            # ("100k watched": apply < 50 ms) and proved by a test (bench/README.md).
         ),
         Figure(
             "UI (headless)",

@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 from watchlist_fixtures import T0
 
+from aireiter_tui.domain.loading import PartLoader
 from aireiter_tui.domain.models import IdKind, TaskRef, parse_task
 from aireiter_tui.domain.session import Session
-from aireiter_tui.domain.snapshot_db import SnapshotDB
+from aireiter_tui.domain.snapshot_db import PART_SIZE, SnapshotDB
 from aireiter_tui.domain.watchlist import WatchlistStore
 
 
@@ -146,3 +147,49 @@ def test_a_failed_write_makes_the_next_save_a_whole_one(
     assert full == [1]
     statuses = _statuses(path)
     assert (statuses["t1"], statuses["t2"]) == ("completed", "completed")
+
+
+def _started(path: Path) -> Session:
+    """A new start on the list at ``path``, read whole as the dashboard reads it."""
+    session = Session(WatchlistStore(path), lambda: T0)
+    PartLoader(session).finish()
+    return session
+
+
+def test_the_first_save_after_a_start_from_the_database_copy_writes_answers_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "w.toml"
+    _session(path)
+    session = _started(path)
+    full = _full_saves(monkeypatch)
+    before = os.stat(path)
+    _answer(session, "t2", "completed")
+    _save(session)
+    assert full == []
+    assert os.stat(path).st_mtime_ns == before.st_mtime_ns
+    assert _statuses(path)["t2"] == "completed"
+
+
+def test_a_list_read_from_its_text_or_changed_while_read_is_saved_whole_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "w.toml"
+    _session(path)
+    path.with_name("w.toml.db").unlink()  # no copy: read from the text
+    full = _full_saves(monkeypatch)
+    session = _started(path)
+    _answer(session, "t2", "completed")
+    _save(session)
+    assert full == [1]  # (the save that writes the database's copy of the list)
+    # From the copy, but a task added while the list was read: its line is written.
+    _session(path, PART_SIZE + 5)
+    session = Session(WatchlistStore(path), lambda: T0)
+    loader = PartLoader(session)
+    assert len(loader.start()) == PART_SIZE and not loader.done
+    session.add([_ref("meanwhile")])
+    loader.finish()
+    _answer(session, "t1", "completed")
+    _save(session)
+    assert full == [1, 1, 1]  # (the list of PART_SIZE + 5 written, then this one)
+    assert '"meanwhile"' in path.read_text("utf-8")

@@ -175,13 +175,9 @@ def _time(value: object) -> datetime:
     if type(value) is not int:
         raise _Bad
     try:
-        return _EPOCH + timedelta(microseconds=value)
+        return _EPOCH + _MICROSECOND * value  # (twice as quick as timedelta(microseconds=))
     except OverflowError:
         raise _Bad from None
-
-
-def _time_or_none(value: object) -> datetime | None:
-    return None if value is None else _time(value)
 
 
 _KINDS: Final = {kind.value: kind for kind in IdKind}
@@ -214,18 +210,35 @@ def _optional_text(text: str | None, limit: int | None = None) -> str | None:
     return _storable(text if limit is None else text[:limit])
 
 
-def _is_text_or_none(value: object) -> bool:
-    return value is None or type(value) is str
+_TEXT_OR_NONE: Final = frozenset({str, type(None)})
+_INT_OR_NONE: Final = frozenset({int, type(None)})
+_FLOAT_OR_NONE: Final = frozenset({float, type(None)})
 
 
-def _is_int_or_none(value: object) -> bool:
-    return value is None or type(value) is int
+#: A value that is None, in the text a checksum is taken of (values are joined by \x1f).
+_NUL: Final = "\x00"
 
 
-def _checksum(*parts: object) -> int:
-    # (a list, not a generator: joined 200,000 times in a 100,000-task load)
-    text = "\x1f".join(["\x00" if part is None else str(part) for part in parts])
+def _crc(text: str) -> int:
     return zlib.crc32(text.encode("utf-8", "surrogatepass"))
+
+
+def _watched_checksum(
+    key: str,
+    position: int,
+    label: str | None,
+    added: int,
+    estimate: float | None,
+    retry_of: str | None,
+) -> int:
+    """The CRC-32 of a ``watched`` row's values, joined by \x1f (None as \x00).
+
+    (One f-string, not a join over the values: taken 200,000 times in a 100,000-task load.)
+    """
+    return _crc(
+        f"{key}\x1f{position}\x1f{_NUL if label is None else label}\x1f{added}\x1f"
+        f"{estimate!r}\x1f{_NUL if retry_of is None else retry_of}"
+    )
 
 
 # --- rows ----------------------------------------------------------------------------------
@@ -268,7 +281,7 @@ def _watched_row(entry: WatchEntry, position: int) -> tuple[Any, ...]:
         added,
         estimate,
         retry_of,
-        _checksum(key, position, label, added, repr(estimate), retry_of),
+        _watched_checksum(key, position, label, added, estimate, retry_of),
     )
 
 
@@ -281,13 +294,13 @@ def _watched_entry(row: Sequence[Any]) -> WatchEntry:
     key, position, label, added, estimate, retry_of, checksum = row
     if not (
         type(position) is int
-        and _is_text_or_none(label)
-        and (estimate is None or type(estimate) is float)
-        and _is_text_or_none(retry_of)
+        and type(label) in _TEXT_OR_NONE
+        and type(estimate) in _FLOAT_OR_NONE
+        and type(retry_of) in _TEXT_OR_NONE
         and type(checksum) is int
     ):
         raise _Bad
-    if checksum != _checksum(key, position, label, added, repr(estimate), retry_of):
+    if checksum != _watched_checksum(key, position, label, added, estimate, retry_of):
         raise _Bad
     if label is not None and len(label) > MAX_LABEL_LENGTH:
         raise _Bad
@@ -354,8 +367,13 @@ def _row_checksum(
     those bits, one per text column, are kept above the CRC in the ``checksum`` column)."""
     # (+ 0.0: SQLite stores -0.0 as 0.0; the two are equal, and must check alike)
     credits = None if credits is None else credits + 0.0
-    return _checksum(
-        key, reply, status, *texts, created, completed, repr(credits), outputs, changed
+    model, prompt, task_id, out_task_id = texts
+    return _crc(
+        f"{key}\x1f{reply}\x1f{status}\x1f{_NUL if model is None else model}\x1f"
+        f"{_NUL if prompt is None else prompt}\x1f{_NUL if task_id is None else task_id}\x1f"
+        f"{_NUL if out_task_id is None else out_task_id}\x1f"
+        f"{_NUL if created is None else created}\x1f{_NUL if completed is None else completed}"
+        f"\x1f{credits!r}\x1f{outputs}\x1f{changed}"
     )
 
 
@@ -373,7 +391,7 @@ def _history(rows: Iterable[Sequence[Any]]) -> list[StatusChange]:
     return history
 
 
-def _snapshot(key: str, values: Sequence[Any], history: list[Sequence[Any]]) -> Snapshot:
+def _snapshot(key: str, values: Sequence[Any], history: Sequence[Sequence[Any]]) -> Snapshot:
     """A task's snapshot from its ``snapshots`` row (``values``: the columns after the
     key) and its ``history`` rows.
 
@@ -389,18 +407,19 @@ def _snapshot(key: str, values: Sequence[Any], history: list[Sequence[Any]]) -> 
     status, model, prompt, task_id, out_task_id = values[:5]
     created, completed, credits, outputs, checked, failure, reply, checksum = values[5:]
     texts: tuple[Any, ...] = (model, prompt, task_id, out_task_id)
+    # (type() in a set: no call per value, 100,000 rows at a start)
     if not (
         type(status) is str
-        and _is_text_or_none(model)
-        and _is_text_or_none(prompt)
-        and _is_text_or_none(task_id)
-        and _is_text_or_none(out_task_id)
-        and _is_int_or_none(created)
-        and _is_int_or_none(completed)
-        and (credits is None or type(credits) is float)
+        and type(model) in _TEXT_OR_NONE
+        and type(prompt) in _TEXT_OR_NONE
+        and type(task_id) in _TEXT_OR_NONE
+        and type(out_task_id) in _TEXT_OR_NONE
+        and type(created) in _INT_OR_NONE
+        and type(completed) in _INT_OR_NONE
+        and type(credits) in _FLOAT_OR_NONE
         and type(outputs) is int
-        and _is_int_or_none(checked)
-        and _is_text_or_none(failure)
+        and type(checked) in _INT_OR_NONE
+        and type(failure) in _TEXT_OR_NONE
         and type(reply) is str
         and type(checksum) is int
     ):
@@ -417,13 +436,13 @@ def _snapshot(key: str, values: Sequence[Any], history: list[Sequence[Any]]) -> 
     task = deferred_task(
         reply,
         _KNOWN.get(status, TaskStatus.UNKNOWN),
-        _time_or_none(created),
-        _time_or_none(completed),
+        None if created is None else _time(created),
+        None if completed is None else _time(completed),
         credits,
         outputs,
         *texts,
     )
-    return task, _time_or_none(checked), _history(history)
+    return task, None if checked is None else _time(checked), _history(history)
 
 
 class _Outdated(sqlite3.DatabaseError):
@@ -527,7 +546,7 @@ class Reader:
                     except _Bad:
                         raise MirrorDamaged from None
                     if snapshots and row[7] is not None:
-                        self._attach(entry, row[7:], history.get(row[0], []), remember=False)
+                        self._attach(entry, row[7:], history.get(row[0], ()), remember=False)
                     part.append(entry)
                     read.add(entry, row[1])
             yield part
@@ -574,7 +593,7 @@ class Reader:
         self,
         entry: WatchEntry,
         values: Sequence[Any],
-        history: list[Any],
+        history: Sequence[Any],
         *,
         remember: bool = True,
     ) -> None:

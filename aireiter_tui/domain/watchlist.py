@@ -341,6 +341,9 @@ class WatchlistStore:
         # (the entries themselves may be the caller's, changed since).
         self._base: dict[TaskRef, str | None] | None = None
         self._db = SnapshotDB(self.cache_path)
+        #: Whether the last :meth:`load_parts` read the list from the database's copy of
+        #: the file (the copy was current: the database holds the list as the file does).
+        self.read_from_copy = False
         # What the file looked like when this store last read or wrote it (see
         # changed_on_disk): None when it did not exist.
         self._stamp: tuple[int, int, int] | None = None
@@ -371,6 +374,7 @@ class WatchlistStore:
         Raises:
             WatchlistError: as :meth:`load`, at the first ``next()``.
         """
+        self.read_from_copy = False
         read = self._read()
         if read is None:
             self.last_warnings = []
@@ -402,6 +406,7 @@ class WatchlistStore:
                 self._remember(digest, entries)
                 with contextlib.suppress(UnicodeDecodeError):
                     self._encoder.prime(data.decode("utf-8"), entries)
+                self.read_from_copy = True
                 return
         try:
             text = data.decode("utf-8")

@@ -7,10 +7,12 @@ itself is :class:`~aireiter_tui.ui.main_screen.MainScreen`.
 from __future__ import annotations
 
 import random
+import sys
 import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Final
 
 from textual import work
 from textual.app import App, SystemCommand
@@ -31,6 +33,9 @@ from aireiter_tui.ui.bindings import (
 )
 from aireiter_tui.ui.main_screen import MainScreen
 
+#: Seconds a thread holding the GIL keeps it while the event loop waits (see on_mount).
+UI_SWITCH_INTERVAL: Final = 0.001
+
 
 class AIReiterApp(App[None]):
     """A live, keyboard-driven dashboard of AIReiter generation tasks.
@@ -45,6 +50,7 @@ class AIReiterApp(App[None]):
 
     CSS_PATH = "styles/app.tcss"
     TITLE = "aireiter-tui"
+    _switch_interval = UI_SWITCH_INTERVAL
 
     def __init__(
         self,
@@ -90,6 +96,11 @@ class AIReiterApp(App[None]):
         return self.main_screen
 
     async def on_mount(self) -> None:
+        # The loop gets the GIL back within a millisecond (not Python's 5) when a thread
+        # holds it: the watchlist read in parts, a save, the client's parsing. Each frame
+        # takes the GIL several times, and key presses waited for every one of them.
+        self._switch_interval = sys.getswitchinterval()
+        sys.setswitchinterval(UI_SWITCH_INTERVAL)
         # Runs before the main screen reads the watchlist: the demo's simulator seeds it.
         keymap = self.backend.settings.keymap
         if keymap:
@@ -106,6 +117,7 @@ class AIReiterApp(App[None]):
         # are dropped with the cancelled workers.
         self.final_error = self.monitor.close()
         await self.backend.stop()
+        sys.setswitchinterval(self._switch_interval)
 
     # --- connecting and background work ------------------------------------------------
     @work(exclusive=True, group="connect", exit_on_error=False)

@@ -260,10 +260,10 @@ async def test_what_the_first_save_keeps_is_frozen_out_of_the_gcs_scans(tmp_path
         gc.unfreeze()
         assert await monitor.save() is not None
         gc.collect()
-        # The store remembers each entry's line of the file for the next save.
+        # The store remembers each entry's label in the file (the next merge's base).
         store = monitor.session.store
-        assert store is not None and ref("t7").key in store._encoder._lines
-        assert not _scanned(store._encoder._lines)
+        assert store is not None and store._base is not None and ref("t7") in store._base
+        assert not _scanned(store._base)
     finally:
         monitor.close()
         gc.unfreeze()

@@ -59,7 +59,8 @@ async def _answered_while_read(pilot: Pilot[None], app: AIReiterApp, held: threa
     loader = app.monitor.loader
     await wait_for(pilot, lambda: loader.read == PART_SIZE, "the first part", turns=1200)
     bar = app.main_screen.query_one(StatusBar)
-    await wait_for(pilot, lambda: "reading 1,000 of 100,000…" in str(bar.render()), "progress")
+    reading = f"reading {PART_SIZE:,} of 100,000…"
+    await wait_for(pilot, lambda: reading in str(bar.render()), "progress")
     assert app.main_screen.query_one(DetailPane).display
     await pilot.press("v")
     await wait_for(pilot, lambda: not app.main_screen.query_one(DetailPane).display, "v")

@@ -12,9 +12,10 @@ from hypothesis import strategies as st
 from aireiter_tui.domain.errors import NetworkError
 from aireiter_tui.domain.loading import PartLoader
 from aireiter_tui.domain.models import IdKind, TaskRef, TaskStatus, parse_task
-from aireiter_tui.domain.session import Session
+from aireiter_tui.domain.session import Longest, Session
 from aireiter_tui.domain.view import SortKey, StatusFilter, ViewSpec, compute_order
 from aireiter_tui.domain.watchlist import WatchlistStore
+from aireiter_tui.domain.watchlist_codec import WatchEntry
 
 NOW = datetime(2026, 1, 2, 12, 0, tzinfo=UTC)
 
@@ -186,7 +187,7 @@ def _recount(session: Session) -> tuple[object, ...]:
 @given(
     st.lists(
         st.tuples(
-            st.sampled_from(["add", "remove", "ok", "error", "restore"]),
+            st.sampled_from(["add", "adopt", "remove", "ok", "error", "restore"]),
             st.sampled_from(["a", "b", "c", "d"]),
             st.sampled_from(["pending", "completed", "failed", "weird"]),
             st.floats(min_value=0, max_value=1000, allow_nan=False),
@@ -201,6 +202,10 @@ def test_counts_kept_up_to_date_match_a_recount(ops: list[tuple[str, str, str, f
         ref = TaskRef(IdKind.TASK_ID, ident)
         if op == "add":
             session.add([ref])
+        elif op == "adopt":  # (as a part read, or another process's addition: answered)
+            entry = WatchEntry(ref, None, NOW)
+            entry.record(_task(ident, status, credits=credits), NOW)
+            session.adopt([entry, WatchEntry(TaskRef(IdKind.TASK_ID, ident + "x"), "l", NOW)])
         elif op == "remove":
             removed = session.remove([ref.key]) or removed
         elif op == "restore":
@@ -219,3 +224,9 @@ def test_counts_kept_up_to_date_match_a_recount(ops: list[tuple[str, str, str, f
             total,
         )
         assert counts.credits == pytest.approx(credits_sum, abs=1e-5)
+        rows = session.rows.values()
+        assert session.longest() == Longest(
+            max((len(row.ref.id) for row in rows), default=0),
+            max((len(row.label or "") for row in rows), default=0),
+            max((len(row.task.model or "") for row in rows if row.task), default=0),
+        )

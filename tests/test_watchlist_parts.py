@@ -32,10 +32,11 @@ def test_a_valid_cache_is_read_in_parts_with_the_same_entries_as_load(tmp_path: 
     items = _saved(path, 2 * PART_SIZE + 500)
     store = WatchlistStore(path)
     parts = list(store.load_parts())
+    count = 2 * PART_SIZE + 500
     assert [(len(part.entries), part.last, part.total) for part in parts] == [
-        (PART_SIZE, False, 2500),
-        (PART_SIZE, False, 2500),
-        (500, True, 2500),
+        (PART_SIZE, False, count),
+        (PART_SIZE, False, count),
+        (500, True, count),
     ]
     loaded = [e for part in parts for e in part.entries]
     assert ids(loaded) == ids(items) and _statuses(loaded) == _statuses(items)

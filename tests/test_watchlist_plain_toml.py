@@ -17,7 +17,7 @@ from watchlist_fixtures import T0
 from aireiter_tui.domain import watchlist
 from aireiter_tui.domain.models import IdKind, TaskRef
 from aireiter_tui.domain.watchlist import WatchlistStore, read_plain_toml
-from aireiter_tui.domain.watchlist_codec import Encoder, WatchEntry, toml_str, toml_time
+from aireiter_tui.domain.watchlist_codec import WatchEntry, encode, toml_str, toml_time
 
 IDS = st.text(
     st.characters(
@@ -74,7 +74,7 @@ def _same_as_tomllib(text: str) -> dict[str, Any] | None:
 @given(st.lists(ENTRIES, max_size=8))
 @settings(max_examples=300)
 def test_what_the_encoder_writes_is_read_as_tomllib_reads_it(entries: list[WatchEntry]) -> None:
-    text = Encoder().encode(entries)
+    text = encode(entries)
     found = _same_as_tomllib(text)
     strings = [e.ref.id for e in entries] + [e.label for e in entries if e.label is not None]
     strings += [e.retry_of.key for e in entries if e.retry_of is not None]
@@ -105,7 +105,7 @@ EDITS = st.lists(
 def test_a_hand_edited_file_is_read_as_tomllib_reads_it_or_left_to_tomllib(
     entries: list[WatchEntry], edits: list[tuple[int, int, str]]
 ) -> None:
-    text = Encoder().encode(entries)
+    text = encode(entries)
     for at, cut, insert in edits:
         at %= len(text) + 1
         text = text[:at] + insert + text[at + cut :]

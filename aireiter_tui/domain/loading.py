@@ -25,11 +25,11 @@ from aireiter_tui.domain.session import Row, Session
 from aireiter_tui.domain.snapshot_db import gc_paused
 from aireiter_tui.domain.watchlist import Part, WatchlistError
 
-#: A watchlist file up to this size has its first part read at once by :meth:`start`
-#: (parsing it takes some 15 ms); a larger one too when the database's copy of it is
-#: current (its first part then costs milliseconds), else it is read on a thread from the
-#: first part on.
-QUICK_FILE_BYTES: Final = 128 * 1024
+#: A watchlist file up to this size (a part of it, or a little more) has its first part
+#: read at once by :meth:`start` (a few frames' time); a larger one too when the
+#: database's copy of it is current (its first part then costs milliseconds), else it is
+#: read on a thread from the first part on.
+QUICK_FILE_BYTES: Final = 256 * 1024
 
 
 class PartLoader:
@@ -168,7 +168,7 @@ class PartLoader:
             unchanged = self.session.line_edits == self._edits
             if store is not None and store.read_from_copy and unchanged and not self.problems:
                 # The list as read is the file's and its database copy's: the first save
-                # of answers need not write the whole list (at 100,000 tasks, 0.45 s).
+                # of answers need not write the whole list.
                 self.session.lines_saved()
         self.done = True
 

@@ -46,6 +46,7 @@ import os
 import secrets
 import sqlite3
 import stat
+import sys
 import threading
 import zlib
 from array import array
@@ -74,8 +75,9 @@ from aireiter_tui.domain.watchlist_codec import (
 #: whole prompt (as ``Task.prompt`` has it) and the IDs have columns. A file of version 1
 #: is made again.
 SCHEMA_VERSION: Final = 2
-#: Entries per part when the list is read from the database.
-PART_SIZE: Final = 1000
+#: Entries per part when the list is read (from the database or the text): a part is
+#: taken in on the event loop in one go, and each costs the loop a little besides its rows.
+PART_SIZE: Final = 2_000
 #: How long a writer waits for another process's transaction before giving up this save.
 _BUSY_SECONDS: Final = 10.0
 #: Keys per ``IN (...)`` list (SQLite's limit on parameters was 999 before 3.32).
@@ -175,7 +177,7 @@ def _time(value: object) -> datetime:
     if type(value) is not int:
         raise _Bad
     try:
-        return _EPOCH + _MICROSECOND * value  # (twice as quick as timedelta(microseconds=))
+        return _EPOCH + _MICROSECOND * value  # (quicker than timedelta(microseconds=))
     except OverflowError:
         raise _Bad from None
 
@@ -433,6 +435,9 @@ def _snapshot(key: str, values: Sequence[Any], history: Sequence[Sequence[Any]])
         raise _Bad
     if changed:
         texts = tuple(NOT_KEPT if changed >> bit & 1 else text for bit, text in enumerate(texts))
+    elif model is not None:
+        # One string per model, not one per task (a few models across 100,000 tasks).
+        texts = (sys.intern(model), prompt, task_id, out_task_id)
     task = deferred_task(
         reply,
         _KNOWN.get(status, TaskStatus.UNKNOWN),
@@ -623,9 +628,8 @@ def _held(entry: WatchEntry) -> _Held:
 class _ReadBack:
     """What a whole read of the ``watched`` copy found, entry by entry, as it was then
     (a caller may change an entry in place afterwards): kept in flat lists, and made
-    into :class:`SnapshotDB`'s tables only when a write needs them. At 100,000 tasks,
-    building those tables as each row was read made every task read 0.3 s later and took
-    25 MB more while the list was being shown."""
+    into :class:`SnapshotDB`'s tables only when a write needs them (built as each row
+    was read, they held up reading a long list, and took room while it was shown)."""
 
     __slots__ = ("checked", "digest", "lasts", "lines", "places", "refs", "snapshots", "tasks")
 

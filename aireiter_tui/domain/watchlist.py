@@ -48,12 +48,12 @@ from aireiter_tui.domain.snapshot_db import (
 from aireiter_tui.domain.watchlist_codec import (
     MAX_LABEL_LENGTH,
     Decoder,
-    Encoder,
     FormatError,
     Merge,
     WatchEntry,
     cut_label,
     decode,
+    encode,
 )
 
 _SEPARATORS: Final = re.compile(r"[\s,;]+")
@@ -333,7 +333,6 @@ class WatchlistStore:
         """Entries skipped or repaired by the last load (or save that had to re-read)."""
         self.last_merge = Merge()
         """What the last save took over from changes another process made to the file."""
-        self._encoder = Encoder()
         # The hash of the bytes this process last read or wrote, and their entries: a
         # save that finds the same bytes on disk need not parse them again.
         self._known: tuple[str, list[WatchEntry]] | None = None
@@ -404,8 +403,6 @@ class WatchlistStore:
                 pass  # the rest comes from the TOML
             else:
                 self._remember(digest, entries)
-                with contextlib.suppress(UnicodeDecodeError):
-                    self._encoder.prime(data.decode("utf-8"), entries)
                 self.read_from_copy = True
                 return
         try:
@@ -690,7 +687,7 @@ class WatchlistStore:
     ) -> None:
         """Write ``entries`` unless the file (``on_disk``: its digest; ``info``: its
         ``fstat``, None when there is none) already says exactly this."""
-        text = self._encoder.encode(entries)
+        text = encode(entries)
         cacheable = True
         try:
             blob = text.encode("utf-8")

@@ -176,63 +176,9 @@ def _line(entry: WatchEntry) -> str:
 _KINDS: Final = {kind: toml_str(kind.value) for kind in IdKind}
 
 
-#: What an entry's line is made of: a line is written again only when one of them changes.
-_LineKey = tuple[str | None, datetime, float | None, TaskRef | None]
-
-
-def _line_key(entry: WatchEntry) -> _LineKey:
-    return entry.label, entry.added_at, entry.estimated_credits, entry.retry_of
-
-
-class Encoder:
-    """Turns entries into TOML text, remembering each entry's line between saves."""
-
-    def __init__(self) -> None:
-        # By the ref's key: a str caches its hash, a TaskRef's is a Python call.
-        self._lines: dict[str, tuple[_LineKey, str]] = {}
-
-    def prime(self, text: str, entries: Sequence[WatchEntry]) -> None:
-        """Take the lines of ``text``, a document this class wrote for ``entries`` (a
-        file whose digest the snapshot cache vouches for), as their entries' lines: the
-        first save after a start then encodes only the entries that changed.
-
-        Anything not laid out as written here (a hand edit that kept the digest claim:
-        the cache's migration vouches for the file as it found it) is left unprimed, so
-        that its lines are written again in this form."""
-        opening = HEADER + "tasks = [\n"
-        if not text.startswith(opening) or not text.endswith("},\n]\n"):
-            return
-        lines = text[len(opening) : -len("]\n")].split("\n")
-        lines.pop()  # (after the last line's newline)
-        if len(lines) != len(entries):
-            return
-        memo: dict[str, tuple[_LineKey, str]] = {}
-        for entry, line in zip(entries, lines, strict=True):
-            # The shape each written line has; a cheap check, not a parse: the cache's
-            # digest already says the text is what the entries were written as.
-            if not (line.startswith('  {id = "') and line.endswith("},")):
-                return
-            if ", added_at = " not in line:
-                return
-            memo[entry.ref.key] = (_line_key(entry), line + "\n")
-        self._lines = memo
-
-    def encode(self, entries: Iterable[WatchEntry]) -> str:
-        """Return the TOML document for ``entries``."""
-        parts = [HEADER, "tasks = [\n"]
-        memo: dict[str, tuple[_LineKey, str]] = {}
-        known = self._lines
-        for entry in entries:
-            ref = entry.ref.key
-            line = known.get(ref)
-            key = _line_key(entry)
-            if line is None or line[0] != key:
-                line = (key, _line(entry))
-            memo[ref] = line
-            parts.append(line[1])
-        parts.append("]\n")
-        self._lines = memo
-        return "".join(parts)
+def encode(entries: Iterable[WatchEntry]) -> str:
+    """The TOML document for ``entries``."""
+    return "".join([HEADER, "tasks = [\n", *map(_line, entries), "]\n"])
 
 
 def _when(value: Any) -> datetime | None:

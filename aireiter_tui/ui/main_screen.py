@@ -13,6 +13,7 @@ import asyncio
 import copy
 import math
 import threading
+import time
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -24,6 +25,7 @@ from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Container
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import Input, Static
 
 from aireiter_tui.backend import Backend
@@ -86,6 +88,10 @@ FLUSH_INTERVAL = 0.25
 VOLATILE_REFRESH = 5.0
 #: Finished tasks are announced at most this often (see notices.finished_notices).
 ANNOUNCE_INTERVAL = 2.0
+#: Seconds between repaints of the status bar while the watchlist is read: a part is
+#: taken in every few milliseconds, and a frame for each was most of what reading cost
+#: the event loop.
+READING_REFRESH = 0.2
 
 _BROWSER_LOCK = threading.Lock()
 #: One write of the config at a time: a column change and a saved view, each a
@@ -423,6 +429,14 @@ class MainScreen(Screen[None]):
         if self._shutting_down():
             return
         monitor, backend = self.monitor, self.backend
+        if not monitor.loaded:
+            now = time.monotonic()
+            if now - self._chrome_at < READING_REFRESH:
+                if self._chrome_timer is None:  # (the last change is drawn all the same)
+                    wait = READING_REFRESH - (now - self._chrome_at)
+                    self._chrome_timer = self.set_timer(wait, self._chrome_later)
+                return
+            self._chrome_at = now
         state = monitor.state()
         mode: str = state.mode
         if backend.client is None:
@@ -473,7 +487,10 @@ class MainScreen(Screen[None]):
             # One problem per line: each folded and cut on its own, never run together.
             banner.update(Text("\n").join(safe(line, max_length=300) for line in lines))
             banner.display = bool(lines)
-        self.update_details()
+        if monitor.loaded:
+            # (While the list is read, its parts leave the selected task as it is: the
+            # pane follows the cursor, and its times once every task is read.)
+            self.update_details()
 
     def update_details(self) -> None:
         pane = self.query_one(DetailPane)
@@ -514,6 +531,15 @@ class MainScreen(Screen[None]):
     #: The watched retries of each task, for the detail pane's links: brought up to date
     #: on demand after a rebuild of the view (rows added or removed), not on every flush.
     _retries: dict[TaskRef, list[TaskRef]] | None = None
+    #: When the chrome was last drawn while the watchlist was read (see READING_REFRESH),
+    #: and the timer that draws what changed since.
+    _chrome_at = -math.inf
+    _chrome_timer: Timer | None = None
+
+    def _chrome_later(self) -> None:
+        self._chrome_timer = None
+        self.refresh_chrome()
+
     _retry_links: RetryLinks | None = None
 
     def _retry_index(self) -> dict[TaskRef, list[TaskRef]]:

@@ -313,6 +313,8 @@ def _silence_stdout() -> None:
 
 
 def _dashboard(args: argparse.Namespace, settings: Settings, config: Path) -> int:
+    # (First: it sets Textual's frame rate, read when anything first imports Textual.)
+    importlib.import_module("aireiter_tui.ui")
     # textual-image asks the terminal what it can draw when imported, waiting up to 0.2 s
     # for terminals that do not answer; it must happen before Textual takes the terminal,
     # and on a thread it overlaps the app's own imports instead of adding to them.

@@ -419,11 +419,10 @@ class WatchlistStore:
             except NotPlain:
                 pass  # the rest is read by tomllib, whole (the parts shown stay)
             else:
-                if any("skipped" in warning for warning in self.last_warnings):
-                    self._keep_copy(data, digest)
+                self._keep_copy(data, digest)
                 self._remember(digest, decoded)
                 return
-        entries = self._load(data)
+        entries = self._load(data, digest)
         rest = [entry for entry in entries if entry.ref not in given]
         total = len(given) + len(rest)
         for at in range(0, len(rest), PART_SIZE):
@@ -476,10 +475,9 @@ class WatchlistStore:
             given.update(item.ref for item in last)
             yield last, True, read + len(last)
 
-    def _load(self, data: bytes) -> list[WatchEntry]:
+    def _load(self, data: bytes, digest: str) -> list[WatchEntry]:
         entries, self.last_warnings = self._parse(data)
-        if any("skipped" in warning for warning in self.last_warnings):
-            self._keep_copy(data, _digest(data))
+        self._keep_copy(data, digest)
         return entries
 
     def _migrate(self, data: bytes, digest: str) -> None:
@@ -505,7 +503,10 @@ class WatchlistStore:
             return
 
     def _keep_copy(self, data: bytes, digest: str) -> None:
-        """Keep the file as read when entries had to be skipped: the next save drops them."""
+        """Keep the file as read (``digest``: its digest) when the read had to skip entries
+        (its warnings say so): the next save drops them."""
+        if not any("skipped" in warning for warning in self.last_warnings):
+            return
         copy = self.path.with_name(f"{self.path.name}.skipped-{digest[:12]}")
         try:
             if not copy.exists():

@@ -361,3 +361,13 @@ def test_a_task_id_passes_the_quick_check_only_where_the_full_rules_allow_it() -
         assert (validate_task_id(ident) is None) == (
             not _slow_problem(ident) and char not in ",…"
         ), hex(code)
+
+
+@given(st.sampled_from(list(IdKind)), st.text(min_size=1, max_size=40))
+def test_a_ref_made_from_its_key_is_the_ref_built_from_its_parts(kind: IdKind, ident: str) -> None:
+    built = TaskRef(kind, ident)
+    # (a key read from the snapshot cache: the same text, another string object)
+    kept = TaskRef.keyed(kind, ident, "".join([kind.value, ":", ident]))
+    assert kept == built and hash(kept) == hash(built)
+    assert kept.key == built.key and kept.kind is kind and kept.id == ident
+    assert {built: 1}[kept] == 1 and TaskRef.from_key(kept.key) == kept

@@ -96,8 +96,11 @@ class Row:
     def gone(self) -> bool:
         """The server answered for this task before and now says it does not know it
         (see :func:`~aireiter_tui.domain.models.forgotten`)."""
+        error = self.error
+        if error is None:
+            return False  # (most rows: read twice a row as a long list is taken in)
         task = self.entry.task
-        return forgotten(task.status if task else None, self.error)
+        return forgotten(task.status if task else None, error)
 
     @property
     def ended_at(self) -> datetime | None:

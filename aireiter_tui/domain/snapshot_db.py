@@ -195,7 +195,7 @@ def _ref(value: object) -> TaskRef:
     known = _KINDS.get(kind)
     if known is None or validate_task_id(ident) is not None:
         raise _Bad
-    return TaskRef(known, ident)
+    return TaskRef.keyed(known, ident, value)
 
 
 def _storable(text: str) -> str:
@@ -385,11 +385,12 @@ _TEXTS: Final = 4
 
 
 def _history(rows: Iterable[Sequence[Any]]) -> list[StatusChange]:
+    """Raises: _Bad, OverflowError."""
     history = []
     for status, at in rows:
-        if type(status) is not str:
+        if type(status) is not str or type(at) is not int:
             raise _Bad
-        history.append(StatusChange(status, _time(at)))
+        history.append(StatusChange(status, _EPOCH + _MICROSECOND * at))
     return history
 
 
@@ -438,16 +439,23 @@ def _snapshot(key: str, values: Sequence[Any], history: Sequence[Sequence[Any]])
     elif model is not None:
         # One string per model, not one per task (a few models across 100,000 tasks).
         texts = (sys.intern(model), prompt, task_id, out_task_id)
-    task = deferred_task(
-        reply,
-        _KNOWN.get(status, TaskStatus.UNKNOWN),
-        None if created is None else _time(created),
-        None if completed is None else _time(completed),
-        credits,
-        outputs,
-        *texts,
-    )
-    return task, None if checked is None else _time(checked), _history(history)
+    try:  # (the times inline: five calls a row to a helper cost 0.1 s at 100,000)
+        task = deferred_task(
+            reply,
+            _KNOWN.get(status, TaskStatus.UNKNOWN),
+            None if created is None else _EPOCH + _MICROSECOND * created,
+            None if completed is None else _EPOCH + _MICROSECOND * completed,
+            credits,
+            outputs,
+            *texts,
+        )
+        return (
+            task,
+            None if checked is None else _EPOCH + _MICROSECOND * checked,
+            _history(history),
+        )
+    except OverflowError:
+        raise _Bad from None
 
 
 class _Outdated(sqlite3.DatabaseError):
@@ -553,7 +561,7 @@ class Reader:
                     if snapshots and row[7] is not None:
                         self._attach(entry, row[7:], history.get(row[0], ()), remember=False)
                     part.append(entry)
-                    read.add(entry, row[1])
+                read.add(part, [row[1] for row in rows])
             yield part
 
     def snapshots(self, entries: Sequence[WatchEntry]) -> None:
@@ -642,14 +650,15 @@ class _ReadBack:
         self.lasts: list[StatusChange | None] = []
         self.checked: list[datetime | None] = []
 
-    def add(self, entry: WatchEntry, place: int) -> None:
-        self.refs.append(entry.ref)
-        self.places.append(place)
-        self.lines.append(_line(entry))
+    def add(self, entries: list[WatchEntry], places: list[int]) -> None:
+        """Note a part as read (``places``: each entry's position), a list at a time."""
+        self.refs += [entry.ref for entry in entries]
+        self.places.extend(places)
+        self.lines += map(_line, entries)
         if self.snapshots:
-            self.tasks.append(entry.task)
-            self.lasts.append(entry.history[-1] if entry.history else None)
-            self.checked.append(entry.checked_at)
+            self.tasks += [entry.task for entry in entries]
+            self.lasts += [entry.history[-1] if entry.history else None for entry in entries]
+            self.checked += [entry.checked_at for entry in entries]
 
 
 class SnapshotDB:

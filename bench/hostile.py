@@ -55,6 +55,7 @@ from aireiter_tui.domain.watchlist import WatchlistStore
 from aireiter_tui.domain.watchlist_codec import WatchEntry
 from aireiter_tui.simulator import Fault, Simulator, running_in_thread
 from aireiter_tui.ui.widgets.detail_pane import DetailPane
+from bench import startup
 from bench.painting import FrameClock, hook_cursor_rows
 from bench.report import Figure, machine, median, ms, table
 from bench.startup import _peak_rss_kb
@@ -276,6 +277,7 @@ def run_case(
         }
         spec_path = path.parent / "spec.json"
         spec_path.write_text(json.dumps(spec), encoding="utf-8")
+        startup.byte_compiled()
         command = [sys.executable, "-m", "bench.hostile", "--child", str(spec_path)]
         with cpu_hog(hog):
             done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)

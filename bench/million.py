@@ -302,6 +302,9 @@ def measure(path: Path, folder: Path, seconds: float = WINDOW) -> Run:
     out = folder / "million-run.json"
     out.unlink(missing_ok=True)
     size = path.stat().st_size
+    from bench.startup import byte_compiled  # (this module's top level imports no Textual)
+
+    byte_compiled()
     command = [sys.executable, "-m", "bench.million", "child", str(path), str(out), str(seconds)]
     started = time.monotonic()
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=seconds + 120)

@@ -46,7 +46,6 @@ class Plan:
     repeats: int
     key_seconds: float
     hol_span: float  # stepped-clock seconds of the head-of-line figure
-    scale: scale.ScalePlan
     latency_ms: float = 50.0
     runs: int = 3  # runs of each network drain and key-latency figure (median, spread)
 
@@ -57,7 +56,6 @@ FULL = Plan(
     repeats=5,
     key_seconds=8.0,
     hol_span=120.0,
-    scale=scale.FULL,
 )
 QUICK = Plan(
     sizes=(200, 1_000),
@@ -65,7 +63,6 @@ QUICK = Plan(
     repeats=2,
     key_seconds=2.0,
     hol_span=40.0,
-    scale=scale.QUICK,
     runs=2,
 )
 
@@ -426,9 +423,10 @@ def main(argv: list[str] | None = None) -> int:
         log("output previews: a cached completed task selected -> its preview painted")
         out += preview.figures()
     cpu = served.server_cpu
-    # Issue 20's scale figures: servers of their own, so the one above is stopped first.
-    with tempfile.TemporaryDirectory(prefix="aireiter-bench-scale-") as tmp:
-        out += scale.figures(plan.scale, Path(tmp), log)
+    # Issue 20's scale figures: servers and an interpreter of their own, so the server
+    # above is stopped first.
+    log("scale figures (issue 20), in an interpreter of their own")
+    out += scale.in_child(args.quick)
     print()
     print(table(out))
     print()

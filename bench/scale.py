@@ -28,8 +28,11 @@ import contextlib
 import cProfile
 import dataclasses
 import io
+import json
 import multiprocessing
 import pstats
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -586,6 +589,18 @@ def figures(
     return out
 
 
+def in_child(quick: bool) -> list[Figure]:
+    """Every scale figure, measured by ``python -m bench.scale`` in an interpreter of its
+    own (its progress log printed as it goes): what the sections before leave in the
+    benchmark's process (their tasks, entries and apps' garbage) is not the dashboard's,
+    and a collection walking it counted against the 100,000-row apply."""
+    with tempfile.TemporaryDirectory(prefix="aireiter-bench-scale-") as tmp:
+        record = Path(tmp) / "figures.json"
+        command = [sys.executable, "-m", "bench.scale", "--json", str(record)]
+        subprocess.run([*command, "--quick"] if quick else command, cwd=startup.ROOT, check=True)
+        return [Figure(**item) for item in json.loads(record.read_text(encoding="utf-8"))]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run")
@@ -595,6 +610,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-hog", action="store_true", help="no runs beside a CPU hog")
     parser.add_argument("--profile", action="store_true", help="cProfile the CPU-per-query runs")
     parser.add_argument("--runs", type=int, help="runs of each figure (default: 3, --quick 2)")
+    parser.add_argument(
+        "--json", type=Path, help="write the figures to this file instead of a table (bench.run)"
+    )
     args = parser.parse_args(argv)
     plan = QUICK if args.quick else FULL
     if args.runs:
@@ -604,8 +622,9 @@ def main(argv: list[str] | None = None) -> int:
     def log(message: str) -> None:
         print(f"[{time.perf_counter() - began:6.1f}s] {message}", flush=True)
 
-    for line in machine():
-        print(line)
+    if args.json is None:
+        for line in machine():
+            print(line)
     with tempfile.TemporaryDirectory(prefix="aireiter-scale-") as tmp:
         out = figures(
             plan,
@@ -615,6 +634,10 @@ def main(argv: list[str] | None = None) -> int:
             hog=not args.no_hog,
             profile=args.profile,
         )
+    if args.json is not None:
+        records = [dataclasses.asdict(figure) for figure in out]
+        args.json.write_text(json.dumps(records), encoding="utf-8")
+        return 0
     print()
     print(table(out))
     failed = [figure for figure in out if figure.ok is False]

@@ -23,7 +23,7 @@ from watchlist_fixtures import T0
 
 from aireiter_tui.domain.config import Settings
 from aireiter_tui.domain.models import IdKind, TaskRef, TaskStatus, parse_task
-from aireiter_tui.domain.snapshot_db import PART_SIZE
+from aireiter_tui.domain.snapshot_db import FIRST_PART_SIZE, PART_SIZE
 from aireiter_tui.domain.watchlist import WatchlistStore
 from aireiter_tui.domain.watchlist_codec import WatchEntry
 from aireiter_tui.simulator import Simulator
@@ -191,7 +191,7 @@ async def test_a_long_list_is_drawn_from_its_first_part_then_read_whole(
         shown = [size for size in sizes if size]  # (the first frame: reading, no rows yet)
         # The first part is drawn whole; the others join it as they come, none of them a
         # walk over every row read so far.
-        assert shown == [PART_SIZE]
+        assert shown == [FIRST_PART_SIZE]
         assert list(table(app).order) == [e.ref.key for e in entries]
         assert app.monitor.session.counts().by_status[TaskStatus.COMPLETED] == len(entries)
         assert app.monitor.scheduler.state(app.monitor.monotonic()).tracked == len(entries)
@@ -206,7 +206,7 @@ async def test_quitting_before_the_list_is_read_saves_it_whole(
     app = app_factory(Settings())
     monkeypatch.setattr(app.main_screen, "_load_rest", lambda: None)  # the rest never comes in time
     async with app.run_test(size=SIZE) as pilot:
-        assert len(app.monitor.session.rows) == PART_SIZE and not app.monitor.loader.done
+        assert len(app.monitor.session.rows) == FIRST_PART_SIZE and not app.monitor.loader.done
         app.monitor.session.set_label(entries[0].ref.key, "edited")
         await pilot.press("q")
         await wait_for(pilot, lambda: not app.is_running, "quit")

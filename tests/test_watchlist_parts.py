@@ -12,7 +12,7 @@ from watchlist_fixtures import T0, entry, ids
 
 from aireiter_tui.domain import watchlist
 from aireiter_tui.domain.models import parse_task
-from aireiter_tui.domain.snapshot_db import PART_SIZE
+from aireiter_tui.domain.snapshot_db import FIRST_PART_SIZE, PART_SIZE
 from aireiter_tui.domain.watchlist import WatchlistError, WatchlistStore
 from aireiter_tui.domain.watchlist_codec import WatchEntry
 
@@ -29,11 +29,13 @@ def _statuses(entries: list[WatchEntry]) -> list[str | None]:
 
 def test_a_valid_cache_is_read_in_parts_with_the_same_entries_as_load(tmp_path: Path) -> None:
     path = tmp_path / "w.toml"
-    items = _saved(path, 2 * PART_SIZE + 500)
+    count = FIRST_PART_SIZE + 2 * PART_SIZE + 500
+    items = _saved(path, count)
     store = WatchlistStore(path)
     parts = list(store.load_parts())
-    count = 2 * PART_SIZE + 500
+    # (the first part small: it is read before the first frame)
     assert [(len(part.entries), part.last, part.total) for part in parts] == [
+        (FIRST_PART_SIZE, False, count),
         (PART_SIZE, False, count),
         (PART_SIZE, False, count),
         (500, True, count),
@@ -49,20 +51,22 @@ def test_a_valid_cache_is_read_in_parts_with_the_same_entries_as_load(tmp_path: 
 
 def test_news_and_a_hand_edit_come_in_parts_with_everything_applied(tmp_path: Path) -> None:
     path = tmp_path / "w.toml"
-    items = _saved(path, PART_SIZE + 10)
+    items = _saved(path, FIRST_PART_SIZE + PART_SIZE + 10)
     items[3].record(parse_task({"task_id": "t3", "status": "failed"}), T0)
     WatchlistStore(path).save(items, write_cache=False)  # the dashboard's frequent save
     parts = list(WatchlistStore(path).load_parts())
-    assert [len(part.entries) for part in parts] == [PART_SIZE, 10] and parts[-1].last
+    sizes = [len(part.entries) for part in parts]
+    assert sizes == [FIRST_PART_SIZE, PART_SIZE, 10] and parts[-1].last
     assert _statuses([e for part in parts for e in part.entries]) == _statuses(items)
 
     # By hand: the TOML is parsed, each part takes its snapshots from the database.
     path.write_text(path.read_text().replace("]\n", '  {id = "x", kind = "task_id"},\n]\n'))
     store = WatchlistStore(path)
     parts = list(store.load_parts())
+    count = len(items) + 1
     assert [(len(part.entries), part.total) for part in parts] == [
-        (PART_SIZE, PART_SIZE + 11),
-        (11, PART_SIZE + 11),
+        (PART_SIZE, count),
+        (count - PART_SIZE, count),
     ]
     loaded = [e for part in parts for e in part.entries]
     assert ids(loaded) == [*ids(items), "x"]
@@ -79,7 +83,7 @@ def test_a_damaged_row_gives_the_rest_from_the_toml_once_each(tmp_path: Path) ->
     parts = [part.entries for part in WatchlistStore(path).load_parts()]
     loaded = [e for part in parts for e in part]
     assert ids(loaded) == ids(items)  # every task exactly once, in the file's order
-    assert len(parts) >= 2 and _statuses(parts[0]) == _statuses(items[:PART_SIZE])
+    assert len(parts) >= 2 and _statuses(parts[0]) == _statuses(items[:FIRST_PART_SIZE])
     assert _statuses(loaded) == _statuses(items)  # the snapshots, by task, are intact
 
 

@@ -78,6 +78,9 @@ SCHEMA_VERSION: Final = 2
 #: Entries per part when the list is read (from the database or the text): a part is
 #: taken in on the event loop in one go, and each costs the loop a little besides its rows.
 PART_SIZE: Final = 2_000
+#: Entries in the first part read from the database: more than a screen shows, and
+#: read in a few milliseconds (it is read before the first frame).
+FIRST_PART_SIZE: Final = 250
 #: How long a writer waits for another process's transaction before giving up this save.
 _BUSY_SECONDS: Final = 10.0
 #: Keys per ``IN (...)`` list (SQLite's limit on parameters was 999 before 3.32).
@@ -520,8 +523,9 @@ class Reader:
         return count, warnings
 
     def mirror_parts(self, *, snapshots: bool = True) -> Iterator[list[WatchEntry]]:
-        """The ``watched`` copy in order, :data:`PART_SIZE` entries a part, each with its
-        snapshot when ``snapshots`` (a snapshot that cannot be read is left out).
+        """The ``watched`` copy in order, :data:`FIRST_PART_SIZE` entries in the first
+        part and :data:`PART_SIZE` in each other, each entry with its snapshot when
+        ``snapshots`` (a snapshot that cannot be read is left out).
 
         Raises:
             MirrorDamaged: a row could not be read (at the ``next()`` that met it).
@@ -532,15 +536,16 @@ class Reader:
             select += " FROM watched w LEFT JOIN snapshots s ON s.key = w.key"
         else:
             select += " FROM watched w"
-        query = f"{select} WHERE w.position > ? ORDER BY w.position LIMIT {PART_SIZE}"
-        after = -1
+        query = f"{select} WHERE w.position > ? ORDER BY w.position LIMIT ?"
+        after, size = -1, FIRST_PART_SIZE
         # What the file holds, for the next write (read whole: the file's copy).
         read = _ReadBack(self._digest, snapshots)
         while True:
             try:
-                rows = self._connection.execute(query, (after,)).fetchall()
+                rows = self._connection.execute(query, (after, size)).fetchall()
             except sqlite3.Error:
                 raise MirrorDamaged from None
+            size = PART_SIZE
             if not rows:
                 self._db.knew(read)
                 return

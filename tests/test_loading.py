@@ -16,7 +16,7 @@ from aireiter_tui.domain import loading
 from aireiter_tui.domain.loading import PartLoader
 from aireiter_tui.domain.models import TaskStatus
 from aireiter_tui.domain.session import Row, Session
-from aireiter_tui.domain.snapshot_db import PART_SIZE
+from aireiter_tui.domain.snapshot_db import FIRST_PART_SIZE, PART_SIZE
 from aireiter_tui.domain.watchlist import WatchlistStore
 
 
@@ -43,7 +43,8 @@ def test_a_long_list_comes_in_parts_and_ends_with_every_row_counted(tmp_path: Pa
     while not loader.done:
         sizes.append(len(loader.step()))
         assert (loader.read, loader.total) == (len(session.rows), count)
-    assert sizes == [PART_SIZE, PART_SIZE, 500]
+    # (the database's copy: a small first part, for the first frame)
+    assert sizes == [FIRST_PART_SIZE, PART_SIZE, PART_SIZE, 500 - FIRST_PART_SIZE]
     assert loader.step() == [] and loader.problems == []
     counts = session.counts()
     assert counts.total == count and counts.by_status[TaskStatus.FAILED] == count // 3
@@ -57,7 +58,7 @@ def test_each_row_is_handed_on_once_in_order_and_frozen_if_asked(tmp_path: Path)
     session = _session(path)
     loader = PartLoader(session, on_rows=lambda rows: seen.extend(r.ref.key for r in rows))
     loader.start()
-    assert len(seen) == PART_SIZE
+    assert len(seen) == FIRST_PART_SIZE
     loader.finish()
     assert seen == list(session.rows) and len(seen) == PART_SIZE + 7
 
@@ -77,8 +78,8 @@ def test_a_small_file_has_its_first_part_read_at_once_by_start(
     monkeypatch.setattr(loading, "QUICK_FILE_BYTES", path.stat().st_size)
     session = _session(path)
     loader = PartLoader(session)
-    assert len(loader.start()) == PART_SIZE and not loader.done
-    assert len(loader.finish()) == 5 and loader.done
+    assert len(loader.start()) == FIRST_PART_SIZE and not loader.done
+    assert len(loader.finish()) == PART_SIZE + 5 - FIRST_PART_SIZE and loader.done
 
 
 async def test_run_reads_on_a_thread_and_adopts_each_part_on_the_loop(tmp_path: Path) -> None:
@@ -106,7 +107,8 @@ async def test_run_reads_on_a_thread_and_adopts_each_part_on_the_loop(tmp_path: 
     await loader.run(on_part)
     loop_thread = threading.get_ident()
     assert loop_thread not in readers and readers  # read elsewhere...
-    assert adopted == [(loop_thread, PART_SIZE), (loop_thread, PART_SIZE), (loop_thread, 3)]
+    sizes = [FIRST_PART_SIZE, PART_SIZE, PART_SIZE + 3 - FIRST_PART_SIZE]
+    assert adopted == [(loop_thread, size) for size in sizes]
     assert loader.done and len(session.rows) == 2 * PART_SIZE + 3
 
 
@@ -140,7 +142,7 @@ async def test_finish_takes_over_from_a_thread_mid_part_keeping_the_order(
 
 
 def test_a_list_of_one_part_is_done_after_it(tmp_path: Path) -> None:
-    for count in (3, PART_SIZE):
+    for count in (3, FIRST_PART_SIZE):
         path = tmp_path / f"w{count}.toml"
         _save(path, count)
         loader = PartLoader(_session(path))
@@ -154,7 +156,7 @@ def test_finish_reads_the_rest_so_a_save_keeps_the_order(tmp_path: Path) -> None
     session = _session(path)
     loader = PartLoader(session)
     loader.start()
-    assert len(loader.finish()) == 10 and loader.done
+    assert len(loader.finish()) == PART_SIZE + 10 - FIRST_PART_SIZE and loader.done
     session.dirty = True
     session.save()
     assert path.read_bytes() == before

@@ -16,7 +16,7 @@ from watchlist_fixtures import T0
 from aireiter_tui.domain.loading import PartLoader
 from aireiter_tui.domain.models import IdKind, TaskRef, parse_task
 from aireiter_tui.domain.session import Session
-from aireiter_tui.domain.snapshot_db import PART_SIZE, SnapshotDB
+from aireiter_tui.domain.snapshot_db import FIRST_PART_SIZE, PART_SIZE, SnapshotDB
 from aireiter_tui.domain.watchlist import WatchlistStore
 
 
@@ -186,7 +186,7 @@ def test_a_list_read_from_its_text_or_changed_while_read_is_saved_whole_first(
     _session(path, PART_SIZE + 5)
     session = Session(WatchlistStore(path), lambda: T0)
     loader = PartLoader(session)
-    assert len(loader.start()) == PART_SIZE and not loader.done
+    assert len(loader.start()) == FIRST_PART_SIZE and not loader.done
     session.add([_ref("meanwhile")])
     loader.finish()
     _answer(session, "t1", "completed")

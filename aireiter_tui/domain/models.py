@@ -56,6 +56,11 @@ class TaskStatus(StrEnum):
     FAILED = "failed"
     UNKNOWN = "unknown"
 
+    # Hashed as its text, in C: Enum's own __hash__ is a Python call, made for each of
+    # 100,000 tasks counted by status as a list is read (and equal strings and members
+    # then hash alike, as equal values must).
+    __hash__ = str.__hash__
+
     @property
     def is_terminal(self) -> bool:
         """Completed and failed tasks never change again."""

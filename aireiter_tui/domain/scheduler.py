@@ -149,10 +149,10 @@ class PollScheduler:
         wall = self._wall_clock()  # once: the ages differ by microseconds at most
         fresh: list[tuple[float, int, TaskRef]] = []
         for ref, status, created_at in items:
-            if ref in entries:
+            entry = _Entry(status)
+            if entries.setdefault(ref, entry) is not entry:  # (one hash of the ref, not two)
                 self.track(ref, status, now, created_at=created_at)
                 continue
-            entry = entries[ref] = _Entry(status)
             if status in _TERMINAL:
                 continue
             if status is not None and created_at is not None:

@@ -187,6 +187,24 @@ def _add_exactly(partials: list[float], value: float) -> None:
     partials[kept:] = [value]
 
 
+def _add_all_exactly(partials: list[float], values: list[float]) -> None:
+    """:func:`_add_exactly` each of ``values`` (plausible credits: ``0 <= v <= 1e9``).
+
+    Whole numbers (the usual credits) are summed first: their sum is exact while it
+    stays below 2**53, and a part of a list holds a few thousand of at most 1e9 each.
+    """
+    try:
+        whole = len(values) * MAX_PLAUSIBLE_CREDITS < 2.0**53 and all(map(float.is_integer, values))
+    except TypeError:  # (an int from a script: Python 3.11's int has no is_integer)
+        whole = False
+    if whole:
+        if values:
+            _add_exactly(partials, sum(values))
+        return
+    for value in values:
+        _add_exactly(partials, value)
+
+
 @dataclass(slots=True)
 class Counts:
     """Per-status totals for the header (``unfetched``: never answered, and no error;
@@ -362,7 +380,7 @@ class Session:
         added = []
         for entry in entries:
             key = entry.ref.key
-            if key not in rows and entry.ref not in removed:
+            if key not in rows and not (removed and entry.ref in removed):
                 row = rows[key] = Row(entry)
                 kept[key] = entry
                 log.added(key)
@@ -528,6 +546,7 @@ class Session:
         self._ids.add_all(Counter([len(row.entry.ref.id) for row in rows]))
         self._labels.add_all(Counter([len(row.entry.label or "") for row in rows]))
         models: Counter[int] = Counter()
+        values: list[float] = []
         for row in rows:
             task = row.entry.task
             if task is None:
@@ -540,9 +559,10 @@ class Session:
                     by_status[task.status] += 1
                 value = task.credits_used
                 if value and credits_problem(value) is None:
-                    _add_exactly(credits, value)
+                    values.append(value)
             if row.error is not None:
                 counts.errors += 1
+        _add_all_exactly(credits, values)
         self._models.add_all(models)
 
     def _tally(self, row: Row, sign: int, *, credits: bool = True, names: bool = True) -> None:

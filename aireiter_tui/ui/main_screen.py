@@ -272,6 +272,10 @@ class MainScreen(Screen[None]):
             self._loaded()
         self.query_one(TaskTable).focus()
         self.apply_changes(rebuild=True)
+        # The selected task in the pane on the first frame: filled in once the table had
+        # its size, it laid the screen out a second time (25 ms) before the rest of the
+        # list was read.
+        self.update_details()
         self.set_interval(FLUSH_INTERVAL, self.apply_changes)
         self.set_interval(1.0, self._tick)
         self.set_interval(ANNOUNCE_INTERVAL, self._announce_pending)

@@ -218,7 +218,7 @@ class TaskTable(ScrollView, can_focus=True):
         else:
             self._position = {key: index for index, key in enumerate(order)}.get
         self._cache.clear()
-        self.virtual_size = Size(self.size.width, len(order) + 1)
+        self.virtual_size = Size(0, len(order) + 1)  # (rows are cut to the width: see on_resize)
         self._place_cursor(current)
         self.refresh()
         self.post_message(self.CursorMoved(self, self.cursor_key))
@@ -331,7 +331,7 @@ class TaskTable(ScrollView, can_focus=True):
             self._resize_timer = None
         height = len(self._order) + 1
         if self.virtual_size.height != height:
-            self.virtual_size = Size(self.size.width, height)
+            self.virtual_size = Size(0, height)
 
     def _scroll_to_cursor(self) -> None:
         if self.cursor_row + 2 > self.virtual_size.height:
@@ -397,7 +397,9 @@ class TaskTable(ScrollView, can_focus=True):
 
     # --- rendering ------------------------------------------------------------------
     def on_resize(self, event: events.Resize) -> None:
-        self.virtual_size = Size(event.size.width, len(self._order) + 1)
+        # The virtual width stays 0: rows are drawn to the width they get and never
+        # scroll sideways. Set to the width here, it laid the screen out once more at
+        # every start (16 ms), as soon as the table had its size.
         self._cache.clear()
         self._scroll_to_cursor()
 

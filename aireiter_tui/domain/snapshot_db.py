@@ -290,13 +290,14 @@ def _watched_row(entry: WatchEntry, position: int) -> tuple[Any, ...]:
     )
 
 
-def _watched_entry(row: Sequence[Any]) -> WatchEntry:
-    """The entry of a ``watched`` row (its columns in ``_WATCHED_COLUMNS`` order).
+def _watched_entry(row: Sequence[Any], snapshot: Snapshot | None = None) -> WatchEntry:
+    """The entry of a ``watched`` row (its columns in ``_WATCHED_COLUMNS`` order, first
+    in ``row``), with ``snapshot`` if given (built with it: no second pass over it).
 
     Raises:
         _Bad: any value of the wrong type or range, or the checksum fails.
     """
-    key, position, label, added, estimate, retry_of, checksum = row
+    key, position, label, added, estimate, retry_of, checksum = row[:7]
     if not (
         type(position) is int
         and type(label) in _TEXT_OR_NONE
@@ -311,12 +312,16 @@ def _watched_entry(row: Sequence[Any]) -> WatchEntry:
         raise _Bad
     if estimate is not None and not (math.isfinite(estimate) and estimate >= 0):
         raise _Bad
+    task, checked_at, history = snapshot if snapshot is not None else (None, None, [])
     return WatchEntry(
         _ref(key),
         label,
         _time(added),
-        estimated_credits=estimate,
-        retry_of=None if retry_of is None else _ref(retry_of),
+        task,
+        checked_at,
+        history,
+        estimate,
+        None if retry_of is None else _ref(retry_of),
     )
 
 
@@ -410,8 +415,21 @@ def _snapshot(key: str, values: Sequence[Any], history: Sequence[Sequence[Any]])
     Raises:
         _Bad: a value of the wrong type or range, or a checksum that fails.
     """
-    status, model, prompt, task_id, out_task_id = values[:5]
-    created, completed, credits, outputs, checked, failure, reply, checksum = values[5:]
+    (
+        status,
+        model,
+        prompt,
+        task_id,
+        out_task_id,
+        created,
+        completed,
+        credits,
+        outputs,
+        checked,
+        failure,
+        reply,
+        checksum,
+    ) = values
     texts: tuple[Any, ...] = (model, prompt, task_id, out_task_id)
     # (type() in a set: no call per value, 100,000 rows at a start)
     if not (
@@ -459,6 +477,15 @@ def _snapshot(key: str, values: Sequence[Any], history: Sequence[Sequence[Any]])
         )
     except OverflowError:
         raise _Bad from None
+
+
+def _snapshot_or_none(
+    key: str, values: Sequence[Any], history: Sequence[Sequence[Any]]
+) -> Snapshot | None:
+    try:
+        return _snapshot(key, values, history)
+    except _Bad:
+        return None
 
 
 class _Outdated(sqlite3.DatabaseError):
@@ -559,13 +586,14 @@ class Reader:
             part = []
             with gc_paused():
                 for row in rows:
+                    snapshot = None
+                    if snapshots and row[7] is not None:
+                        # (None for a row that cannot be read: that task alone is queried)
+                        snapshot = _snapshot_or_none(row[0], row[7:], history.get(row[0], ()))
                     try:
-                        entry = _watched_entry(row[:7])
+                        part.append(_watched_entry(row, snapshot))
                     except _Bad:
                         raise MirrorDamaged from None
-                    if snapshots and row[7] is not None:
-                        self._attach(entry, row[7:], history.get(row[0], ()), remember=False)
-                    part.append(entry)
                 read.add(part, [row[1] for row in rows])
             yield part
 
@@ -607,25 +635,17 @@ class Reader:
             history.setdefault(key, []).append((status, at))
         return history
 
-    def _attach(
-        self,
-        entry: WatchEntry,
-        values: Sequence[Any],
-        history: Sequence[Any],
-        *,
-        remember: bool = True,
-    ) -> None:
-        """Give ``entry`` its snapshot from a row; ``remember=False`` when the caller
-        hands the entry to :meth:`SnapshotDB.knew` (which remembers it then)."""
-        try:
-            task, checked_at, changes = _snapshot(entry.ref.key, values, history)
-        except _Bad:
+    def _attach(self, entry: WatchEntry, values: Sequence[Any], history: Sequence[Any]) -> None:
+        """Give a parsed ``entry`` its snapshot from a row, and remember that the file
+        holds it."""
+        snapshot = _snapshot_or_none(entry.ref.key, values, history)
+        if snapshot is None:
             return  # this task alone is queried again
+        task, checked_at, changes = snapshot
         if entry.checked_at is not None and (checked_at is None or checked_at < entry.checked_at):
             return  # the TOML of an older version carried newer news
         entry.task, entry.checked_at, entry.history = task, checked_at, changes
-        if remember:
-            self._db.saw(entry)
+        self._db.saw(entry)
 
 
 # --- the database --------------------------------------------------------------------------

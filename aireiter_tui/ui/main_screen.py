@@ -539,6 +539,8 @@ class MainScreen(Screen[None]):
     #: and the timer that draws what changed since.
     _chrome_at = -math.inf
     _chrome_timer: Timer | None = None
+    #: A cursor move's pane update is waiting for the frame (see the cursor's handler).
+    _details_pending = False
 
     def _chrome_later(self) -> None:
         self._chrome_timer = None
@@ -569,7 +571,17 @@ class MainScreen(Screen[None]):
         return [row] if row is not None else []
 
     def on_task_table_cursor_moved(self, event: TaskTable.CursorMoved) -> None:
-        self.update_details()
+        # The pane follows in the frame after the cursor's: a new task in it lays the
+        # screen out again (10-45 ms), which held the cursor's own frame; moves that come
+        # before then are drawn in the pane once.
+        if not self._details_pending:
+            self._details_pending = True
+            self.call_after_refresh(self._details_after_move)
+
+    def _details_after_move(self) -> None:
+        self._details_pending = False
+        if not self._shutting_down():
+            self.update_details()
 
     # --- marks --------------------------------------------------------------------
     def _hidden_marks(self) -> int:

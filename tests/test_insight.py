@@ -3,6 +3,9 @@ computed by hand."""
 
 from __future__ import annotations
 
+import math
+import threading
+from bisect import bisect_right
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -365,3 +368,22 @@ def test_the_outlook_and_the_stuck_rows_are_those_of_each_task_alone(
     threshold = figures.limit("m")
     expected = [key for key, age in ages.items() if threshold is not None and age > threshold]
     assert figures.stuck_keys(NOW) == expected
+
+
+def test_a_finished_duration_one_ulp_above_a_running_age_ends_the_outlook() -> None:
+    """moment - duration rounds back to the running task's own start: the walk over the
+    running tasks must still move on (it once took the same task again, for ever, with
+    the dashboard frozen in the middle of a first pass over 100,000 tasks)."""
+    since, moment = 1764913436.4244113, 1764913521.167785  # (found by a search)
+    duration = math.nextafter(moment - since, math.inf)
+    assert bisect_right([since], moment - duration) == 1  # the rounding this is about
+    figures = LiveFigures()
+    model = figures._models["m"]
+    model.durations = sorted([duration, duration + 1, duration + 2, duration + 3, duration + 4])
+    model.running = [(since - 50.0, "task_id:older"), (since, "task_id:younger")]
+    assert len(model.durations) >= MIN_FINISHED
+    worked: list[object] = []
+    walk = threading.Thread(target=lambda: worked.append(figures._work_out(moment)), daemon=True)
+    walk.start()
+    walk.join(timeout=10)
+    assert worked, "the outlook never came back"

@@ -600,8 +600,12 @@ class LiveFigures:
                 guess = median - age
                 if longest is None or guess > longest:
                     longest = guess
-                # On to the youngest task that ran at least as long as durations[start].
-                index = bisect_right(running, moment - durations[start], key=_since) - 1
+                # On to the youngest task that ran at least as long as durations[start]:
+                # an older one than this. (moment - durations[start] can round back to
+                # this task's own start when that duration is its age plus one ulp:
+                # the same index again, for ever, with the dashboard frozen.)
+                older = bisect_right(running, moment - durations[start], key=_since) - 1
+                index = min(older, index - 1)
         return Outlook(len(self._active), longest, without)
 
     def credits_on(self, day: date) -> float:

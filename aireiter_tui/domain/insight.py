@@ -35,7 +35,7 @@ from aireiter_tui.domain.config import Settings
 from aireiter_tui.domain.models import TaskStatus
 from aireiter_tui.domain.poll_gate import RequestTally
 from aireiter_tui.domain.sanitize import clean
-from aireiter_tui.domain.session import MAX_PLAUSIBLE_CREDITS, Row, credits_problem, ended_at
+from aireiter_tui.domain.session import Row, credits_problem, ended_at
 from aireiter_tui.domain.view import AppendLog
 from aireiter_tui.domain.watchlist_codec import WatchEntry
 
@@ -125,12 +125,7 @@ def duration(entry: WatchEntry) -> float | None:
 def plausible_credits(entry: WatchEntry) -> float:
     """The task's ``credits_used``, or 0 when none or not real (see ``credits_problem``)."""
     value = entry.task.credits_used if entry.task is not None else None
-    if value is None:
-        return 0.0
-    # (credits_problem's test in one comparison, for the usual value; NaN fails it)
-    if 0.0 <= value <= MAX_PLAUSIBLE_CREDITS or credits_problem(value) is None:
-        return value
-    return 0.0
+    return value if value is not None and credits_problem(value) is None else 0.0
 
 
 def _created(entry: WatchEntry) -> datetime:

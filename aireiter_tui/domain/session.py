@@ -159,8 +159,8 @@ MAX_PLAUSIBLE_CREDITS: Final = 1e9
 
 def credits_problem(value: float | None) -> str | None:
     """Why a task's ``credits_used`` cannot be real (negative, absurd, not a number)."""
-    if value is None:
-        return None
+    if value is None or 0.0 <= value <= MAX_PLAUSIBLE_CREDITS:
+        return None  # (the usual value in one comparison: NaN fails it; asked per task)
     if not math.isfinite(value):
         return "the credits used are not a number"
     if value < 0:

@@ -79,7 +79,7 @@ class Backend:
     @property
     def download_dir(self) -> Path:
         """Where outputs are downloaded: the setting, else the XDG download folder's."""
-        from aireiter_tui.domain.downloads import default_download_dir
+        from aireiter_tui.domain.download_names import default_download_dir
 
         return self.settings.download_dir or default_download_dir()
 

@@ -19,13 +19,8 @@ from typing import TYPE_CHECKING, Any, Final, TextIO
 
 from aireiter_tui.backend import MEGABYTE
 from aireiter_tui.domain.config import Settings
-from aireiter_tui.domain.downloads import (
-    Downloader,
-    DownloadItem,
-    Progress,
-    default_download_dir,
-    plan,
-)
+from aireiter_tui.domain.download_names import DownloadItem, default_download_dir, plan
+from aireiter_tui.domain.downloads import Downloader, Progress
 from aireiter_tui.domain.errors import (
     AIReiterError,
     AuthenticationError,

@@ -29,7 +29,8 @@ from typing import Any
 
 import httpx
 
-from aireiter_tui.domain.downloads import Downloader, DownloadItem, Progress
+from aireiter_tui.domain.download_names import DownloadItem
+from aireiter_tui.domain.downloads import Downloader, Progress
 from aireiter_tui.domain.output_fetch import output_client
 from aireiter_tui.simulator import Simulator
 from bench.report import Figure, machine, table

@@ -19,7 +19,8 @@ from harness import (
 from textual.app import App
 from textual.widgets import ProgressBar, Static
 
-from aireiter_tui.domain.downloads import DownloadItem, Progress
+from aireiter_tui.domain.download_names import DownloadItem
+from aireiter_tui.domain.downloads import Progress
 from aireiter_tui.domain.media_info import MediaKind, inspect
 from aireiter_tui.domain.models import IdKind, TaskRef
 from aireiter_tui.simulator import Simulator

@@ -10,16 +10,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from aireiter_tui.domain.downloads import (
-    Downloader,
+from aireiter_tui.domain.download_names import (
     DownloadItem,
-    Progress,
     already_downloaded,
     default_download_dir,
     part_path,
     plan,
     target_name,
 )
+from aireiter_tui.domain.downloads import Downloader, Progress
 from aireiter_tui.domain.media_info import MediaKind, inspect
 from aireiter_tui.domain.output_fetch import output_client
 from aireiter_tui.simulator import Simulator

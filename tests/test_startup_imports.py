@@ -107,3 +107,15 @@ async def test_an_output_saved_before_the_start_is_named_once_the_app_settles(
             return f"✔ saved {folder / 'fox.png'}" in str(body)
 
         await wait_for(pilot, named, "the saved file named in the pane")
+
+
+def test_looking_for_saved_outputs_leaves_the_http_client_for_later() -> None:
+    # The pane looks for saved files the frame after its first; httpx (25 ms of imports)
+    # then held back the reading of the rest of the list.
+    code = (
+        "import sys, aireiter_tui.domain.download_names; "
+        "print([n for n in ('httpx', 'aireiter_tui.domain.downloads') if n in sys.modules])"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "[]"

@@ -75,7 +75,7 @@ class Settings:
     download_dir: Path | None = None
     """The folder outputs are downloaded into (``~`` allowed). None: ``aireiter`` in the
     XDG download folder, else ``~/Downloads/aireiter``
-    (:func:`~aireiter_tui.domain.downloads.default_download_dir`)."""
+    (:func:`~aireiter_tui.domain.download_names.default_download_dir`)."""
 
     cache_max_mb: int = 500
     """Megabytes the preview cache (``$XDG_CACHE_HOME/aireiter-tui/outputs``) may take;

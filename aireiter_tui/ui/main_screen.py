@@ -1406,7 +1406,7 @@ class MainScreen(Screen[None]):
     def action_open_local_output(self) -> None:
         """Open the selected task's downloaded output (the previewed one first) with the
         platform's opener."""
-        from aireiter_tui.domain.downloads import plan, saved_path
+        from aireiter_tui.domain.download_names import plan, saved_path
 
         row = self.selected_row()
         outputs = row.task.outputs if row and row.task else ()

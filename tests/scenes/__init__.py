@@ -305,7 +305,8 @@ SCENE_DOWNLOADS: Final = Path("/home/you/Downloads/aireiter")
 
 def _download_in_progress(app: AIReiterApp) -> None:
     """Five outputs, frozen mid-way: saved, two streaming, one queued, one dead link."""
-    from aireiter_tui.domain.downloads import Progress, plan
+    from aireiter_tui.domain.download_names import plan
+    from aireiter_tui.domain.downloads import Progress
     from aireiter_tui.ui.screens.downloads import DownloadJob, DownloadsScreen
 
     done = [

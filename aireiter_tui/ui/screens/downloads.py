@@ -26,7 +26,8 @@ from aireiter_tui.ui.screens.dialog import DialogScreen
 from aireiter_tui.ui.widgets.formatting import STALE_STYLE, safe
 
 if TYPE_CHECKING:
-    from aireiter_tui.domain.downloads import DownloadItem, Progress
+    from aireiter_tui.domain.download_names import DownloadItem
+    from aireiter_tui.domain.downloads import Progress
     from aireiter_tui.domain.session import Row
 
 #: Seconds between two repaints of the dialog while files stream in.
@@ -289,7 +290,7 @@ CONFIRM_OVER: Final = 10
 def job_for(rows: Sequence[Row], folder: Path) -> DownloadJob | None:
     """A download of the outputs of ``rows`` into ``folder`` (named by each row's ID), or
     ``None`` when none of them has an output."""
-    from aireiter_tui.domain.downloads import plan
+    from aireiter_tui.domain.download_names import plan
 
     pairs = [
         (row.ref.id, [output.url for output in row.task.outputs])

@@ -329,3 +329,48 @@ def test_the_hint_for_an_unknown_task_names_the_other_kind(kind: IdKind, advice:
     entry = WatchEntry(ref=TaskRef(kind, "order_abc"), label=None, added_at=added)
     note = refresh_note(Row(entry, TaskNotFoundError("The service does not know this task.")))
     assert note is not None and advice in note.plain
+
+
+def _count_layouts(pane: DetailPane) -> list[int]:
+    """A list that grows by one each time the pane's screen lays itself out."""
+    screen = pane.screen
+    layouts: list[int] = []
+    refresh_layout = screen._refresh_layout
+
+    def counted(*args: Any, **kwargs: Any) -> None:
+        layouts.append(1)
+        refresh_layout(*args, **kwargs)
+
+    screen._refresh_layout = counted  # type: ignore[method-assign]
+    return layouts
+
+
+async def test_a_clock_tick_that_keeps_its_lines_lays_nothing_out() -> None:
+    entry = entry_for(parse_task(dict(reference_data(), status="processing")))
+    async with Host().run_test(size=(100, 40)) as pilot:
+        pane = pilot.app.query_one(DetailPane)
+        pane.show(entry, now=NOW)
+        await pilot.pause()
+        layouts = _count_layouts(pane)
+        for tick in range(1, 4):
+            pane.show(entry, now=NOW + timedelta(seconds=tick))
+            await pilot.pause()
+        # Each tick redrew "Last checked 13s ago" ... "15s ago" in place.
+        assert "Last checked  15s ago" in painted_text(pane)
+        assert layouts == []
+
+
+async def test_a_body_that_needs_more_lines_or_fewer_is_laid_out_again() -> None:
+    async with Host().run_test(size=(60, 40)) as pilot:
+        pane = pilot.app.query_one(DetailPane)
+        pane.show(entry_for(parse_task(reference_data())), now=NOW)
+        await pilot.pause()
+        clock = pane.query_one("#detail-body-summary-clock", Static)
+        layouts = _count_layouts(pane)
+        # (from the clock's own lines, then wrapped to three, then back to one)
+        for text, height in [("one line", 1), ("wraps " * 20, 3), ("one line", 1)]:
+            before = len(layouts)
+            pane._set_body("summary-clock", Content(text))
+            await pilot.pause()
+            assert clock.size.height == height
+            assert len(layouts) > before

@@ -8,10 +8,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.content import Content
+from textual.geometry import Size
 from textual.widgets import Static
 
 from aireiter_tui.domain.errors import AIReiterError, TaskNotFoundError
@@ -383,7 +385,7 @@ class DetailPane(VerticalScroll, can_focus=True):
         if not self._files_looked_for:
             self.call_after_refresh(self._look_for_files)
             return [None] * len(task.outputs)
-        from aireiter_tui.domain.downloads import plan, saved_path
+        from aireiter_tui.domain.download_names import plan, saved_path
 
         items = plan([(ident, [output.url for output in task.outputs])], backend.download_dir)
         return [saved_path(item) for item in items]
@@ -461,7 +463,9 @@ class DetailPane(VerticalScroll, can_focus=True):
             body = self._to_content(body)
         visible = body is not None and bool(body.plain)
         if visible and body is not None:
-            static.update(body)
+            # A body that keeps its lines ("checked 3s ago" becoming "4s ago", each second)
+            # is redrawn where it is: laying the screen out again took 10-45 ms.
+            static.update(body, layout=not (static.display and _fits(body, static.size)))
             self.section_renders[key] += 1
         elif static.display:
             # Drop a large body we no longer show instead of keeping it laid out.
@@ -476,3 +480,10 @@ class DetailPane(VerticalScroll, can_focus=True):
         last = history[-1] if history else None
         # Times are shown with the date unless they fall on the current day.
         return (ref, len(history), last, now.date(), now.tzinfo)
+
+
+def _fits(body: Content, size: Size) -> bool:
+    """Whether ``body`` fills exactly the ``size`` a body has now: as many lines as it is
+    high, none wider than it (so none wraps, and its height stays)."""
+    lines = body.plain.split("\n")
+    return len(lines) == size.height and all(cell_len(line) <= size.width for line in lines)

@@ -158,6 +158,33 @@ async def test_a_key_right_after_enter_in_the_filter_goes_to_the_table(
         assert app.focused is app.query_one("#table")  # and not moved on into the pane
 
 
+async def test_keys_right_after_slash_are_typed_into_the_filter(
+    app_factory: AppFactory,
+) -> None:
+    from textual import events
+    from textual.widgets import Input
+
+    from aireiter_tui.domain.models import IdKind, TaskRef
+
+    app = app_factory(Settings(), live=False)
+    async with app.run_test(size=(120, 36)) as pilot:
+        app.monitor.session.add([TaskRef(IdKind.TASK_ID, f"order_veo_{n}") for n in range(3)])
+        app.main_screen.rebuild_view()
+        await pilot.pause()
+        # As a fast typist or a paste delivers them: all queued before "/" is handled.
+        # (v, e and o are bindings of the table: the pane, duplicate, open.)
+        for key, character in (("slash", "/"), ("v", "v"), ("e", "e"), ("o", "o")):
+            app.post_message(events.Key(key, character))
+        await pilot.pause()
+        await pilot.pause()
+        assert app.query_one("#filter", Input).value == "veo"
+        assert app.main_screen.spec.text == "veo"
+        assert app.screen is app.main_screen  # no dialog opened
+        assert app.query_one("#details").display  # the pane not toggled
+        await pilot.press("slash", "x")  # in the filter, "/" is text like any other
+        assert app.query_one("#filter", Input).value == "veo/x"
+
+
 async def test_timers_that_tick_while_the_app_shuts_down_do_nothing(
     app_factory: AppFactory,
 ) -> None:

@@ -25,6 +25,9 @@ class Action:
     description: str
     group: str
     show: bool = True
+    #: Run as the app takes the key from its queue, before the keys behind it are handed
+    #: to the focused widget (Textual's priority binding).
+    priority: bool = False
 
 
 _ORDINALS: Final = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth")
@@ -209,8 +212,16 @@ ACTIONS: Final[tuple[Action, ...]] = (
         "Outputs",
         False,
     ),
+    # A priority binding: the focus is in the filter before the keys typed right after
+    # it are handed out ("/veo" typed fast or pasted had v and e run the table's keys).
     Action(
-        "filter", "slash", "filter", "Filter", "Filter by text (ID, label, model, prompt)", "View"
+        "filter",
+        "slash",
+        "filter",
+        "Filter",
+        "Filter by text (ID, label, model, prompt)",
+        "View",
+        priority=True,
     ),
     # f and v are left out of the Footer: it keeps its room for the most used keys.
     Action(
@@ -350,7 +361,15 @@ ACTIONS: Final[tuple[Action, ...]] = (
 def app_bindings() -> list[BindingType]:
     """Textual bindings for :data:`ACTIONS` (ids make them remappable with set_keymap)."""
     return [
-        Binding(a.keys, a.action, a.label, show=a.show, id=a.id, tooltip=a.description)
+        Binding(
+            a.keys,
+            a.action,
+            a.label,
+            show=a.show,
+            priority=a.priority,
+            id=a.id,
+            tooltip=a.description,
+        )
         for a in ACTIONS
     ]
 

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
 from textual import events, on, work
+from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Container
@@ -1438,8 +1439,12 @@ class MainScreen(Screen[None]):
     # --- view -----------------------------------------------------------------------
     def action_filter(self) -> None:
         box = self.query_one("#filter", Input)
+        if self.focused is box:
+            raise SkipAction()  # a "/" typed in the filter is part of its text
         box.add_class("-visible")
-        box.focus()
+        # At once, not with focus() (after the keys already queued): the keys typed
+        # right after "/" go to the box.
+        self.set_focus(box)
 
     @on(Input.Changed, "#filter")
     def _filter_changed(self, event: Input.Changed) -> None:

@@ -213,7 +213,7 @@ ACTIONS: Final[tuple[Action, ...]] = (
         False,
     ),
     # A priority binding: the focus is in the filter before the keys typed right after
-    # it are handed out ("/veo" typed fast or pasted had v and e run the table's keys).
+    # it are handed out ("/veo" typed fast had v and e run the table's keys).
     Action(
         "filter",
         "slash",

@@ -1,7 +1,7 @@
 """The dashboard's first frame waits for nothing it does not draw: Pillow and
-textual-image (the preview's picture) and the download module (with httpx, for the
-outputs' local files) are imported after it. Each check runs in a fresh interpreter,
-since this test process has long imported them all."""
+textual-image (the preview's picture) and the download module (with httpx) are imported
+after it, and the outputs' local files are looked for without httpx. Each check runs in a
+fresh interpreter, since this test process has long imported them all."""
 
 from __future__ import annotations
 

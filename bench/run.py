@@ -68,6 +68,10 @@ QUICK = Plan(
 )
 
 
+#: The section of the drain figures ("N due tasks all answered").
+_DRAINS = "N due tasks"
+
+
 def _n(count: int) -> str:
     return f"{count:,}"
 
@@ -76,7 +80,6 @@ def _network(
     plan: Plan, served: Served, out: list[Figure], log: Callable[[str], None]
 ) -> dict[TaskRef, Task]:
     settings = Settings()
-    section = "N due tasks"
     tasks: dict[TaskRef, Task] = {}
     for size in plan.sizes:
         refs = served.refs[:size]
@@ -84,14 +87,14 @@ def _network(
         log(f"naive sequential loop over {len(sample):,} of {size:,} IDs")
         naive = network.naive_loop(served.base_url, served.api_key, sample) * size / len(sample)
         scaled = "" if len(sample) == size else f" (from {len(sample):,} IDs, scaled)"
-        out.append(Figure(section, "naive curl-like loop" + scaled, _n(size), secs(naive)))
+        out.append(Figure(_DRAINS, "naive curl-like loop" + scaled, _n(size), secs(naive)))
         for concurrency in sorted({settings.concurrency, 64}):
             results = _drains(plan, served, size, concurrency, log)
             out += _drain_figures(plan, results, size, concurrency)
             at_target = size == plan.sizes[0]
             out.append(
                 Figure.judged(
-                    section,
+                    _DRAINS,
                     "  faster than the naive loop",
                     _n(size),
                     [naive / result.seconds for result in results],
@@ -100,8 +103,8 @@ def _network(
                 )
             )
             tasks = results[-1].tasks
-    # Issue 20: 64 at the largest size within 1.3x on a busy machine too. (The simulator,
-    # in its own process, then shares the other core with this one.)
+    # Issue 20: also on a busy machine. (The simulator, in its own process, then shares
+    # the other core with this one.)
     size = max(plan.sizes)
     with hostile.cpu_hog(True):
         results = _drains(plan, served, size, 64, log, " beside a CPU hog")
@@ -141,7 +144,6 @@ def _drains(
 def _drain_figures(
     plan: Plan, results: list[network.DrainFigures], size: int, concurrency: int
 ) -> list[Figure]:
-    section = "N due tasks"
     errors = sum(sum(result.errors.values()) for result in results)
     missing = sum(size - result.answered for result in results)
     notes = [f"{errors} errors"] if errors else []
@@ -152,7 +154,7 @@ def _drain_figures(
     latency = median([result.latency for result in results])
     return [
         Figure.judged(
-            section,
+            _DRAINS,
             f"Poller, concurrency {concurrency}: all answered once (peak {peak} on the wire)",
             _n(size),
             [result.seconds for result in results],
@@ -160,7 +162,7 @@ def _drain_figures(
             note=", ".join(notes),
         ),
         Figure.judged(
-            section,
+            _DRAINS,
             f"  / ideal (N / {concurrency} x {ms(latency)} measured alone, each run)",
             _n(size),
             [result.seconds / result.ideal(size, concurrency) for result in results],

@@ -12,6 +12,7 @@ from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.content import Content
 from textual.geometry import Region
+from textual.pilot import Pilot
 from textual.widgets import Static
 
 from aireiter_tui.domain.errors import TaskNotFoundError
@@ -331,8 +332,14 @@ def test_the_hint_for_an_unknown_task_names_the_other_kind(kind: IdKind, advice:
     assert note is not None and advice in note.plain
 
 
-def _count_layouts(pane: DetailPane) -> list[int]:
-    """A list that grows by one each time the pane's screen lays itself out."""
+async def _count_layouts_once_settled(pilot: Pilot[Any], pane: DetailPane) -> list[int]:
+    """A list that grows by one each time the pane's screen lays itself out.
+
+    It starts empty once the screen has settled: no layout pending and two
+    pauses in a row without one. On a busy machine the layout asked for by
+    what the test did before can still be waiting for the screen's next
+    update timer after a single pause.
+    """
     screen = pane.screen
     layouts: list[int] = []
     refresh_layout = screen._refresh_layout
@@ -342,6 +349,15 @@ def _count_layouts(pane: DetailPane) -> list[int]:
         refresh_layout(*args, **kwargs)
 
     screen._refresh_layout = counted  # type: ignore[method-assign]
+    quiet = 0
+    for _ in range(100):
+        before = len(layouts)
+        await pilot.pause(0.01)
+        quiet = quiet + 1 if len(layouts) == before and not screen._layout_required else 0
+        if quiet == 2:
+            break
+    assert quiet == 2, "the screen never stopped laying itself out"
+    layouts.clear()
     return layouts
 
 
@@ -350,8 +366,7 @@ async def test_a_clock_tick_that_keeps_its_lines_lays_nothing_out() -> None:
     async with Host().run_test(size=(100, 40)) as pilot:
         pane = pilot.app.query_one(DetailPane)
         pane.show(entry, now=NOW)
-        await pilot.pause()
-        layouts = _count_layouts(pane)
+        layouts = await _count_layouts_once_settled(pilot, pane)
         for tick in range(1, 4):
             pane.show(entry, now=NOW + timedelta(seconds=tick))
             await pilot.pause()
@@ -364,9 +379,8 @@ async def test_a_body_that_needs_more_lines_or_fewer_is_laid_out_again() -> None
     async with Host().run_test(size=(60, 40)) as pilot:
         pane = pilot.app.query_one(DetailPane)
         pane.show(entry_for(parse_task(reference_data())), now=NOW)
-        await pilot.pause()
         clock = pane.query_one("#detail-body-summary-clock", Static)
-        layouts = _count_layouts(pane)
+        layouts = await _count_layouts_once_settled(pilot, pane)
         # (from the clock's own lines, then wrapped to three, then back to one)
         for text, height in [("one line", 1), ("wraps " * 20, 3), ("one line", 1)]:
             before = len(layouts)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import http.client
 import json
 import random
@@ -23,6 +24,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from aireiter_tui.api.client import AIReiterClient
+from aireiter_tui.domain.gc_batches import BatchFreezer
 from aireiter_tui.domain.models import IdKind, Task, TaskRef, TaskStatus, parse_task
 from aireiter_tui.domain.poller import Poller, PollOutcome, QueryClient
 from aireiter_tui.domain.scheduler import PollScheduler
@@ -105,6 +107,12 @@ async def drain(
     started; the clock stops at the first answer of the last ref. Answers that land
     early are rescheduled ``interval`` later, behind every ref still due, and may be
     polled again before the end: only first answers count.
+
+    The cyclic GC is kept as the dashboard keeps it: what it tracks is frozen before
+    polling starts (the dashboard freezes the list it has read), and each batch of
+    first answers after a full collection (its monitor's :class:`BatchFreezer`).
+    Otherwise every full collection would scan this process's other figures' leftovers
+    too, and stall all 64 queries at once.
     """
     async with AIReiterClient(base, ApiKey(key), concurrency=concurrency) as client:
         await asyncio.gather(*(client.query_ref(ref) for ref in refs[:concurrency]))
@@ -117,6 +125,9 @@ async def drain(
 
         scheduler = PollScheduler(rng=random.Random(0), interval=interval)
         scheduler.track_many(((ref, None, None) for ref in refs), time.monotonic())
+        gc.collect()
+        gc.freeze()
+        freezer = BatchFreezer(enabled=True)
         tasks: dict[TaskRef, Task] = {}
         first: set[TaskRef] = set()
         errors: Counter[str] = Counter()
@@ -132,6 +143,8 @@ async def drain(
             if outcome.ref in first:
                 return
             first.add(outcome.ref)
+            if outcome.task is not None:
+                freezer.count()
             if outcome.error is not None:
                 errors[type(outcome.error).__name__] += 1
             if len(first) == len(refs):
@@ -146,7 +159,11 @@ async def drain(
                 await asyncio.wait_for(done.wait(), patience)
             return time.perf_counter() - started
 
-        seconds = await _with_poller(poller, wait)
+        try:
+            seconds = await _with_poller(poller, wait)
+        finally:
+            freezer.close()
+            gc.unfreeze()
     return DrainFigures(seconds, latency, len(first), errors, tasks, peak[0])
 
 

@@ -219,6 +219,37 @@ async def test_concurrency_is_bounded_and_a_freed_slot_is_refilled(
     await until(lambda: rig.poller.in_flight == 0, "nothing in flight")
 
 
+async def test_each_reply_of_a_burst_sends_the_next_due_task_before_the_next_reply() -> None:
+    # Replies that land together must not go out again together: at concurrency 64 each
+    # would wait for the whole clump to be handled first.
+    clock = Clock()
+    scheduler = make(interval=INTERVAL, backoff_base=BACKOFF, jitter=0.0)
+    for i in range(8):
+        scheduler.track(ref(i), TaskStatus.PROCESSING, clock.now)
+    client = FakeClient()
+    client.hold_all = burst = asyncio.Event()
+    sent_when_handled: list[int] = []
+    poller = Poller(
+        client,
+        scheduler,
+        concurrency=4,
+        clock=clock,
+        on_outcome=lambda outcome: sent_when_handled.append(len(client.calls)),
+    )
+    run = asyncio.create_task(poller.run())
+    try:
+        await until(lambda: client.active == 4, "four queries on the wire")
+        burst.set()  # the four replies land in the same turn of the loop
+        await until(lambda: len(sent_when_handled) == 8, "eight outcomes")
+        assert sent_when_handled[:4] == [4, 5, 6, 7]
+        assert sorted(client.calls) == [ref(i) for i in range(8)]
+        assert client.max_active == 4
+    finally:
+        run.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await run
+
+
 async def test_a_hung_query_holds_one_slot_and_delays_nobody(rig_factory: RigFactory) -> None:
     hung, healthy = ref(0), ref(1)
     rig = rig_factory(2, concurrency=4)

@@ -2,10 +2,11 @@
 
 There are no rounds. A dispatcher takes due tasks from the scheduler while fewer than
 ``concurrency`` queries are on the wire and starts one query for each; a query that
-lands frees its slot and wakes the dispatcher. A slow or hung query thus occupies one
-slot until its timeout and delays nobody else, and a manual refresh goes out as soon as
-a slot is free. The scheduler's gate (429 pause, refused key, user pause) is honoured by
-the scheduler handing out nothing while it is closed; queries already sent finish.
+lands sends the next due task in its slot itself, or frees the slot and wakes the
+dispatcher when nothing is due. A slow or hung query thus occupies one slot until its
+timeout and delays nobody else, and a manual refresh goes out as soon as a slot is free.
+The scheduler's gate (429 pause, refused key, user pause) is honoured by the scheduler
+handing out nothing while it is closed; queries already sent finish.
 """
 
 from __future__ import annotations
@@ -142,28 +143,59 @@ class Poller:
             scheduler.release(unanswered, clock())
 
     def _start(self, ref: TaskRef) -> None:
-        self.tally.sent(self._clock())
         task = asyncio.create_task(self._query(ref), name=f"poll {ref.key}")
+        self._send(ref, task)
+
+    def _send(self, ref: TaskRef, task: asyncio.Task[None]) -> None:
+        self.tally.sent(self._clock())
         self._sending[task] = ref
         self._latest[ref] = task
 
     async def _query(self, ref: TaskRef) -> None:
-        task: Task | None = None
-        error: AIReiterError | None = None
-        try:
-            task = await self._client.query_ref(ref)
-        except AIReiterError as exc:
-            error = exc
-            if isinstance(exc, RateLimitedError):
-                self.tally.rate_limited(self._clock())
-        except Exception as exc:  # one bad task must not stop polling
-            error = unexpected_error(exc)
+        """Query ``ref``; once it lands, the next due task in the same slot, and so on.
+
+        The landing query sends the next one itself, before the replies that arrived
+        with it are handled. Sent by the dispatcher, it would go out only after all of
+        them: replies that land together would go out again together, and at
+        concurrency 64 those clumps each wait for the whole clump's handling.
+        """
         me = asyncio.current_task()
         assert me is not None  # always: this coroutine runs as the task _start made
-        if self._sending.pop(me, None) is None:
-            return  # cancelled on the way out: run() hands it back
-        self.wake()
-        if self._latest.get(ref) is not me:
+        while True:
+            task: Task | None = None
+            error: AIReiterError | None = None
+            try:
+                task = await self._client.query_ref(ref)
+            except AIReiterError as exc:
+                error = exc
+                if isinstance(exc, RateLimitedError):
+                    self.tally.rate_limited(self._clock())
+            except Exception as exc:  # one bad task must not stop polling
+                error = unexpected_error(exc)
+            if self._sending.pop(me, None) is None:
+                return  # cancelled on the way out: run() hands it back
+            self._land(ref, me, task, error)
+            # (after _land: its outcome may have asked for refreshes or set a pause)
+            due = (
+                self._scheduler.due(self._clock(), 1)
+                if len(self._sending) < self.concurrency
+                else []
+            )
+            if not due:
+                self.wake()
+                return
+            ref = due[0]
+            me.set_name(f"poll {ref.key}")
+            self._send(ref, me)
+
+    def _land(
+        self,
+        ref: TaskRef,
+        query: asyncio.Task[None],
+        task: Task | None,
+        error: AIReiterError | None,
+    ) -> None:
+        if self._latest.get(ref) is not query:
             return  # a newer query of the same ref is on the wire: this reply is stale
         del self._latest[ref]
         scheduler, now = self._scheduler, self._clock()

@@ -375,6 +375,20 @@ async def test_a_clock_tick_that_keeps_its_lines_lays_nothing_out() -> None:
         assert layouts == []
 
 
+async def test_looking_again_at_a_task_with_no_outputs_lays_nothing_out() -> None:
+    # (at start-up the pane looks for saved files after the first frame: an empty
+    # preview emptied again laid the screen out, 5 ms before the list could be read)
+    entry = entry_for(parse_task(dict(reference_data(), status="processing", outputs=[])))
+    async with Host().run_test(size=(100, 40)) as pilot:
+        pane = pilot.app.query_one(DetailPane)
+        pane.show(entry, now=NOW)
+        layouts = await _count_layouts_once_settled(pilot, pane)
+        pane.outputs_changed()
+        await pilot.pause()
+        assert pane.preview.message == ""
+        assert layouts == []
+
+
 async def test_a_body_that_needs_more_lines_or_fewer_is_laid_out_again() -> None:
     async with Host().run_test(size=(60, 40)) as pilot:
         pane = pilot.app.query_one(DetailPane)

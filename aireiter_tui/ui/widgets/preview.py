@@ -287,7 +287,7 @@ class OutputPreview(Vertical):
         item = self.current
         if item is None:
             self.workers.cancel_group(self, "preview")
-            self._caption.update("")
+            _clear(self._caption)
             self._say(None)
             return
         self._caption.update(self._caption_text(item, None))
@@ -410,12 +410,20 @@ class OutputPreview(Vertical):
     def _say(self, text: Text | None) -> None:
         if text is None:
             self._message.display = False
-            self._message.update("")
+            _clear(self._message)
         else:
             if self._picture is not None:
                 self._picture.display = False
             self._message.update(text)
             self._message.display = True
+
+
+def _clear(static: Static) -> None:
+    """Empty ``static``, unless it is empty already: ``update`` lays the whole screen out
+    even for the same text (5 ms at start-up, where a task with no outputs is shown again
+    once the pane has looked for saved files, after the first frame)."""
+    if static.content != "":
+        static.update("")
 
 
 def _small(fetched: Fetched) -> bool:

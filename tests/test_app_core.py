@@ -3,7 +3,6 @@ query that delays nobody, an `aireiter-tui add` from another terminal, the reloa
 
 from __future__ import annotations
 
-import gc
 import subprocess
 import sys
 from pathlib import Path
@@ -28,7 +27,6 @@ from aireiter_tui.domain.models import IdKind, TaskRef
 from aireiter_tui.domain.watchlist import WatchlistStore
 from aireiter_tui.domain.watchlist_codec import WatchEntry
 from aireiter_tui.simulator import Fault, Simulator
-from aireiter_tui.ui.app import UI_GC_YOUNG
 from aireiter_tui.ui.screens.add_tasks import AddTasksScreen
 from aireiter_tui.ui.screens.confirm import ConfirmScreen
 from aireiter_tui.ui.screens.help import HelpScreen
@@ -197,14 +195,3 @@ async def test_every_run_of_failed_saves_says_not_saved_once(
         assert not_saved() == 2
         saved = {e.ref: e.label for e in WatchlistStore(tmp_path / "watchlist.toml").load()}
         assert saved[refs[0]] == "edit 2"  # nothing lost
-
-
-async def test_the_app_collects_young_garbage_less_often_while_it_runs(
-    tmp_path: Path, sim: Simulator
-) -> None:
-    # (the full collections this avoids are measured in bench/: "100k watched", keys)
-    before = gc.get_threshold()
-    app = make_app(tmp_path, settings_for(sim))
-    async with app.run_test(size=SIZE):
-        assert gc.get_threshold() == (UI_GC_YOUNG, *before[1:])
-    assert gc.get_threshold() == before  # a script or test that ran it gets its own back

@@ -6,7 +6,6 @@ itself is :class:`~aireiter_tui.ui.main_screen.MainScreen`.
 
 from __future__ import annotations
 
-import gc
 import random
 import sys
 import time
@@ -36,9 +35,6 @@ from aireiter_tui.ui.main_screen import MainScreen
 
 #: Seconds a thread holding the GIL keeps it while the event loop waits (see on_mount).
 UI_SWITCH_INTERVAL: Final = 0.001
-#: Allocations between the cyclic GC's young collections while the app runs (Python's
-#: default is 700; see on_mount).
-UI_GC_YOUNG: Final = 10_000
 
 
 class AIReiterApp(App[None]):
@@ -55,7 +51,6 @@ class AIReiterApp(App[None]):
     CSS_PATH = "styles/app.tcss"
     TITLE = "aireiter-tui"
     _switch_interval = UI_SWITCH_INTERVAL
-    _gc_threshold = gc.get_threshold()
 
     def __init__(
         self,
@@ -106,12 +101,6 @@ class AIReiterApp(App[None]):
         # takes the GIL several times, and key presses waited for every one of them.
         self._switch_interval = sys.getswitchinterval()
         sys.setswitchinterval(UI_SWITCH_INTERVAL)
-        # Fewer, larger young collections. Each frame leaves cycles behind (Textual's
-        # strips cache themselves), and at Python's default the young collections moved
-        # them on so fast that a full collection ran twice a second: a scan of every
-        # object not frozen, landing in key presses (bench/README.md, "100k watched").
-        self._gc_threshold = gc.get_threshold()
-        gc.set_threshold(UI_GC_YOUNG, *self._gc_threshold[1:])
         # Runs before the main screen reads the watchlist: the demo's simulator seeds it.
         keymap = self.backend.settings.keymap
         if keymap:
@@ -129,7 +118,6 @@ class AIReiterApp(App[None]):
         self.final_error = self.monitor.close()
         await self.backend.stop()
         sys.setswitchinterval(self._switch_interval)
-        gc.set_threshold(*self._gc_threshold)
 
     # --- connecting and background work ------------------------------------------------
     @work(exclusive=True, group="connect", exit_on_error=False)

@@ -420,8 +420,9 @@ class OutputPreview(Vertical):
 
 def _clear(static: Static) -> None:
     """Empty ``static``, unless it is empty already: ``update`` lays the whole screen out
-    even for the same text (5 ms at start-up, where a task with no outputs is shown again
-    once the pane has looked for saved files, after the first frame)."""
+    even for the same text (at start-up, a task with no outputs is shown again once the
+    pane has looked for saved files, after the first frame and before the rest of the
+    list is read)."""
     if static.content != "":
         static.update("")
 

@@ -5,11 +5,26 @@ from __future__ import annotations
 import pytest
 from harness import AppFactory, table
 from scenes import Scene
+from textual import events
 
 from aireiter_tui.domain.config import Settings
-from aireiter_tui.domain.models import validate_task_id
+from aireiter_tui.domain.models import IdKind, TaskRef, validate_task_id
+from aireiter_tui.ui.app import AIReiterApp
 from aireiter_tui.ui.bindings import keymap_problems
 from aireiter_tui.ui.main_screen import WIDE_LAYOUT
+
+
+def _watch(app: AIReiterApp, idents: list[str]) -> None:
+    """Watch ``idents`` (task IDs) and show them in the table."""
+    app.monitor.session.add([TaskRef(IdKind.TASK_ID, ident) for ident in idents])
+    app.main_screen.rebuild_view()
+
+
+def _queue_keys(app: AIReiterApp, *keys: tuple[str, str]) -> None:
+    """Post ``(key, character)`` events all at once, as a paste or a fast typist delivers
+    them: each is queued before the one before it is handled."""
+    for key, character in keys:
+        app.post_message(events.Key(key, character))
 
 
 async def test_the_detail_pane_moves_beside_or_below_as_the_terminal_is_resized(
@@ -75,13 +90,11 @@ def test_ordinary_ids_and_out_task_ids_pass() -> None:
 async def test_the_table_fits_the_screen_in_both_layouts_so_the_cursor_stays_visible(
     app_factory: AppFactory,
 ) -> None:
-    from aireiter_tui.domain.models import IdKind, TaskRef
     from aireiter_tui.ui.widgets.task_table import TaskTable
 
     app = app_factory(Settings(), live=False)
     async with app.run_test(size=(WIDE_LAYOUT + 10, 24)) as pilot:
-        app.monitor.session.add([TaskRef(IdKind.TASK_ID, f"order_{n:04d}") for n in range(200)])
-        app.main_screen.rebuild_view()
+        _watch(app, [f"order_{n:04d}" for n in range(200)])
         table = app.query_one(TaskTable)
         for width in (WIDE_LAYOUT + 10, 100):
             await pilot.resize_terminal(width, 24)
@@ -116,7 +129,7 @@ async def test_a_client_that_cannot_be_set_up_is_reported_not_left_connecting(
 async def test_escape_clears_a_filter_that_hid_every_row_even_from_the_detail_pane(
     app_factory: AppFactory,
 ) -> None:
-    from aireiter_tui.domain.models import IdKind, TaskRef, parse_task
+    from aireiter_tui.domain.models import parse_task
     from aireiter_tui.domain.view import StatusFilter
     from aireiter_tui.ui.widgets.detail_pane import DetailPane
 
@@ -138,19 +151,13 @@ async def test_escape_clears_a_filter_that_hid_every_row_even_from_the_detail_pa
 async def test_a_key_right_after_enter_in_the_filter_goes_to_the_table(
     app_factory: AppFactory,
 ) -> None:
-    from textual import events
-
-    from aireiter_tui.domain.models import IdKind, TaskRef
     from aireiter_tui.domain.view import SortKey
 
     app = app_factory(Settings(), live=False)
     async with app.run_test(size=(120, 36)) as pilot:
-        app.monitor.session.add([TaskRef(IdKind.TASK_ID, f"order_dog_{n}") for n in range(3)])
-        app.main_screen.rebuild_view()
+        _watch(app, [f"order_dog_{n}" for n in range(3)])
         await pilot.press("slash", "d", "o", "g")
-        # As a paste or a fast typist delivers them: both queued before either is handled.
-        for key, character in (("enter", "\r"), ("s", "s")):
-            app.post_message(events.Key(key, character))
+        _queue_keys(app, ("enter", "\r"), ("s", "s"))
         await pilot.pause()
         await pilot.pause()
         assert app.main_screen.spec.text == "dog"
@@ -161,20 +168,14 @@ async def test_a_key_right_after_enter_in_the_filter_goes_to_the_table(
 async def test_keys_right_after_slash_are_typed_into_the_filter(
     app_factory: AppFactory,
 ) -> None:
-    from textual import events
     from textual.widgets import Input
-
-    from aireiter_tui.domain.models import IdKind, TaskRef
 
     app = app_factory(Settings(), live=False)
     async with app.run_test(size=(120, 36)) as pilot:
-        app.monitor.session.add([TaskRef(IdKind.TASK_ID, f"order_veo_{n}") for n in range(3)])
-        app.main_screen.rebuild_view()
+        _watch(app, [f"order_veo_{n}" for n in range(3)])
         await pilot.pause()
-        # As a fast typist or a paste delivers them: all queued before "/" is handled.
         # (v, e and o are bindings of the table: the pane, duplicate, open.)
-        for key, character in (("slash", "/"), ("v", "v"), ("e", "e"), ("o", "o")):
-            app.post_message(events.Key(key, character))
+        _queue_keys(app, ("slash", "/"), ("v", "v"), ("e", "e"), ("o", "o"))
         await pilot.pause()
         await pilot.pause()
         assert app.query_one("#filter", Input).value == "veo"
@@ -188,7 +189,7 @@ async def test_keys_right_after_slash_are_typed_into_the_filter(
 async def test_timers_that_tick_while_the_app_shuts_down_do_nothing(
     app_factory: AppFactory,
 ) -> None:
-    from aireiter_tui.domain.models import IdKind, TaskRef, parse_task
+    from aireiter_tui.domain.models import parse_task
     from aireiter_tui.domain.poller import PollOutcome
 
     app = app_factory(Settings(), live=False)
